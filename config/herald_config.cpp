@@ -1,0 +1,252 @@
+#include "config/herald_config.hpp"
+
+#include "actors/messages.hpp"
+#include "config/secrets.hpp"
+#include "core/errc.hpp"
+
+#include <caf/config_option_adder.hpp>
+#include <caf/settings.hpp>
+
+#include <fstream>
+
+namespace herald::config {
+
+namespace {
+
+const char* const herald_categories[]
+  = {"node", "ingress", "metrics", "mysql", "redis", "health", "log"};
+
+caf::expected<uint16_t> to_port(const char* setting, int64_t value) {
+  if (value < 1 || value > 65535)
+    return make_error(errc::invalid_config,
+                      std::string{setting} + ": " + std::to_string(value)
+                        + " is not a port between 1 and 65535");
+  return static_cast<uint16_t>(value);
+}
+
+caf::expected<size_t> to_count(const char* setting, int64_t value) {
+  if (value < 0)
+    return make_error(errc::invalid_config,
+                      std::string{setting} + ": must not be negative");
+  return static_cast<size_t>(value);
+}
+
+} // namespace
+
+herald_config::herald_config() {
+  settings defaults;
+  node_name_ = defaults.node.name;
+  node_roles_ = defaults.node.roles;
+  node_shutdown_timeout_ = defaults.node.shutdown_timeout;
+  ingress_address_ = defaults.ingress.address;
+  ingress_port_ = defaults.ingress.port;
+  ingress_threads_ = static_cast<int64_t>(defaults.ingress.threads);
+  ingress_max_connections_
+    = static_cast<int64_t>(defaults.ingress.max_connections);
+  ingress_max_header_bytes_
+    = static_cast<int64_t>(defaults.ingress.max_header_bytes);
+  ingress_max_body_bytes_
+    = static_cast<int64_t>(defaults.ingress.max_body_bytes);
+  ingress_read_timeout_ = defaults.ingress.read_timeout;
+  ingress_idle_timeout_ = defaults.ingress.idle_timeout;
+  metrics_address_ = defaults.metrics.address;
+  metrics_port_ = defaults.metrics.port;
+  mysql_host_ = defaults.mysql.host;
+  mysql_port_ = defaults.mysql.port;
+  mysql_user_ = defaults.mysql.user;
+  mysql_database_ = defaults.mysql.database;
+  mysql_connect_timeout_ = defaults.mysql.connect_timeout;
+  mysql_io_timeout_ = defaults.mysql.io_timeout;
+  redis_host_ = defaults.redis.host;
+  redis_port_ = defaults.redis.port;
+  redis_connect_timeout_ = defaults.redis.connect_timeout;
+  redis_io_timeout_ = defaults.redis.io_timeout;
+  health_interval_ = defaults.health.interval;
+  health_probe_timeout_ = defaults.health.probe_timeout;
+  log_level_ = defaults.log.level;
+  log_max_files_ = defaults.log.max_files;
+  log_json_ = defaults.log.json;
+  opt_group{custom_options_, "node"}
+    .add(node_name_, "name", "name of this node in logs and metrics")
+    .add(node_roles_, "roles", "roles of this node, e.g. [\"ingress\"]")
+    .add(node_shutdown_timeout_, "shutdown-timeout",
+         "deadline of an orderly shutdown");
+  opt_group{custom_options_, "ingress"}
+    .add(ingress_address_, "address", "address of the HTTPS listener")
+    .add(ingress_port_, "port", "port of the HTTPS listener")
+    .add(ingress_threads_, "threads", "I/O threads of the HTTPS listener")
+    .add(ingress_certificate_, "certificate", "server certificate (PEM)")
+    .add(ingress_key_, "key", "server private key (PEM, mode 0600)")
+    .add(ingress_ca_, "ca", "CA that signs client certificates (PEM)")
+    .add(ingress_max_connections_, "max-connections",
+         "open client connections at most")
+    .add(ingress_max_header_bytes_, "max-header-bytes",
+         "size of a request's headers at most")
+    .add(ingress_max_body_bytes_, "max-body-bytes",
+         "size of a request body at most")
+    .add(ingress_read_timeout_, "read-timeout",
+         "deadline for a handshake or a whole request")
+    .add(ingress_idle_timeout_, "idle-timeout",
+         "idle kept-alive connections are closed after this");
+  opt_group{custom_options_, "metrics"}
+    .add(metrics_address_, "address", "address of the /metrics endpoint")
+    .add(metrics_port_, "port", "port of the /metrics endpoint");
+  opt_group{custom_options_, "mysql"}
+    .add(mysql_host_, "host", "MariaDB/MySQL host")
+    .add(mysql_port_, "port", "MariaDB/MySQL port")
+    .add(mysql_socket_, "socket", "Unix socket (instead of host and port)")
+    .add(mysql_user_, "user", "database user")
+    .add(mysql_database_, "database", "database name")
+    .add(mysql_password_file_, "password-file",
+         "file holding the password (or set HERALD_MYSQL_PASSWORD)")
+    .add(mysql_connect_timeout_, "connect-timeout",
+         "how long to wait for the database at start")
+    .add(mysql_io_timeout_, "io-timeout", "deadline of one read or write");
+  opt_group{custom_options_, "redis"}
+    .add(redis_host_, "host", "Redis host")
+    .add(redis_port_, "port", "Redis port")
+    .add(redis_password_file_, "password-file",
+         "file holding the password (or set HERALD_REDIS_PASSWORD)")
+    .add(redis_connect_timeout_, "connect-timeout",
+         "how long to wait for Redis at start")
+    .add(redis_io_timeout_, "io-timeout", "deadline of one command");
+  opt_group{custom_options_, "health"}
+    .add(health_interval_, "interval", "time between dependency probes")
+    .add(health_probe_timeout_, "probe-timeout",
+         "a slower probe counts as down");
+  opt_group{custom_options_, "log"}
+    .add(log_level_, "level", "trace, debug, info, warn, error or off")
+    .add(log_file_, "file", "daily rotated log file (empty: console only)")
+    .add(log_max_files_, "max-files", "rotated log files kept")
+    .add(log_json_, "json", "log one JSON object per line");
+  add_error_category(caf::atom("herald"),
+                     [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+                       return render(make_error(static_cast<errc>(code),
+                                                ctx.empty() ? std::string{}
+                                                            : ctx.get_as<std::string>(0)));
+                     });
+  register_message_types(*this);
+}
+
+caf::expected<settings> herald_config::make_settings() const {
+  settings result;
+  result.node.name = node_name_;
+  result.node.roles = node_roles_;
+  result.node.shutdown_timeout = node_shutdown_timeout_;
+  auto& in = result.ingress;
+  in.address = ingress_address_;
+  in.tls = {ingress_certificate_, ingress_key_, ingress_ca_};
+  in.read_timeout = ingress_read_timeout_;
+  in.idle_timeout = ingress_idle_timeout_;
+  // Ports are only checked for the roles that listen.
+  if (result.has_role("ingress")) {
+    auto port = to_port("ingress.port", ingress_port_);
+    if (!port)
+      return port.error();
+    in.port = *port;
+  }
+  auto threads = to_count("ingress.threads", ingress_threads_);
+  if (!threads)
+    return threads.error();
+  auto max_conns = to_count("ingress.max-connections",
+                            ingress_max_connections_);
+  if (!max_conns)
+    return max_conns.error();
+  auto max_header = to_count("ingress.max-header-bytes",
+                             ingress_max_header_bytes_);
+  if (!max_header)
+    return max_header.error();
+  auto max_body = to_count("ingress.max-body-bytes", ingress_max_body_bytes_);
+  if (!max_body)
+    return max_body.error();
+  auto metrics_port = to_port("metrics.port", metrics_port_);
+  if (!metrics_port)
+    return metrics_port.error();
+  auto redis_port = to_port("redis.port", redis_port_);
+  if (!redis_port)
+    return redis_port.error();
+  in.threads = *threads;
+  in.max_connections = *max_conns;
+  in.max_header_bytes = *max_header;
+  in.max_body_bytes = *max_body;
+  result.metrics = {metrics_address_, *metrics_port};
+  auto& my = result.mysql;
+  my.host = mysql_host_;
+  my.socket = mysql_socket_;
+  if (my.socket.empty()) {
+    auto port = to_port("mysql.port", mysql_port_);
+    if (!port)
+      return port.error();
+    my.port = *port;
+  }
+  my.user = mysql_user_;
+  my.database = mysql_database_;
+  my.connect_timeout = mysql_connect_timeout_;
+  my.io_timeout = mysql_io_timeout_;
+  auto mysql_password = read_secret("mysql.password-file",
+                                    mysql_password_file_,
+                                    "HERALD_MYSQL_PASSWORD");
+  if (!mysql_password)
+    return mysql_password.error();
+  my.password = std::move(*mysql_password);
+  auto& rd = result.redis;
+  rd.host = redis_host_;
+  rd.port = *redis_port;
+  rd.connect_timeout = redis_connect_timeout_;
+  rd.io_timeout = redis_io_timeout_;
+  auto redis_password = read_secret("redis.password-file",
+                                    redis_password_file_,
+                                    "HERALD_REDIS_PASSWORD");
+  if (!redis_password)
+    return redis_password.error();
+  rd.password = std::move(*redis_password);
+  result.health = {health_interval_, health_probe_timeout_};
+  result.log.level = log_level_;
+  result.log.file = log_file_;
+  if (log_max_files_ < 1 || log_max_files_ > 3650)
+    return make_error(errc::invalid_config,
+                      "log.max-files: must be between 1 and 3650");
+  result.log.max_files = static_cast<uint16_t>(log_max_files_);
+  result.log.json = log_json_;
+  if (auto err = validate(result))
+    return err;
+  return result;
+}
+
+caf::error herald_config::check_unknown_keys() const {
+  for (const char* category : herald_categories) {
+    auto i = content.find(category);
+    if (i == content.end())
+      continue;
+    auto dict = caf::get_if<caf::settings>(&i->second);
+    if (dict == nullptr)
+      continue;
+    for (const auto& kvp : *dict)
+      if (custom_options_.qualified_name_lookup(category, kvp.first)
+          == nullptr)
+        return make_error(errc::invalid_config,
+                          std::string{category} + "." + kvp.first
+                            + ": unknown setting; see "
+                              "config/herald.example.ini");
+  }
+  return caf::none;
+}
+
+std::string describe_parse_error(const caf::error& err) {
+  return caf::to_string(err)
+         + " (INI syntax: strings in double quotes, durations like 10s, "
+           "lists like [\"ingress\"]; see config/herald.example.ini)";
+}
+
+caf::error load_file(herald_config& cfg, const std::string& path) {
+  std::ifstream in{path};
+  if (!in)
+    return make_error(errc::invalid_config,
+                      "config file: cannot read '" + path + "'");
+  if (auto err = cfg.parse(caf::actor_system_config::string_list{}, in))
+    return make_error(errc::invalid_config,
+                      "config file '" + path + "': " + describe_parse_error(err));
+  return cfg.check_unknown_keys();
+}
+
+} // namespace herald::config

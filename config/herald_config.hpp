@@ -1,0 +1,77 @@
+#pragma once
+
+#include "config/settings.hpp"
+
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace herald::config {
+
+/// The actor system configuration of heraldd and heraldctl. Options live in
+/// single-level categories (node, ingress, metrics, mysql, redis, health,
+/// log) so that they work from the INI file and the command line alike;
+/// secrets are never options, only paths to files (or environment).
+/// Registers every Herald message type.
+class herald_config : public caf::actor_system_config {
+public:
+  herald_config();
+
+  /// Converts the raw options to typed, validated settings and reads the
+  /// secrets. The error names the offending setting.
+  caf::expected<settings> make_settings() const;
+
+  /// Rejects keys in Herald's categories that are no known option, so a typo
+  /// in the INI file never goes unnoticed.
+  caf::error check_unknown_keys() const;
+
+private:
+  // Raw option values; see settings.hpp for their meaning and defaults.
+  std::string node_name_;
+  std::vector<std::string> node_roles_;
+  caf::timespan node_shutdown_timeout_;
+  std::string ingress_address_;
+  int64_t ingress_port_;
+  int64_t ingress_threads_;
+  std::string ingress_certificate_;
+  std::string ingress_key_;
+  std::string ingress_ca_;
+  int64_t ingress_max_connections_;
+  int64_t ingress_max_header_bytes_;
+  int64_t ingress_max_body_bytes_;
+  caf::timespan ingress_read_timeout_;
+  caf::timespan ingress_idle_timeout_;
+  std::string metrics_address_;
+  int64_t metrics_port_;
+  std::string mysql_host_;
+  int64_t mysql_port_;
+  std::string mysql_socket_;
+  std::string mysql_user_;
+  std::string mysql_database_;
+  std::string mysql_password_file_;
+  caf::timespan mysql_connect_timeout_;
+  caf::timespan mysql_io_timeout_;
+  std::string redis_host_;
+  int64_t redis_port_;
+  std::string redis_password_file_;
+  caf::timespan redis_connect_timeout_;
+  caf::timespan redis_io_timeout_;
+  caf::timespan health_interval_;
+  caf::timespan health_probe_timeout_;
+  std::string log_level_;
+  std::string log_file_;
+  int64_t log_max_files_;
+  bool log_json_;
+};
+
+/// Explains an error of caf::actor_system_config::parse for humans.
+std::string describe_parse_error(const caf::error& err);
+
+/// Loads the INI file `path` into `cfg`, as heraldctl does, and checks it for
+/// unknown keys.
+caf::error load_file(herald_config& cfg, const std::string& path);
+
+} // namespace herald::config

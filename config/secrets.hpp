@@ -1,0 +1,16 @@
+#pragma once
+
+#include <caf/expected.hpp>
+
+#include <string>
+
+namespace herald::config {
+
+/// Reads a secret for `setting`: the environment variable `env_var` wins;
+/// otherwise the file `path`, which must not be readable by group or others.
+/// Trailing newlines are dropped. Both empty yields an empty secret.
+caf::expected<std::string> read_secret(const std::string& setting,
+                                       const std::string& path,
+                                       const char* env_var);
+
+} // namespace herald::config

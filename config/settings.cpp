@@ -1,0 +1,122 @@
+#include "config/settings.hpp"
+
+#include "core/errc.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+
+namespace herald::config {
+
+namespace {
+
+caf::error bad(const std::string& setting, const std::string& why) {
+  return make_error(errc::invalid_config, setting + ": " + why);
+}
+
+caf::error check_readable(const std::string& setting,
+                          const std::string& path) {
+  if (path.empty())
+    return bad(setting, "not set");
+  std::ifstream in{path};
+  if (!in)
+    return bad(setting, "cannot read '" + path + "'");
+  return caf::none;
+}
+
+/// Private keys must be readable by their owner only.
+caf::error check_private_key(const std::string& setting,
+                             const std::string& path) {
+  if (auto err = check_readable(setting, path))
+    return err;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0)
+    return bad(setting, "'" + path
+                          + "' is readable by group or others; run chmod 600 '"
+                          + path + "'");
+  return caf::none;
+}
+
+caf::error check_positive(const std::string& setting, caf::timespan value) {
+  if (value <= caf::timespan::zero())
+    return bad(setting, "must be positive");
+  return caf::none;
+}
+
+} // namespace
+
+bool settings::has_role(const std::string& role) const {
+  return std::find(node.roles.begin(), node.roles.end(), role)
+         != node.roles.end();
+}
+
+const std::vector<std::string>& known_roles() {
+  static const std::vector<std::string> result{"ingress"};
+  return result;
+}
+
+caf::error validate(const settings& cfg) {
+  if (cfg.node.name.empty() || cfg.node.name.size() > 64)
+    return bad("node.name", "must have 1 to 64 characters");
+  for (const auto& role : cfg.node.roles)
+    if (std::find(known_roles().begin(), known_roles().end(), role)
+        == known_roles().end())
+      return bad("node.roles", "unknown role '" + role + "'");
+  if (auto err = check_positive("node.shutdown-timeout",
+                                cfg.node.shutdown_timeout))
+    return err;
+  if (cfg.has_role("ingress")) {
+    const auto& in = cfg.ingress;
+    if (in.port == 0)
+      return bad("ingress.port", "must be between 1 and 65535");
+    if (in.threads < 1 || in.threads > 64)
+      return bad("ingress.threads", "must be between 1 and 64");
+    if (in.max_connections < 1)
+      return bad("ingress.max-connections", "must be at least 1");
+    if (in.max_header_bytes < 1024 || in.max_header_bytes > 1024 * 1024)
+      return bad("ingress.max-header-bytes", "must be between 1 KiB and 1 MiB");
+    if (in.max_body_bytes < 1024 || in.max_body_bytes > 16 * 1024 * 1024)
+      return bad("ingress.max-body-bytes", "must be between 1 KiB and 16 MiB");
+    if (auto err = check_positive("ingress.read-timeout", in.read_timeout))
+      return err;
+    if (auto err = check_positive("ingress.idle-timeout", in.idle_timeout))
+      return err;
+    if (auto err = check_readable("ingress.certificate", in.tls.certificate))
+      return err;
+    if (auto err = check_private_key("ingress.key", in.tls.key))
+      return err;
+    if (auto err = check_readable("ingress.ca", in.tls.ca))
+      return err;
+    if (in.port == cfg.metrics.port && in.address == cfg.metrics.address)
+      return bad("metrics.port", "collides with ingress.port");
+  }
+  if (cfg.metrics.port == 0)
+    return bad("metrics.port", "must be between 1 and 65535");
+  if (cfg.mysql.socket.empty() && cfg.mysql.port == 0)
+    return bad("mysql.port", "must be between 1 and 65535");
+  if (cfg.mysql.user.empty())
+    return bad("mysql.user", "not set");
+  if (cfg.mysql.database.empty())
+    return bad("mysql.database", "not set");
+  if (auto err = check_positive("mysql.connect-timeout",
+                                cfg.mysql.connect_timeout))
+    return err;
+  if (auto err = check_positive("mysql.io-timeout", cfg.mysql.io_timeout))
+    return err;
+  if (cfg.redis.port == 0)
+    return bad("redis.port", "must be between 1 and 65535");
+  if (auto err = check_positive("redis.connect-timeout",
+                                cfg.redis.connect_timeout))
+    return err;
+  if (auto err = check_positive("redis.io-timeout", cfg.redis.io_timeout))
+    return err;
+  if (auto err = check_positive("health.interval", cfg.health.interval))
+    return err;
+  if (auto err = check_positive("health.probe-timeout",
+                                cfg.health.probe_timeout))
+    return err;
+  return log::validate(cfg.log);
+}
+
+} // namespace herald::config

@@ -1,0 +1,137 @@
+#include "core/metrics.hpp"
+
+#include "core/version.hpp"
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <sstream>
+
+namespace herald {
+
+namespace {
+
+/// The standard process_* metrics, read from /proc/self on every scrape
+/// (prometheus-cpp 1.0 ships no process collector).
+class process_collector : public prometheus::Collectable {
+public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> result;
+    auto add = [&](const char* name, const char* help,
+                   prometheus::MetricType type, double value) {
+      prometheus::ClientMetric metric;
+      if (type == prometheus::MetricType::Counter)
+        metric.counter.value = value;
+      else
+        metric.gauge.value = value;
+      result.push_back({name, help, type, {metric}});
+    };
+    std::ifstream in{"/proc/self/stat"};
+    std::string stat{std::istreambuf_iterator<char>{in}, {}};
+    // Fields after the command name, which may contain spaces.
+    auto pos = stat.rfind(')');
+    if (pos != std::string::npos) {
+      std::istringstream fields{stat.substr(pos + 2)};
+      std::vector<std::string> f{std::istream_iterator<std::string>{fields},
+                                 {}};
+      // f[0] is field 3 (state) of proc(5).
+      if (f.size() > 21) {
+        auto ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+        auto page = static_cast<double>(sysconf(_SC_PAGESIZE));
+        add("process_cpu_seconds_total", "User and system CPU time spent.",
+            prometheus::MetricType::Counter,
+            (std::stod(f[11]) + std::stod(f[12])) / ticks);
+        add("process_start_time_seconds",
+            "Start time of the process since the epoch.",
+            prometheus::MetricType::Gauge,
+            boot_time() + std::stod(f[19]) / ticks);
+        add("process_virtual_memory_bytes", "Virtual memory size.",
+            prometheus::MetricType::Gauge, std::stod(f[20]));
+        add("process_resident_memory_bytes", "Resident memory size.",
+            prometheus::MetricType::Gauge, std::stod(f[21]) * page);
+      }
+    }
+    std::error_code ec;
+    double fds = 0;
+    for (auto it = std::filesystem::directory_iterator{"/proc/self/fd", ec};
+         !ec && it != std::filesystem::directory_iterator{}; it.increment(ec))
+      ++fds;
+    add("process_open_fds", "Open file descriptors.",
+        prometheus::MetricType::Gauge, fds);
+    rlimit lim{};
+    if (getrlimit(RLIMIT_NOFILE, &lim) == 0)
+      add("process_max_fds", "Limit of open file descriptors.",
+          prometheus::MetricType::Gauge, static_cast<double>(lim.rlim_cur));
+    return result;
+  }
+
+private:
+  static double boot_time() {
+    std::ifstream in{"/proc/stat"};
+    std::string key;
+    while (in >> key) {
+      if (key == "btime") {
+        double value = 0;
+        in >> value;
+        return value;
+      }
+      in.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+    }
+    return 0;
+  }
+};
+
+} // namespace
+
+metrics::metrics(const std::string& node)
+  : registry_(std::make_shared<prometheus::Registry>()),
+    http_requests(prometheus::BuildCounter()
+                    .Name("herald_http_requests_total")
+                    .Help("HTTP requests answered, by route and status code.")
+                    .Register(*registry_)),
+    http_request_duration(
+      prometheus::BuildHistogram()
+        .Name("herald_http_request_duration_seconds")
+        .Help("Time from a complete request to its response, by route.")
+        .Register(*registry_)),
+    tls_handshakes(prometheus::BuildCounter()
+                     .Name("herald_tls_handshakes_total")
+                     .Help("TLS handshakes of the HTTPS listener by outcome.")
+                     .Register(*registry_)),
+    http_connections(prometheus::BuildGauge()
+                       .Name("herald_http_connections")
+                       .Help("Open client connections of the HTTPS listener.")
+                       .Register(*registry_)),
+    dependency_up(prometheus::BuildGauge()
+                    .Name("herald_dependency_up")
+                    .Help("1 when the dependency answered its last probe.")
+                    .Register(*registry_)),
+    dependency_probe_seconds(
+      prometheus::BuildGauge()
+        .Name("herald_dependency_probe_seconds")
+        .Help("Duration of the last probe of a dependency.")
+        .Register(*registry_)) {
+  prometheus::BuildGauge()
+    .Name("herald_build_info")
+    .Help("Always 1; the labels name the build and the node.")
+    .Register(*registry_)
+    .Add({{"version", herald::version},
+          {"commit", herald::git_commit},
+          {"node", node}})
+    .Set(1);
+  process_ = std::make_shared<process_collector>();
+}
+
+prometheus::Histogram::BucketBoundaries metrics::latency_buckets() {
+  return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+          0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5, 5};
+}
+
+} // namespace herald

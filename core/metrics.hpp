@@ -1,0 +1,64 @@
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <memory>
+#include <vector>
+#include <string>
+
+namespace herald {
+
+/// The metric families of one process, registered in one registry that the
+/// /metrics endpoint exposes. Components keep references to the families
+/// they update; prometheus-cpp metrics are thread-safe.
+class metrics {
+  // Declared first: the family references below are initialized from it.
+  std::shared_ptr<prometheus::Registry> registry_;
+
+public:
+  /// Creates the registry with build info for `node` and process metrics.
+  explicit metrics(const std::string& node);
+
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  const std::shared_ptr<prometheus::Registry>& registry() const {
+    return registry_;
+  }
+
+  /// Everything a scrape collects: the registry and the process metrics.
+  std::vector<std::weak_ptr<prometheus::Collectable>> collectables() const {
+    return {registry_, process_};
+  }
+
+  /// HTTP requests answered, by route and status code.
+  prometheus::Family<prometheus::Counter>& http_requests;
+
+  /// Time from a complete request to its response, by route.
+  prometheus::Family<prometheus::Histogram>& http_request_duration;
+
+  /// TLS handshakes by outcome (ok, failed).
+  prometheus::Family<prometheus::Counter>& tls_handshakes;
+
+  /// Open client connections of the HTTPS listener.
+  prometheus::Family<prometheus::Gauge>& http_connections;
+
+  /// 1 when a dependency (mysql, redis) answered its last probe, else 0.
+  prometheus::Family<prometheus::Gauge>& dependency_up;
+
+  /// Duration of the last probe of a dependency.
+  prometheus::Family<prometheus::Gauge>& dependency_probe_seconds;
+
+  /// Buckets for request latencies, from 100 µs to 5 s.
+  static prometheus::Histogram::BucketBoundaries latency_buckets();
+
+private:
+  std::shared_ptr<prometheus::Collectable> process_;
+};
+
+} // namespace herald

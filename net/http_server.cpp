@@ -1,0 +1,334 @@
+#include "net/http_server.hpp"
+
+#include "core/errc.hpp"
+#include "core/metrics.hpp"
+#include "net/problem.hpp"
+#include "net/tls.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace herald::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+class session;
+
+} // namespace
+
+struct https_server::impl : std::enable_shared_from_this<impl> {
+  impl(const config::ingress_config& cfg, request_handler handler,
+       metrics* m)
+    : cfg(cfg),
+      handler(std::move(handler)),
+      metrics(m),
+      acceptor(asio::make_strand(ioc)) {
+    // nop
+  }
+
+  void accept();
+
+  config::ingress_config cfg;
+  request_handler handler;
+  herald::metrics* metrics;
+  std::shared_ptr<asio::ssl::context> tls;
+  asio::io_context ioc;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+  std::atomic<size_t> connections{0};
+  std::atomic<bool> stopped{false};
+};
+
+namespace {
+
+/// One client connection: handshake, then requests until the client closes,
+/// a deadline passes or an error ends it.
+class session : public std::enable_shared_from_this<session> {
+public:
+  session(tcp::socket&& socket, std::shared_ptr<https_server::impl> srv)
+    : stream_(std::move(socket), *srv->tls), srv_(std::move(srv)) {
+    ++srv_->connections;
+    gauge(1);
+    beast::error_code ec;
+    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+    if (!ec)
+      remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
+  ~session() {
+    --srv_->connections;
+    gauge(-1);
+  }
+
+  void run() {
+    // Start on the connection's strand.
+    asio::dispatch(stream_.get_executor(),
+                   [self = shared_from_this()] { self->handshake(); });
+  }
+
+private:
+  void gauge(double delta) {
+    if (srv_->metrics != nullptr)
+      srv_->metrics->http_connections.Add({}).Increment(delta);
+  }
+
+  void count_handshake(const char* outcome) {
+    if (srv_->metrics != nullptr)
+      srv_->metrics->tls_handshakes.Add({{"outcome", outcome}}).Increment();
+  }
+
+  void handshake() {
+    beast::get_lowest_layer(stream_).expires_after(srv_->cfg.read_timeout);
+    stream_.async_handshake(
+      asio::ssl::stream_base::server,
+      [self = shared_from_this()](beast::error_code ec) {
+        self->on_handshake(ec);
+      });
+  }
+
+  void on_handshake(beast::error_code ec) {
+    if (ec) {
+      count_handshake("failed");
+      spdlog::debug("https: handshake with {} failed: {}", remote_,
+                    ec.message());
+      return;
+    }
+    count_handshake("ok");
+    if (auto cert = SSL_get1_peer_certificate(stream_.native_handle())) {
+      fingerprint_ = fingerprint_sha256(cert);
+      X509_free(cert);
+    }
+    read_request();
+  }
+
+  void read_request() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<uint32_t>(srv_->cfg.max_header_bytes));
+    parser_->body_limit(srv_->cfg.max_body_bytes);
+    // Waiting for the next request may take idle_timeout; once its first
+    // bytes arrive the whole request must follow within read_timeout.
+    beast::get_lowest_layer(stream_).expires_after(srv_->cfg.idle_timeout);
+    http::async_read_some(stream_, buffer_, *parser_,
+                          [self = shared_from_this()](beast::error_code ec,
+                                                      size_t) {
+                            self->on_first_bytes(ec);
+                          });
+  }
+
+  void on_first_bytes(beast::error_code ec) {
+    if (ec)
+      return on_read(ec);
+    if (parser_->is_done())
+      return on_read(ec);
+    beast::get_lowest_layer(stream_).expires_after(srv_->cfg.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec,
+                                                 size_t) {
+                       self->on_read(ec);
+                     });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream)
+      return shutdown();
+    if (ec == http::error::body_limit)
+      return reject(problem(413, "payload-too-large", "Payload too large",
+                            "The request body exceeds "
+                              + std::to_string(srv_->cfg.max_body_bytes)
+                              + " bytes."));
+    if (ec == http::error::header_limit)
+      return reject(problem(431, "headers-too-large",
+                            "Request header fields too large",
+                            "The request headers exceed "
+                              + std::to_string(srv_->cfg.max_header_bytes)
+                              + " bytes."));
+    if (ec == beast::error::timeout || ec == asio::error::eof
+        || ec == asio::ssl::error::stream_truncated
+        || ec == asio::error::connection_reset
+        || ec == asio::error::operation_aborted)
+      return close();
+    if (ec)
+      return reject(problem(400, "malformed-request", "Malformed request",
+                            "The request is not valid HTTP/1.1."));
+    auto msg = parser_->release();
+    keep_alive_ = msg.keep_alive();
+    http_request req;
+    req.method = std::string{msg.method_string()};
+    req.target = std::string{msg.target()};
+    for (const auto& field : msg) {
+      std::string name{field.name_string()};
+      for (auto& c : name)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      req.headers.emplace_back(std::move(name), std::string{field.value()});
+    }
+    req.body = std::move(msg.body());
+    req.client_fingerprint = fingerprint_;
+    req.remote_address = remote_;
+    // No deadline while the request is processed; the routes bound it.
+    beast::get_lowest_layer(stream_).expires_never();
+    auto executor = stream_.get_executor();
+    responder respond = [self = shared_from_this(),
+                         executor](http_response resp) {
+      asio::post(executor, [self, resp = std::move(resp)]() mutable {
+        self->write(std::move(resp));
+      });
+    };
+    srv_->handler(std::move(req), std::move(respond));
+  }
+
+  /// Answers a request the transport rejected, then closes.
+  void reject(http_response resp) {
+    keep_alive_ = false;
+    write(std::move(resp));
+  }
+
+  void write(http_response resp) {
+    auto res = std::make_shared<http::response<http::string_body>>();
+    res->result(resp.status);
+    res->version(11);
+    res->set(http::field::server, "herald");
+    res->set(http::field::content_type, resp.content_type);
+    for (const auto& [name, value] : resp.headers)
+      res->set(name, value);
+    res->body() = std::move(resp.body);
+    res->keep_alive(keep_alive_ && !srv_->stopped);
+    res->prepare_payload();
+    beast::get_lowest_layer(stream_).expires_after(srv_->cfg.read_timeout);
+    http::async_write(stream_, *res,
+                      [self = shared_from_this(),
+                       res](beast::error_code ec, size_t) {
+                        if (ec)
+                          return self->close();
+                        if (!res->keep_alive())
+                          return self->shutdown();
+                        self->read_request();
+                      });
+  }
+
+  void shutdown() {
+    beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds{2});
+    stream_.async_shutdown(
+      [self = shared_from_this()](beast::error_code) { self->close(); });
+  }
+
+  void close() {
+    beast::error_code ignored;
+    beast::get_lowest_layer(stream_).socket().shutdown(
+      tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close();
+  }
+
+  beast::ssl_stream<beast::tcp_stream> stream_;
+  std::shared_ptr<https_server::impl> srv_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string fingerprint_;
+  std::string remote_;
+  bool keep_alive_ = true;
+};
+
+} // namespace
+
+void https_server::impl::accept() {
+  acceptor.async_accept(
+    asio::make_strand(ioc),
+    [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted || self->stopped)
+        return;
+      if (!ec) {
+        if (self->connections >= self->cfg.max_connections) {
+          spdlog::warn("https: refusing a connection: {} are open "
+                       "(ingress.max-connections)",
+                       self->cfg.max_connections);
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          std::make_shared<session>(std::move(socket), self)->run();
+        }
+      } else {
+        spdlog::warn("https: accept failed: {}", ec.message());
+      }
+      self->accept();
+    });
+}
+
+caf::expected<std::unique_ptr<https_server>>
+https_server::start(const config::ingress_config& cfg,
+                    request_handler handler, metrics* metrics) {
+  auto ptr = std::make_shared<impl>(cfg, std::move(handler), metrics);
+  auto tls = make_server_context(cfg.tls, "ingress");
+  if (!tls)
+    return tls.error();
+  ptr->tls = std::move(*tls);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(cfg.address, ec);
+  if (ec)
+    return make_error(errc::invalid_config, "ingress.address: '" + cfg.address
+                                              + "' is not an IP address");
+  tcp::endpoint endpoint{address, cfg.port};
+  auto& acc = ptr->acceptor;
+  auto fail = [&](const char* what) {
+    return make_error(errc::network_failure,
+                      "ingress.port: cannot " + std::string{what} + " "
+                        + cfg.address + ":" + std::to_string(cfg.port) + ": "
+                        + ec.message());
+  };
+  if (acc.open(endpoint.protocol(), ec); ec)
+    return fail("open");
+  if (acc.set_option(asio::socket_base::reuse_address(true), ec); ec)
+    return fail("configure");
+  if (acc.bind(endpoint, ec); ec)
+    return fail("bind");
+  if (acc.listen(asio::socket_base::max_listen_connections, ec); ec)
+    return fail("listen on");
+  ptr->accept();
+  for (size_t i = 0; i < cfg.threads; ++i)
+    ptr->threads.emplace_back([p = ptr.get()] { p->ioc.run(); });
+  spdlog::info("https: listening on {}:{} with {} threads", cfg.address,
+               acc.local_endpoint().port(), cfg.threads);
+  return std::unique_ptr<https_server>{new https_server(std::move(ptr))};
+}
+
+https_server::https_server(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+https_server::~https_server() {
+  stop();
+}
+
+void https_server::stop() {
+  if (impl_->stopped.exchange(true))
+    return;
+  asio::post(impl_->acceptor.get_executor(), [p = impl_] {
+    beast::error_code ignored;
+    p->acceptor.close(ignored);
+  });
+  impl_->ioc.stop();
+  for (auto& t : impl_->threads)
+    t.join();
+  impl_->threads.clear();
+}
+
+uint16_t https_server::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+} // namespace herald::net

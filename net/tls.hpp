@@ -1,0 +1,27 @@
+#pragma once
+
+#include "config/settings.hpp"
+
+#include <caf/expected.hpp>
+
+#include <memory>
+#include <string>
+
+namespace boost::asio::ssl {
+class context;
+} // namespace boost::asio::ssl
+
+typedef struct x509_st X509;
+
+namespace herald::net {
+
+/// A TLS server context that requires a client certificate signed by
+/// `files.ca`: TLS 1.2 or newer, forward-secret AEAD ciphers only. Errors
+/// name the setting (prefix, e.g. "ingress") and the file.
+caf::expected<std::shared_ptr<boost::asio::ssl::context>>
+make_server_context(const config::tls_files& files, const std::string& prefix);
+
+/// SHA-256 fingerprint of `cert`, lower-case hex without separators.
+std::string fingerprint_sha256(X509* cert);
+
+} // namespace herald::net

@@ -1,0 +1,186 @@
+#include "persistence/mysql.hpp"
+
+#include "core/errc.hpp"
+
+#include <mysql.h>
+
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+namespace herald::persistence {
+
+namespace {
+
+unsigned int to_seconds(caf::timespan x) {
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(x).count();
+  return static_cast<unsigned int>(secs < 1 ? 1 : secs);
+}
+
+/// Closes a prepared statement on scope exit.
+struct stmt_guard {
+  MYSQL_STMT* stmt;
+  ~stmt_guard() {
+    mysql_stmt_close(stmt);
+  }
+};
+
+} // namespace
+
+caf::expected<mysql_connection>
+mysql_connection::connect(const config::mysql_config& cfg,
+                          bool multi_statements) {
+  // mysql_library_init is not thread-safe; mysql_init calls it lazily.
+  static std::once_flag library_initialized;
+  std::call_once(library_initialized, [] { mysql_library_init(0, nullptr,
+                                                              nullptr); });
+  MYSQL* db = mysql_init(nullptr);
+  if (db == nullptr)
+    return make_error(errc::database_failure, "mysql: out of memory");
+  // cfg.connect_timeout bounds the whole wait (connect_with_retry); one
+  // attempt gets the I/O deadline.
+  auto io_timeout = to_seconds(cfg.io_timeout);
+  my_bool no = 0;
+  mysql_optionsv(db, MYSQL_OPT_CONNECT_TIMEOUT, &io_timeout);
+  mysql_optionsv(db, MYSQL_OPT_READ_TIMEOUT, &io_timeout);
+  mysql_optionsv(db, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
+  mysql_optionsv(db, MYSQL_OPT_RECONNECT, &no);
+  mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  unsigned long flags = multi_statements ? CLIENT_MULTI_STATEMENTS : 0;
+  const char* socket = cfg.socket.empty() ? nullptr : cfg.socket.c_str();
+  const char* host = socket != nullptr ? "localhost" : cfg.host.c_str();
+  if (mysql_real_connect(db, host, cfg.user.c_str(), cfg.password.c_str(),
+                         cfg.database.c_str(), cfg.port, socket, flags)
+      == nullptr) {
+    std::string where = socket != nullptr
+                          ? std::string{"socket "} + socket
+                          : cfg.host + ":" + std::to_string(cfg.port);
+    auto err = make_error(errc::database_failure,
+                          "mysql: cannot connect to " + where + " as '"
+                            + cfg.user + "' (database '" + cfg.database
+                            + "'): " + mysql_error(db));
+    mysql_close(db);
+    return err;
+  }
+  return mysql_connection{db};
+}
+
+caf::expected<mysql_connection> mysql_connection::connect_with_retry(
+  const config::mysql_config& cfg,
+  const std::function<void(const caf::error&)>& on_retry,
+  bool multi_statements) {
+  auto deadline = std::chrono::steady_clock::now() + cfg.connect_timeout;
+  for (;;) {
+    auto result = connect(cfg, multi_statements);
+    if (result || std::chrono::steady_clock::now() >= deadline)
+      return result;
+    if (on_retry)
+      on_retry(result.error());
+    std::this_thread::sleep_for(std::chrono::milliseconds{250});
+  }
+}
+
+mysql_connection::mysql_connection(mysql_connection&& other) noexcept
+  : db_(other.db_) {
+  other.db_ = nullptr;
+}
+
+mysql_connection& mysql_connection::operator=(mysql_connection&& other) noexcept {
+  std::swap(db_, other.db_);
+  return *this;
+}
+
+mysql_connection::~mysql_connection() {
+  if (db_ != nullptr)
+    mysql_close(db_);
+}
+
+caf::error mysql_connection::last_error(std::string_view what) const {
+  return make_error(errc::database_failure, "mysql: " + std::string{what}
+                                              + ": " + mysql_error(db_));
+}
+
+caf::error mysql_connection::execute(std::string_view sql) {
+  if (mysql_real_query(db_, sql.data(), sql.size()) != 0)
+    return last_error("statement failed");
+  // Drain every result of a multi-statement script; an error in a later
+  // statement shows up here.
+  for (;;) {
+    if (auto res = mysql_store_result(db_))
+      mysql_free_result(res);
+    else if (mysql_errno(db_) != 0)
+      return last_error("statement failed");
+    auto next = mysql_next_result(db_);
+    if (next < 0)
+      return caf::none;
+    if (next > 0)
+      return last_error("statement failed");
+  }
+}
+
+caf::expected<uint64_t>
+mysql_connection::execute(std::string_view sql,
+                          const std::vector<sql_param>& params) {
+  MYSQL_STMT* stmt = mysql_stmt_init(db_);
+  if (stmt == nullptr)
+    return last_error("cannot create statement");
+  stmt_guard guard{stmt};
+  if (mysql_stmt_prepare(stmt, sql.data(), sql.size()) != 0)
+    return make_error(errc::database_failure,
+                      std::string{"mysql: prepare failed: "}
+                        + mysql_stmt_error(stmt));
+  if (mysql_stmt_param_count(stmt) != params.size())
+    return make_error(errc::database_failure,
+                      "mysql: statement expects "
+                        + std::to_string(mysql_stmt_param_count(stmt))
+                        + " parameters, got " + std::to_string(params.size()));
+  std::vector<MYSQL_BIND> binds(params.size());
+  std::vector<unsigned long> lengths(params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    auto& bind = binds[i];
+    std::memset(&bind, 0, sizeof(bind));
+    if (auto num = std::get_if<int64_t>(&params[i])) {
+      bind.buffer_type = MYSQL_TYPE_LONGLONG;
+      bind.buffer = const_cast<int64_t*>(num);
+    } else {
+      const auto& str = std::get<std::string>(params[i]);
+      lengths[i] = str.size();
+      bind.buffer_type = MYSQL_TYPE_STRING;
+      bind.buffer = const_cast<char*>(str.data());
+      bind.buffer_length = str.size();
+      bind.length = &lengths[i];
+    }
+  }
+  if (!binds.empty() && mysql_stmt_bind_param(stmt, binds.data()) != 0)
+    return make_error(errc::database_failure,
+                      std::string{"mysql: bind failed: "}
+                        + mysql_stmt_error(stmt));
+  if (mysql_stmt_execute(stmt) != 0)
+    return make_error(errc::database_failure,
+                      std::string{"mysql: execute failed: "}
+                        + mysql_stmt_error(stmt));
+  return static_cast<uint64_t>(mysql_stmt_affected_rows(stmt));
+}
+
+caf::expected<std::optional<int64_t>>
+mysql_connection::query_int(std::string_view sql) {
+  if (mysql_real_query(db_, sql.data(), sql.size()) != 0)
+    return last_error("query failed");
+  MYSQL_RES* res = mysql_store_result(db_);
+  if (res == nullptr)
+    return last_error("query returned no result");
+  std::optional<int64_t> value;
+  if (MYSQL_ROW row = mysql_fetch_row(res); row != nullptr && row[0] != nullptr)
+    value = std::stoll(row[0]);
+  mysql_free_result(res);
+  return value;
+}
+
+caf::error mysql_connection::ping() {
+  if (mysql_ping(db_) != 0)
+    return last_error("ping failed");
+  return caf::none;
+}
+
+} // namespace herald::persistence

@@ -1,0 +1,72 @@
+#pragma once
+
+#include "config/settings.hpp"
+
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+struct st_mysql;
+
+namespace herald::persistence {
+
+/// A value bound to a `?` placeholder of a prepared statement.
+using sql_param = std::variant<int64_t, std::string>;
+
+/// One blocking connection to MariaDB/MySQL (Connector/C). Use it from
+/// dedicated I/O threads or detached actors only, never inside an
+/// event-based behaviour. Every statement with values is prepared and bound:
+/// no SQL is ever built from input.
+class mysql_connection {
+public:
+  /// Connects once. With `multi_statements`, execute() accepts scripts of
+  /// several statements (used by migrations only).
+  static caf::expected<mysql_connection>
+  connect(const config::mysql_config& cfg, bool multi_statements = false);
+
+  /// Connects, retrying every 250 ms until cfg.connect_timeout has passed.
+  /// Calls `on_retry` with the last error before each retry.
+  static caf::expected<mysql_connection>
+  connect_with_retry(const config::mysql_config& cfg,
+                     const std::function<void(const caf::error&)>& on_retry,
+                     bool multi_statements = false);
+
+  mysql_connection(mysql_connection&& other) noexcept;
+  mysql_connection& operator=(mysql_connection&& other) noexcept;
+  mysql_connection(const mysql_connection&) = delete;
+  mysql_connection& operator=(const mysql_connection&) = delete;
+  ~mysql_connection();
+
+  /// Runs `sql` (one statement, or a script with multi_statements) and
+  /// discards any results.
+  caf::error execute(std::string_view sql);
+
+  /// Prepares `sql`, binds `params` to its placeholders and runs it.
+  /// Returns the number of affected rows.
+  caf::expected<uint64_t> execute(std::string_view sql,
+                                  const std::vector<sql_param>& params);
+
+  /// Returns the first column of the first row as an integer, or nullopt
+  /// when there is no row or the value is NULL.
+  caf::expected<std::optional<int64_t>> query_int(std::string_view sql);
+
+  /// Checks that the server answers.
+  caf::error ping();
+
+private:
+  explicit mysql_connection(st_mysql* db) : db_(db) {
+    // nop
+  }
+
+  caf::error last_error(std::string_view what) const;
+
+  st_mysql* db_ = nullptr;
+};
+
+} // namespace herald::persistence

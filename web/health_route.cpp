@@ -1,0 +1,97 @@
+#include "web/health_route.hpp"
+
+#include "core/version.hpp"
+#include "net/problem.hpp"
+#include "web/actor_bridge.hpp"
+
+#include <caf/actor_system.hpp>
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace herald::web {
+
+std::string iso8601(caf::timestamp t) {
+  using namespace std::chrono;
+  auto since_epoch = t.time_since_epoch();
+  auto secs = duration_cast<seconds>(since_epoch);
+  auto millis = duration_cast<milliseconds>(since_epoch - secs).count();
+  auto tt = static_cast<std::time_t>(secs.count());
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(millis));
+  return buf;
+}
+
+net::http_response render_health(const health_report& report,
+                                 const std::string& node) {
+  bool probed = !report.dependencies.empty();
+  bool healthy = report.healthy();
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+  auto str = [&w](const std::string& x) {
+    w.String(x.data(), static_cast<rapidjson::SizeType>(x.size()));
+  };
+  w.StartObject();
+  w.Key("status");
+  w.String(healthy ? "ok" : (probed ? "degraded" : "starting"));
+  w.Key("node");
+  str(node);
+  w.Key("version");
+  w.String(herald::version);
+  if (probed) {
+    w.Key("checked_at");
+    str(iso8601(report.checked_at));
+  }
+  w.Key("checks");
+  w.StartObject();
+  for (const auto& dep : report.dependencies) {
+    w.Key(dep.name.c_str());
+    w.StartObject();
+    w.Key("status");
+    w.String(dep.up ? "up" : "down");
+    w.Key("latency_ms");
+    w.Double(std::chrono::duration<double, std::milli>(dep.latency).count());
+    if (!dep.up) {
+      w.Key("error");
+      str(dep.error);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+  net::http_response resp{healthy ? 200u : 503u, "application/json",
+                          buf.GetString(), {}};
+  resp.headers.emplace_back("Cache-Control", "no-store");
+  if (!healthy)
+    resp.headers.emplace_back("Retry-After", "1");
+  return resp;
+}
+
+void add_health_route(router& r, caf::actor_system& sys, health_actor health,
+                      std::string node) {
+  r.add("GET", "/api/v1/health",
+        [&sys, health, node](const net::http_request&, const route_params&,
+                             net::responder respond) {
+          ask(
+            sys, health, std::chrono::seconds{2},
+            [respond, node](health_report report) {
+              respond(render_health(report, node));
+            },
+            [respond](caf::error&) {
+              respond(net::problem(503, "health-unavailable",
+                                   "Health unavailable",
+                                   "The node did not report its health in "
+                                   "time; retry shortly."));
+            },
+            caf::get_atom::value);
+        });
+}
+
+} // namespace herald::web

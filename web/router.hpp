@@ -1,0 +1,60 @@
+#pragma once
+
+#include "net/http_types.hpp"
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herald {
+class metrics;
+} // namespace herald
+
+namespace herald::web {
+
+/// Values of the {placeholders} of a matched route pattern.
+using route_params = std::map<std::string, std::string, std::less<>>;
+
+/// Handles one matched request; must call the responder exactly once.
+using route_handler = std::function<void(
+  const net::http_request&, const route_params&, net::responder)>;
+
+/// Maps method + path pattern to handlers. Patterns are literal segments
+/// and {name} placeholders ("/api/v1/messages/{id}"). Unknown paths get 404,
+/// known paths with another method 405 with an Allow header, both as
+/// problem+json. Counts every answer in herald_http_requests_total and
+/// herald_http_request_duration_seconds, labelled with the route pattern.
+class router {
+public:
+  explicit router(metrics* m) : metrics_(m) {
+    // nop
+  }
+
+  void add(std::string method, std::string pattern, route_handler handler);
+
+  /// Routes `req`; suitable as the https_server's request_handler.
+  void dispatch(net::http_request req, net::responder respond) const;
+
+  /// The registered "METHOD pattern" pairs, for the OpenAPI check.
+  std::vector<std::string> routes() const;
+
+private:
+  struct route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    route_handler handler;
+  };
+
+  static bool match(const route& r, std::string_view path,
+                    route_params& params);
+
+  net::responder instrument(std::string label, net::responder respond) const;
+
+  metrics* metrics_;
+  std::vector<route> routes_;
+};
+
+} // namespace herald::web
