@@ -54,17 +54,31 @@ herald_stop_redis() {
     || kill -9 "$pid" 2>/dev/null || true
 }
 
-# herald_start_mariadb DIR PORT: a MariaDB server with durable commits.
-# Initialises DIR/data on first use; root authenticates over DIR/mysql.sock.
+# herald_free_port: a TCP port below 32768 that nothing listens on.
+herald_free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 12000))
+    if ! (: >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+}
+
+# herald_start_mariadb DIR PORT [AUTH]: a MariaDB server with durable
+# commits. Initialises DIR/data on first use. AUTH is how root logs in over
+# DIR/mysql.sock: "socket" (the OS user root, default) or "normal" (no
+# password: throwaway test instances only).
 herald_start_mariadb() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 auth=${3:-socket}
   mkdir -p "$dir"
   if herald_pid_alive "$dir/mariadb.pid"; then
     return 0
   fi
   if [[ ! -d "$dir/data/mysql" ]]; then
     mariadb-install-db --no-defaults --user="$(id -un)" --datadir="$dir/data" \
-      --auth-root-authentication-method=socket --skip-test-db \
+      --auth-root-authentication-method="$auth" --skip-test-db \
       --skip-name-resolve >"$dir/install.log" 2>&1 || {
       echo "mariadb-install-db failed; see $dir/install.log" >&2
       return 1

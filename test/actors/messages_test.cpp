@@ -1,0 +1,59 @@
+#include "actors/messages.hpp"
+
+#include "test/fixtures.hpp"
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+using namespace herald;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Serializes `x` and reads it back, as a message crossing nodes would be.
+template <class T>
+T round_trip(caf::actor_system& sys, T x) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{sys, buf};
+  BOOST_REQUIRE(!sink(x));
+  T result;
+  caf::binary_deserializer source{sys, buf};
+  BOOST_REQUIRE(!source(result));
+  return result;
+}
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(messages_suite, test::threaded_fixture)
+
+BOOST_AUTO_TEST_CASE(dependency_status_round_trips) {
+  dependency_status x{"redis", false, "connection refused", 1500us};
+  auto y = round_trip(sys, x);
+  BOOST_TEST(y.name == x.name);
+  BOOST_TEST(y.up == x.up);
+  BOOST_TEST(y.error == x.error);
+  BOOST_TEST(y.latency.count() == x.latency.count());
+}
+
+BOOST_AUTO_TEST_CASE(health_report_round_trips) {
+  health_report x;
+  x.dependencies.push_back({"mysql", true, "", 1ms});
+  x.dependencies.push_back({"redis", false, "down", 2ms});
+  x.checked_at = caf::make_timestamp();
+  auto y = round_trip(sys, x);
+  BOOST_REQUIRE(y.dependencies.size() == 2u);
+  BOOST_TEST(y.dependencies[1].error == "down");
+  BOOST_TEST(y.checked_at.time_since_epoch().count()
+             == x.checked_at.time_since_epoch().count());
+  BOOST_TEST(!y.healthy());
+}
+
+BOOST_AUTO_TEST_CASE(message_types_are_registered_by_name) {
+  BOOST_TEST(sys.types().portable_name(
+               caf::make_rtti_pair<health_report>())
+             == "herald.health_report");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,151 @@
+#include "config/herald_config.hpp"
+
+#include "config/secrets.hpp"
+#include "core/errc.hpp"
+
+#include "test/fixtures.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace herald;
+
+namespace {
+
+/// A temp folder with the files a valid ingress configuration names.
+struct config_files {
+  fs::path dir;
+
+  config_files() {
+    dir = fs::temp_directory_path()
+          / ("herald-config-test-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    write("server.crt", "cert", 0644);
+    write("server.key", "key", 0600);
+    write("ca.crt", "ca", 0644);
+    write("mysql-password", "s3cret\n", 0600);
+  }
+
+  ~config_files() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  std::string write(const std::string& name, const std::string& content,
+                    mode_t mode) {
+    auto path = (dir / name).string();
+    std::ofstream{path} << content;
+    ::chmod(path.c_str(), mode);
+    return path;
+  }
+
+  /// An INI file: the valid base plus `extra` lines appended.
+  std::string ini(const std::string& extra = "") {
+    return write("herald.ini",
+                 "[node]\nname=\"n1\"\nroles=[\"ingress\"]\n"
+                 "[ingress]\nport=9443\n"
+                 "certificate=\"" + (dir / "server.crt").string() + "\"\n"
+                 "key=\"" + (dir / "server.key").string() + "\"\n"
+                 "ca=\"" + (dir / "ca.crt").string() + "\"\n"
+                 "[mysql]\npassword-file=\""
+                   + (dir / "mysql-password").string() + "\"\n"
+                   + extra,
+                 0644);
+  }
+};
+
+caf::expected<config::settings> load(const std::string& path) {
+  config::herald_config cfg;
+  if (auto err = config::load_file(cfg, path))
+    return err;
+  return cfg.make_settings();
+}
+
+std::string error_of(const std::string& path) {
+  auto result = load(path);
+  BOOST_REQUIRE(!result);
+  return render(result.error());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(config_suite)
+
+BOOST_AUTO_TEST_CASE(a_valid_file_yields_typed_settings) {
+  config_files files;
+  auto cfg = load(files.ini("[redis]\nport=7000\nio-timeout=250ms\n"));
+  BOOST_REQUIRE_MESSAGE(cfg, test::why(cfg));
+  BOOST_TEST(cfg->node.name == "n1");
+  BOOST_TEST(cfg->has_role("ingress"));
+  BOOST_TEST(cfg->ingress.port == 9443);
+  BOOST_TEST(cfg->redis.port == 7000);
+  BOOST_TEST(cfg->redis.io_timeout.count() == 250'000'000);
+  BOOST_TEST(cfg->mysql.password == "s3cret");
+  // Defaults where the file is silent.
+  BOOST_TEST(cfg->metrics.port == 9464);
+  BOOST_TEST(cfg->ingress.max_body_bytes == 16u * 1024);
+}
+
+BOOST_AUTO_TEST_CASE(errors_name_the_setting) {
+  config_files files;
+  BOOST_TEST(error_of(files.ini("[metrics]\nport=70000\n")).find("metrics.port")
+             == 0u);
+  BOOST_TEST(error_of(files.ini("[node]\nroles=[\"juggler\"]\n"))
+               .find("node.roles: unknown role 'juggler'")
+             != std::string::npos);
+  BOOST_TEST(error_of(files.ini("[log]\nlevel=\"loud\"\n")).find("log.level")
+             == 0u);
+  BOOST_TEST(error_of(files.ini("[health]\ninterval=0s\n"))
+               .find("health.interval")
+             == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected) {
+  config_files files;
+  auto msg = error_of(files.ini("[mysql]\npasword-file=\"x\"\n"));
+  BOOST_TEST(msg.find("mysql.pasword-file: unknown setting") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(syntax_errors_explain_the_syntax) {
+  config_files files;
+  auto msg = error_of(files.ini("[log]\nlevel=info\n"));
+  BOOST_TEST(msg.find("strings in double quotes") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(unreadable_files_and_open_keys_are_refused) {
+  config_files files;
+  fs::remove(files.dir / "ca.crt");
+  BOOST_TEST(error_of(files.ini()).find("ingress.ca: cannot read") == 0u);
+  files.write("ca.crt", "ca", 0644);
+  ::chmod((files.dir / "server.key").c_str(), 0644);
+  BOOST_TEST(error_of(files.ini()).find("ingress.key: ") == 0u);
+  BOOST_TEST(error_of(files.ini()).find("chmod 600") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(secrets_come_from_files_or_environment) {
+  config_files files;
+  auto path = files.write("redis-password", "from-file\n", 0600);
+  auto secret = config::read_secret("redis.password-file", path,
+                                    "HERALD_TEST_UNSET_VARIABLE");
+  BOOST_REQUIRE(secret);
+  BOOST_TEST(*secret == "from-file");
+  ::setenv("HERALD_TEST_SECRET", "from-env", 1);
+  secret = config::read_secret("redis.password-file", path,
+                               "HERALD_TEST_SECRET");
+  ::unsetenv("HERALD_TEST_SECRET");
+  BOOST_REQUIRE(secret);
+  BOOST_TEST(*secret == "from-env");
+  ::chmod(path.c_str(), 0640);
+  secret = config::read_secret("redis.password-file", path,
+                               "HERALD_TEST_UNSET_VARIABLE");
+  BOOST_REQUIRE(!secret);
+  BOOST_TEST(render(secret.error()).find("chmod 600") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

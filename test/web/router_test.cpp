@@ -1,0 +1,88 @@
+#include "web/router.hpp"
+
+#include "core/metrics.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <rapidjson/document.h>
+
+using namespace herald;
+
+namespace {
+
+/// Dispatches synchronously-answering routes and returns the response.
+net::http_response call(const web::router& r, std::string method,
+                        std::string target) {
+  net::http_request req;
+  req.method = std::move(method);
+  req.target = std::move(target);
+  net::http_response result;
+  bool answered = false;
+  r.dispatch(std::move(req), [&](net::http_response resp) {
+    result = std::move(resp);
+    answered = true;
+  });
+  BOOST_REQUIRE(answered);
+  return result;
+}
+
+rapidjson::Document json(const std::string& text) {
+  rapidjson::Document doc;
+  doc.Parse(text.c_str());
+  BOOST_REQUIRE(!doc.HasParseError());
+  return doc;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(router_suite)
+
+BOOST_AUTO_TEST_CASE(placeholders_capture_segments) {
+  web::router r{nullptr};
+  r.add("GET", "/api/v1/messages/{id}",
+        [](const net::http_request&, const web::route_params& params,
+           net::responder respond) {
+          respond({200, "text/plain", params.at("id"), {}});
+        });
+  auto resp = call(r, "GET", "/api/v1/messages/abc?x=1");
+  BOOST_TEST(resp.status == 200u);
+  BOOST_TEST(resp.body == "abc");
+  BOOST_TEST(call(r, "GET", "/api/v1/messages").status == 404u);
+  BOOST_TEST(call(r, "GET", "/api/v1/messages/abc/extra").status == 404u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_paths_and_methods_get_problem_json) {
+  web::router r{nullptr};
+  auto ok = [](const net::http_request&, const web::route_params&,
+               net::responder respond) { respond({}); };
+  r.add("GET", "/api/v1/health", ok);
+  r.add("HEAD", "/api/v1/health", ok);
+  auto missing = call(r, "GET", "/nope");
+  BOOST_TEST(missing.status == 404u);
+  BOOST_TEST(missing.content_type == "application/problem+json");
+  auto doc = json(missing.body);
+  BOOST_TEST(doc["type"].GetString() == std::string{"urn:herald:problem:not-found"});
+  BOOST_TEST(doc["status"].GetInt() == 404);
+  auto wrong = call(r, "DELETE", "/api/v1/health");
+  BOOST_TEST(wrong.status == 405u);
+  BOOST_REQUIRE(wrong.headers.size() == 1u);
+  BOOST_TEST(wrong.headers[0].first == "Allow");
+  BOOST_TEST(wrong.headers[0].second == "GET, HEAD");
+}
+
+BOOST_AUTO_TEST_CASE(answers_are_counted_by_route_and_code) {
+  metrics m{"test"};
+  web::router r{&m};
+  r.add("GET", "/a", [](const net::http_request&, const web::route_params&,
+                        net::responder respond) { respond({201, "", "", {}}); });
+  call(r, "GET", "/a");
+  call(r, "GET", "/a");
+  call(r, "GET", "/b");
+  auto& ok = m.http_requests.Add({{"route", "GET /a"}, {"code", "201"}});
+  auto& missing = m.http_requests.Add({{"route", "unmatched"}, {"code", "404"}});
+  BOOST_TEST(ok.Value() == 2.0);
+  BOOST_TEST(missing.Value() == 1.0);
+  BOOST_TEST(r.routes() == std::vector<std::string>{"GET /a"});
+}
+
+BOOST_AUTO_TEST_SUITE_END()
