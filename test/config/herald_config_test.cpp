@@ -149,3 +149,15 @@ BOOST_AUTO_TEST_CASE(secrets_come_from_files_or_environment) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(example_config_suite)
+
+// The documented example must stay in step with the options.
+BOOST_AUTO_TEST_CASE(the_example_file_names_only_known_settings) {
+  config::herald_config cfg;
+  auto err = config::load_file(cfg, HERALD_SOURCE_DIR
+                                    "/config/herald.example.ini");
+  BOOST_TEST(!err, render(err));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
