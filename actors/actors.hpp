@@ -24,4 +24,49 @@ using health_actor = caf::typed_actor<
   // Timer: starts the next probe.
   caf::reacts_to<tick_atom>>;
 
+/// Gathers submissions into group commits: a batch is written to MySQL by
+/// one of the store writers, queued in Redis, then marked queued, and only
+/// then is each submission answered. At most `batch-delay` passes between a
+/// submission and the start of its batch.
+using store_actor = caf::typed_actor<
+  // Stores and queues one message; the answer follows the commit.
+  caf::replies_to<submit_atom, stored_message>::with<submit_result>,
+  // Timer: writes what has gathered.
+  caf::reacts_to<flush_atom>>;
+
+/// Owns one MySQL connection and runs the blocking statements of the store;
+/// runs detached.
+using store_writer_actor = caf::typed_actor<
+  // Inserts a batch as "accepting" in one transaction, resolving
+  // idempotency keys; one result per message, in order.
+  caf::replies_to<write_atom, std::vector<stored_message>>::with<
+    std::vector<submit_result>>,
+  // Marks the ids (16 raw bytes each) queued: Redis has them.
+  caf::replies_to<commit_atom, std::vector<std::string>>::with<bool>,
+  // Marks the ids rejected and frees their idempotency keys.
+  caf::replies_to<reject_atom, std::vector<std::string>>::with<bool>,
+  // Returns the status of a message of a client.
+  caf::replies_to<caf::get_atom, uint64_t, std::string>::with<message_status>>;
+
+/// Owns one Redis connection and appends message ids to the pending queue
+/// in one pipelined transaction per batch; runs detached.
+using queue_actor = caf::typed_actor<
+  // Queues the ids (16 raw bytes each); returns the new queue length.
+  caf::replies_to<enqueue_atom, std::vector<std::string>>::with<int64_t>>;
+
+/// Reloads clients and their certificates into the registry that the
+/// HTTPS threads consult, on a timer; runs detached.
+using client_directory_actor = caf::typed_actor<
+  // Timer: reload now.
+  caf::reacts_to<tick_atom>>;
+
+/// Makes MySQL the source of truth on a timer (one node at a time): queues
+/// again every queued message whose id Redis lost, rejects messages stuck
+/// before their enqueue, purges expired idempotency keys; runs detached.
+using recovery_actor = caf::typed_actor<
+  // Timer: sweep, then schedule the next sweep.
+  caf::reacts_to<tick_atom>,
+  // Sweeps now and reports what it did.
+  caf::replies_to<sweep_atom>::with<sweep_report>>;
+
 } // namespace herald

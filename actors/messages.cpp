@@ -10,9 +10,27 @@ bool health_report::healthy() const {
                         [](const auto& x) { return x.up; });
 }
 
+std::string to_string(submit_outcome x) {
+  switch (x) {
+    case submit_outcome::accepted:
+      return "accepted";
+    case submit_outcome::replayed:
+      return "replayed";
+    case submit_outcome::in_progress:
+      return "in_progress";
+    case submit_outcome::key_reused:
+      return "key_reused";
+  }
+  return "unknown";
+}
+
 void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<dependency_status>("herald.dependency_status");
   cfg.add_message_type<health_report>("herald.health_report");
+  cfg.add_message_type<stored_message>("herald.stored_message");
+  cfg.add_message_type<submit_result>("herald.submit_result");
+  cfg.add_message_type<message_status>("herald.message_status");
+  cfg.add_message_type<sweep_report>("herald.sweep_report");
 }
 
 } // namespace herald

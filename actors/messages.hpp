@@ -22,6 +22,23 @@ using probe_atom = caf::atom_constant<caf::atom("probe")>;
 /// A periodic timer fired.
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 
+/// Submits a message for durable storage.
+using submit_atom = caf::atom_constant<caf::atom("submit")>;
+
+/// Writes a batch to MySQL / a batch timer fired.
+using write_atom = caf::atom_constant<caf::atom("write")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+/// Marks stored messages queued (after Redis took them) or rejected.
+using commit_atom = caf::atom_constant<caf::atom("commit")>;
+using reject_atom = caf::atom_constant<caf::atom("reject")>;
+
+/// Appends message ids to the Redis queue.
+using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
+
+/// Runs a recovery sweep now.
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
+
 // -- health -------------------------------------------------------------------
 
 /// The outcome of probing one dependency (mysql, redis).
@@ -54,6 +71,101 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, health_report& x) {
   return f(caf::meta::type_name("herald.health_report"), x.dependencies,
            x.checked_at);
+}
+
+// -- submission -----------------------------------------------------------------
+
+/// A validated submission, already encrypted and hashed: no plaintext body
+/// or sender number ever travels between actors or nodes.
+struct stored_message {
+  /// UUIDv7, 16 raw bytes; its timestamp is the creation time.
+  std::string id;
+  uint64_t client_id = 0;
+  /// HMAC-SHA-256(pepper, sender number), 32 raw bytes.
+  std::string sender_hash;
+  /// Display form, e.g. "+49151****678".
+  std::string sender_masked;
+  uint32_t key_id = 0;
+  std::string nonce;
+  /// AES-256-GCM ciphertext plus tag; the message id is the associated data.
+  std::string ciphertext;
+  /// Client-chosen Idempotency-Key; empty when none was sent.
+  std::string idempotency_key;
+  /// SHA-256 of sender number and body, to tell a replay from a reused key.
+  std::string request_hash;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stored_message& x) {
+  return f(caf::meta::type_name("herald.stored_message"), x.id, x.client_id,
+           x.sender_hash, x.sender_masked, x.key_id, x.nonce, x.ciphertext,
+           x.idempotency_key, x.request_hash);
+}
+
+/// How a submission ended.
+enum class submit_outcome : uint8_t {
+  /// Stored and queued: a new message.
+  accepted,
+  /// Same client, key and payload as an earlier message: that one's id.
+  replayed,
+  /// The earlier message with this key is still being stored.
+  in_progress,
+  /// The key was used before with a different payload.
+  key_reused,
+};
+
+/// Returns the enumerator name of `x`.
+std::string to_string(submit_outcome x);
+
+/// The answer to one submission.
+struct submit_result {
+  submit_outcome outcome = submit_outcome::accepted;
+  /// 16 raw bytes; for replays the original message's id.
+  std::string message_id;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, submit_result& x) {
+  return f(caf::meta::type_name("herald.submit_result"), x.outcome,
+           x.message_id);
+}
+
+/// What a client may see of one of its messages.
+struct message_status {
+  std::string message_id;
+  std::string status;
+  uint32_t attempts = 0;
+  /// RFC 3339 UTC times; empty when not (yet) set.
+  std::string created_at;
+  std::string updated_at;
+  std::string next_attempt_at;
+  std::string delivered_at;
+  std::string last_error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_status& x) {
+  return f(caf::meta::type_name("herald.message_status"), x.message_id,
+           x.status, x.attempts, x.created_at, x.updated_at,
+           x.next_attempt_at, x.delivered_at, x.last_error);
+}
+
+/// What one recovery sweep did.
+struct sweep_report {
+  /// False when another node held the sweep lock.
+  bool ran = false;
+  /// Queued messages whose ids Redis had lost, queued again.
+  uint64_t requeued = 0;
+  /// Messages stuck in "accepting", rejected.
+  uint64_t rejected = 0;
+  /// Expired idempotency keys deleted.
+  uint64_t keys_purged = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, sweep_report& x) {
+  return f(caf::meta::type_name("herald.sweep_report"), x.ran, x.requeued,
+           x.rejected, x.keys_purged);
 }
 
 /// Registers every type above with `cfg`.

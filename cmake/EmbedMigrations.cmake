@@ -1,7 +1,9 @@
 # Writes OUTPUT, a C++ file defining herald::persistence::embedded_migrations()
-# from the SQL files in INPUTS, named NNNN_description.sql.
+# from the SQL files in MIGRATIONS_DIR, named NNNN_description.sql.
+file(GLOB inputs "${MIGRATIONS_DIR}/*.sql")
+list(SORT inputs)
 set(body "")
-foreach(input IN LISTS INPUTS)
+foreach(input IN LISTS inputs)
   get_filename_component(name "${input}" NAME_WE)
   string(REGEX MATCH "^[0-9]+" version "${name}")
   if(NOT version)

@@ -2,6 +2,7 @@
 
 #include "actors/messages.hpp"
 #include "config/secrets.hpp"
+#include "persistence/crypto.hpp"
 #include "core/errc.hpp"
 
 #include <caf/config_option_adder.hpp>
@@ -14,7 +15,8 @@ namespace herald::config {
 namespace {
 
 const char* const herald_categories[]
-  = {"node", "ingress", "metrics", "mysql", "redis", "health", "log"};
+  = {"node",  "ingress", "metrics", "mysql",    "redis",
+     "store", "crypto",  "health",  "recovery", "log"};
 
 caf::expected<uint16_t> to_port(const char* setting, int64_t value) {
   if (value < 1 || value > 65535)
@@ -49,6 +51,18 @@ herald_config::herald_config() {
     = static_cast<int64_t>(defaults.ingress.max_body_bytes);
   ingress_read_timeout_ = defaults.ingress.read_timeout;
   ingress_idle_timeout_ = defaults.ingress.idle_timeout;
+  ingress_max_message_chars_
+    = static_cast<int64_t>(defaults.ingress.max_message_chars);
+  ingress_rate_limit_ = defaults.ingress.rate_limit;
+  ingress_rate_burst_ = defaults.ingress.rate_burst;
+  ingress_accept_timeout_ = defaults.ingress.accept_timeout;
+  store_batch_size_ = static_cast<int64_t>(defaults.store.batch_size);
+  store_batch_delay_ = defaults.store.batch_delay;
+  store_writers_ = static_cast<int64_t>(defaults.store.writers);
+  store_max_pending_ = static_cast<int64_t>(defaults.store.max_pending);
+  recovery_interval_ = defaults.recovery.interval;
+  recovery_accepting_grace_ = defaults.recovery.accepting_grace;
+  recovery_clients_refresh_ = defaults.recovery.clients_refresh;
   metrics_address_ = defaults.metrics.address;
   metrics_port_ = defaults.metrics.port;
   mysql_host_ = defaults.mysql.host;
@@ -87,7 +101,33 @@ herald_config::herald_config() {
     .add(ingress_read_timeout_, "read-timeout",
          "deadline for a handshake or a whole request")
     .add(ingress_idle_timeout_, "idle-timeout",
-         "idle kept-alive connections are closed after this");
+         "idle kept-alive connections are closed after this")
+    .add(ingress_max_message_chars_, "max-message-chars",
+         "longest message body in Unicode code points")
+    .add(ingress_rate_limit_, "rate-limit",
+         "submissions per second and client (0: unlimited)")
+    .add(ingress_rate_burst_, "rate-burst",
+         "submissions a client may send at once above its rate")
+    .add(ingress_accept_timeout_, "accept-timeout",
+         "a submission not committed within this gets 503");
+  opt_group{custom_options_, "store"}
+    .add(store_batch_size_, "batch-size", "messages per group commit at most")
+    .add(store_batch_delay_, "batch-delay",
+         "longest wait of a message for its batch")
+    .add(store_writers_, "writers", "MySQL connections writing batches")
+    .add(store_max_pending_, "max-pending",
+         "waiting submissions beyond this get 503");
+  opt_group{custom_options_, "crypto"}
+    .add(crypto_keys_file_, "keys-file",
+         "data key file, mode 0600 (or set HERALD_DATA_KEYS)")
+    .add(crypto_pepper_file_, "pepper-file",
+         "sender-hash pepper file, mode 0600 (or set HERALD_SENDER_PEPPER)");
+  opt_group{custom_options_, "recovery"}
+    .add(recovery_interval_, "interval", "time between recovery sweeps")
+    .add(recovery_accepting_grace_, "accepting-grace",
+         "messages stuck unqueued for longer are rejected")
+    .add(recovery_clients_refresh_, "clients-refresh",
+         "how often clients and certificates are reloaded");
   opt_group{custom_options_, "metrics"}
     .add(metrics_address_, "address", "address of the /metrics endpoint")
     .add(metrics_port_, "port", "port of the /metrics endpoint");
@@ -166,6 +206,37 @@ caf::expected<settings> herald_config::make_settings() const {
   if (!redis_port)
     return redis_port.error();
   in.threads = *threads;
+  auto max_chars = to_count("ingress.max-message-chars",
+                            ingress_max_message_chars_);
+  if (!max_chars)
+    return max_chars.error();
+  in.max_message_chars = *max_chars;
+  in.rate_limit = ingress_rate_limit_;
+  in.rate_burst = ingress_rate_burst_;
+  in.accept_timeout = ingress_accept_timeout_;
+  auto batch_size = to_count("store.batch-size", store_batch_size_);
+  if (!batch_size)
+    return batch_size.error();
+  auto writers = to_count("store.writers", store_writers_);
+  if (!writers)
+    return writers.error();
+  auto max_pending = to_count("store.max-pending", store_max_pending_);
+  if (!max_pending)
+    return max_pending.error();
+  result.store = {*batch_size, store_batch_delay_, *writers, *max_pending};
+  result.recovery = {recovery_interval_, recovery_accepting_grace_,
+                     recovery_clients_refresh_};
+  result.crypto.keys_file = crypto_keys_file_;
+  if (result.has_role("ingress")) {
+    auto pepper = read_secret("crypto.pepper-file", crypto_pepper_file_,
+                              "HERALD_SENDER_PEPPER");
+    if (!pepper)
+      return pepper.error();
+    result.crypto.pepper = std::move(*pepper);
+    // Fail now, naming the setting, rather than at the first submission.
+    if (auto keys = persistence::key_ring::load(crypto_keys_file_); !keys)
+      return keys.error();
+  }
   in.max_connections = *max_conns;
   in.max_header_bytes = *max_header;
   in.max_body_bytes = *max_body;

@@ -28,6 +28,12 @@ public:
   /// in the INI file never goes unnoticed.
   caf::error check_unknown_keys() const;
 
+  /// crypto.keys-file as configured: heraldctl keys rotate creates it, so
+  /// it cannot wait for make_settings, which requires a key.
+  const std::string& keys_file() const {
+    return crypto_keys_file_;
+  }
+
 private:
   // Raw option values; see settings.hpp for their meaning and defaults.
   std::string node_name_;
@@ -44,6 +50,19 @@ private:
   int64_t ingress_max_body_bytes_;
   caf::timespan ingress_read_timeout_;
   caf::timespan ingress_idle_timeout_;
+  int64_t ingress_max_message_chars_;
+  double ingress_rate_limit_;
+  double ingress_rate_burst_;
+  caf::timespan ingress_accept_timeout_;
+  int64_t store_batch_size_;
+  caf::timespan store_batch_delay_;
+  int64_t store_writers_;
+  int64_t store_max_pending_;
+  std::string crypto_keys_file_;
+  std::string crypto_pepper_file_;
+  caf::timespan recovery_interval_;
+  caf::timespan recovery_accepting_grace_;
+  caf::timespan recovery_clients_refresh_;
   std::string metrics_address_;
   int64_t metrics_port_;
   std::string mysql_host_;

@@ -90,6 +90,33 @@ caf::error validate(const settings& cfg) {
       return err;
     if (in.port == cfg.metrics.port && in.address == cfg.metrics.address)
       return bad("metrics.port", "collides with ingress.port");
+    if (in.max_message_chars < 1 || in.max_message_chars > 16384)
+      return bad("ingress.max-message-chars", "must be between 1 and 16384");
+    if (in.rate_limit < 0 || in.rate_burst < 1)
+      return bad("ingress.rate-limit",
+                 "rate-limit must not be negative, rate-burst at least 1");
+    if (auto err = check_positive("ingress.accept-timeout", in.accept_timeout))
+      return err;
+    if (cfg.store.batch_size < 1 || cfg.store.batch_size > 4096)
+      return bad("store.batch-size", "must be between 1 and 4096");
+    if (cfg.store.writers < 1 || cfg.store.writers > 32)
+      return bad("store.writers", "must be between 1 and 32");
+    if (cfg.store.max_pending < cfg.store.batch_size)
+      return bad("store.max-pending", "must be at least store.batch-size");
+    if (cfg.store.batch_delay < caf::timespan::zero())
+      return bad("store.batch-delay", "must not be negative");
+    if (cfg.crypto.pepper.size() < 16)
+      return bad("crypto.pepper-file",
+                 "the pepper must have at least 16 characters; generate one "
+                 "with: openssl rand -hex 32");
+    if (auto err = check_positive("recovery.interval", cfg.recovery.interval))
+      return err;
+    if (auto err = check_positive("recovery.accepting-grace",
+                                  cfg.recovery.accepting_grace))
+      return err;
+    if (auto err = check_positive("recovery.clients-refresh",
+                                  cfg.recovery.clients_refresh))
+      return err;
   }
   if (cfg.metrics.port == 0)
     return bad("metrics.port", "must be between 1 and 65535");

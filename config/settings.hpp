@@ -46,6 +46,44 @@ struct ingress_config {
   caf::timespan read_timeout = 10s;
   /// A kept-alive connection with no request for this long is closed.
   caf::timespan idle_timeout = 60s;
+  /// Longest message body, in Unicode code points.
+  size_t max_message_chars = 1600;
+  /// Submissions per second and client (token bucket); 0 turns it off.
+  double rate_limit = 1000;
+  /// Submissions a client may send at once above its rate.
+  double rate_burst = 2000;
+  /// How long a submission may wait for its commit before 503.
+  caf::timespan accept_timeout = 5s;
+};
+
+/// Group commit of submissions.
+struct store_config {
+  /// A batch is written when it has this many messages...
+  size_t batch_size = 256;
+  /// ...or when its first message has waited this long.
+  caf::timespan batch_delay = 2ms;
+  /// MySQL connections writing batches in parallel.
+  size_t writers = 2;
+  /// Submissions waiting beyond this are refused with 503 (back pressure).
+  size_t max_pending = 20000;
+};
+
+/// Keys for data at rest.
+struct crypto_config {
+  /// Key ring file ("<id> <hex>" lines, mode 0600) or HERALD_DATA_KEYS.
+  std::string keys_file;
+  /// Resolved secret for sender-number hashes (from pepper-file or
+  /// HERALD_SENDER_PEPPER).
+  std::string pepper;
+};
+
+/// The recovery sweep that makes MySQL the source of truth.
+struct recovery_config {
+  caf::timespan interval = 30s;
+  /// Messages stuck in "accepting" for longer are rejected.
+  caf::timespan accepting_grace = 60s;
+  /// How often the client directory reloads clients and certificates.
+  caf::timespan clients_refresh = 2s;
 };
 
 /// The Prometheus scrape endpoint (plain HTTP).
@@ -95,6 +133,9 @@ struct settings {
   mysql_config mysql;
   redis_config redis;
   health_config health;
+  store_config store;
+  crypto_config crypto;
+  recovery_config recovery;
   log::log_config log;
 
   /// Returns whether `role` is among node.roles.

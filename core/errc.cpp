@@ -26,6 +26,10 @@ std::string to_string(errc x) {
       return "timeout";
     case errc::invalid_input:
       return "invalid_input";
+    case errc::not_found:
+      return "not_found";
+    case errc::overloaded:
+      return "overloaded";
   }
   return "unknown";
 }

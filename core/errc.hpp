@@ -33,6 +33,10 @@ enum class errc : uint8_t {
   timeout,
   /// Input from a user or client was rejected.
   invalid_input,
+  /// The requested record does not exist (or is not the caller's).
+  not_found,
+  /// Too much work is queued; the caller should retry later.
+  overloaded,
 };
 
 /// Returns the enumerator name of `x`.

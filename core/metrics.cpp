@@ -117,7 +117,34 @@ metrics::metrics(const std::string& node)
       prometheus::BuildGauge()
         .Name("herald_dependency_probe_seconds")
         .Help("Duration of the last probe of a dependency.")
-        .Register(*registry_)) {
+        .Register(*registry_)),
+    rejections(prometheus::BuildCounter()
+                 .Name("herald_rejections_total")
+                 .Help("Submissions refused, by reason.")
+                 .Register(*registry_)),
+    accept_duration(prometheus::BuildHistogram()
+                      .Name("herald_accept_duration_seconds")
+                      .Help("Time from a complete submission to its 202.")
+                      .Register(*registry_)
+                      .Add({}, latency_buckets())),
+    store_batch_size(
+      prometheus::BuildHistogram()
+        .Name("herald_store_batch_size")
+        .Help("Messages per group commit.")
+        .Register(*registry_)
+        .Add({}, prometheus::Histogram::BucketBoundaries{
+                   1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})),
+    queue_length(prometheus::BuildGauge()
+                   .Name("herald_queue_length")
+                   .Help("Length of the Redis pending list, as last seen.")
+                   .Register(*registry_)
+                   .Add({})),
+    recovered_messages(
+      prometheus::BuildCounter()
+        .Name("herald_recovered_messages_total")
+        .Help("Queued messages whose ids Redis had lost, queued again.")
+        .Register(*registry_)
+        .Add({})) {
   prometheus::BuildGauge()
     .Name("herald_build_info")
     .Help("Always 1; the labels name the build and the node.")

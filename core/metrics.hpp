@@ -54,6 +54,22 @@ public:
   /// Duration of the last probe of a dependency.
   prometheus::Family<prometheus::Gauge>& dependency_probe_seconds;
 
+  /// Submissions refused, by reason (invalid, forbidden, rate_limited,
+  /// unavailable, ...).
+  prometheus::Family<prometheus::Counter>& rejections;
+
+  /// Time from a complete submission to its 202.
+  prometheus::Histogram& accept_duration;
+
+  /// Messages per group commit.
+  prometheus::Histogram& store_batch_size;
+
+  /// Length of the Redis pending list, as last seen.
+  prometheus::Gauge& queue_length;
+
+  /// Queued messages whose ids Redis had lost, queued again by recovery.
+  prometheus::Counter& recovered_messages;
+
   /// Buckets for request latencies, from 100 µs to 5 s.
   static prometheus::Histogram::BucketBoundaries latency_buckets();
 

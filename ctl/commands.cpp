@@ -3,11 +3,17 @@
 #include "config/herald_config.hpp"
 #include "core/errc.hpp"
 #include "core/version.hpp"
+#include "net/tls.hpp"
+#include "persistence/clients.hpp"
+#include "persistence/crypto.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/mysql.hpp"
 
 #include <CLI/CLI.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -80,6 +86,110 @@ int db_migrate(const std::string& file) {
   return 0;
 }
 
+caf::expected<persistence::mysql_connection>
+connect_db(const std::string& file) {
+  auto cfg = load_settings(file);
+  if (!cfg)
+    return cfg.error();
+  auto db = persistence::mysql_connection::connect(cfg->mysql);
+  if (!db)
+    return make_error(errc::database_failure,
+                      render(db.error())
+                        + "; check the [mysql] settings and that the server "
+                          "runs");
+  return db;
+}
+
+int client_add(const std::string& file, const std::string& name,
+               const std::string& user, const std::string& cert_file) {
+  if (name.empty() || name.size() > 64)
+    return fail("client name must have 1 to 64 characters");
+  auto cert = net::read_certificate(cert_file);
+  if (!cert)
+    return fail(render(cert.error()));
+  auto db = connect_db(file);
+  if (!db)
+    return fail(render(db.error()));
+  auto id = persistence::add_client(*db, name, user, *cert);
+  if (!id)
+    return fail(render(id.error()));
+  std::cout << "client '" << name << "' added (id " << *id
+            << "), certificate " << cert->fingerprint << '\n'
+            << "running nodes accept it within a few seconds\n";
+  return 0;
+}
+
+int client_set_status(const std::string& file, const std::string& name,
+                      const std::string& status) {
+  auto db = connect_db(file);
+  if (!db)
+    return fail(render(db.error()));
+  if (auto err = persistence::set_client_status(*db, name, status))
+    return fail(render(err));
+  std::cout << "client '" << name << "' is " << status << '\n';
+  return 0;
+}
+
+int client_list(const std::string& file, bool json) {
+  auto db = connect_db(file);
+  if (!db)
+    return fail(render(db.error()));
+  auto clients = persistence::list_clients(*db);
+  if (!clients)
+    return fail(render(clients.error()));
+  if (json) {
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+    w.StartArray();
+    for (const auto& c : *clients) {
+      w.StartObject();
+      w.Key("id");
+      w.Uint64(c.id);
+      w.Key("name");
+      w.String(c.name.c_str());
+      w.Key("status");
+      w.String(c.status.c_str());
+      w.Key("owner");
+      w.String(c.owner.c_str());
+      w.Key("active_certificates");
+      w.Uint64(c.active_certificates);
+      w.Key("created_at");
+      w.String(c.created_at.c_str());
+      w.EndObject();
+    }
+    w.EndArray();
+    std::cout << buf.GetString() << '\n';
+    return 0;
+  }
+  std::printf("%-6s %-24s %-9s %-16s %-6s %s\n", "ID", "NAME", "STATUS",
+              "OWNER", "CERTS", "CREATED");
+  for (const auto& c : *clients)
+    std::printf("%-6llu %-24s %-9s %-16s %-6llu %s\n",
+                static_cast<unsigned long long>(c.id), c.name.c_str(),
+                c.status.c_str(), c.owner.empty() ? "-" : c.owner.c_str(),
+                static_cast<unsigned long long>(c.active_certificates),
+                c.created_at.c_str());
+  return 0;
+}
+
+int keys_rotate(const std::string& flag) {
+  auto path = config_path(flag);
+  if (!path)
+    return fail(render(path.error()));
+  config::herald_config cfg;
+  if (auto err = config::load_file(cfg, *path))
+    return fail(render(err));
+  if (cfg.keys_file().empty())
+    return fail("crypto.keys-file is not set in " + *path);
+  auto id = persistence::key_ring::rotate(cfg.keys_file());
+  if (!id)
+    return fail(render(id.error()));
+  std::cout << "data key " << *id << " added to " << cfg.keys_file()
+            << " and active for new messages; older keys stay for reading.\n"
+            << "Restart the ingress nodes to use it; back up the key file.\n";
+  return 0;
+}
+
 int db_status(const std::string& file) {
   auto cfg = load_settings(file);
   if (!cfg)
@@ -133,6 +243,49 @@ int run(int argc, char** argv) {
     "status", "show the schema version of the database and of this build");
   add_config_option(status);
   status->callback([&] { result = db_status(config_file); });
+
+  auto client_cmd = app.add_subcommand("client",
+                                       "manage client applications");
+  client_cmd->require_subcommand(1);
+  std::string client_name;
+  std::string client_user;
+  std::string client_cert;
+  auto client_add_cmd = client_cmd->add_subcommand(
+    "add", "register a client and its certificate");
+  add_config_option(client_add_cmd);
+  client_add_cmd->add_option("NAME", client_name, "client name")->required();
+  client_add_cmd
+    ->add_option("--certificate", client_cert,
+                 "the client's certificate (PEM)")
+    ->required();
+  client_add_cmd->add_option("--user", client_user,
+                             "owning portal user (optional)");
+  client_add_cmd->callback([&] {
+    result = client_add(config_file, client_name, client_user, client_cert);
+  });
+  bool client_json = false;
+  auto client_list_cmd = client_cmd->add_subcommand("list", "list clients");
+  add_config_option(client_list_cmd);
+  client_list_cmd->add_flag("--json", client_json, "print JSON");
+  client_list_cmd->callback(
+    [&] { result = client_list(config_file, client_json); });
+  for (auto [verb, status] : {std::pair{"disable", "disabled"},
+                              std::pair{"enable", "active"}}) {
+    auto cmd = client_cmd->add_subcommand(
+      verb, std::string{verb} + " a client (takes effect within seconds)");
+    add_config_option(cmd);
+    cmd->add_option("NAME", client_name, "client name")->required();
+    cmd->callback([&, status = std::string{status}] {
+      result = client_set_status(config_file, client_name, status);
+    });
+  }
+
+  auto keys_cmd = app.add_subcommand("keys", "manage data encryption keys");
+  keys_cmd->require_subcommand(1);
+  auto rotate = keys_cmd->add_subcommand(
+    "rotate", "add a new active data key; old messages stay readable");
+  add_config_option(rotate);
+  rotate->callback([&] { result = keys_rotate(config_file); });
 
   try {
     app.parse(argc, argv);

@@ -5,7 +5,12 @@
 #include <boost/asio/ssl/context.hpp>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <openssl/bn.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
+
+#include <cstdio>
+#include <ctime>
 
 namespace herald::net {
 
@@ -67,6 +72,41 @@ make_server_context(const config::tls_files& files,
   static const unsigned char sid_ctx[] = "herald";
   SSL_CTX_set_session_id_context(native, sid_ctx, sizeof(sid_ctx) - 1);
   return ctx;
+}
+
+caf::expected<persistence::certificate_record>
+read_certificate(const std::string& path) {
+  auto* file = std::fopen(path.c_str(), "r");
+  if (file == nullptr)
+    return make_error(errc::invalid_input, "cannot read '" + path + "'");
+  X509* cert = PEM_read_X509(file, nullptr, nullptr, nullptr);
+  std::fclose(file);
+  if (cert == nullptr)
+    return make_error(errc::invalid_input,
+                      "'" + path + "' holds no PEM certificate: "
+                        + openssl_error());
+  persistence::certificate_record result;
+  result.fingerprint = fingerprint_sha256(cert);
+  if (auto bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(cert), nullptr)) {
+    if (auto hex = BN_bn2hex(bn)) {
+      result.serial = hex;
+      OPENSSL_free(hex);
+    }
+    BN_free(bn);
+  }
+  char subject[256];
+  X509_NAME_oneline(X509_get_subject_name(cert), subject, sizeof(subject));
+  result.subject = subject;
+  auto to_unix = [](const ASN1_TIME* t) -> int64_t {
+    std::tm tm{};
+    if (ASN1_TIME_to_tm(t, &tm) != 1)
+      return 0;
+    return static_cast<int64_t>(timegm(&tm));
+  };
+  result.not_before = to_unix(X509_get0_notBefore(cert));
+  result.not_after = to_unix(X509_get0_notAfter(cert));
+  X509_free(cert);
+  return result;
 }
 
 std::string fingerprint_sha256(X509* cert) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/settings.hpp"
+#include "persistence/clients.hpp"
 
 #include <caf/expected.hpp>
 
@@ -23,5 +24,9 @@ make_server_context(const config::tls_files& files, const std::string& prefix);
 
 /// SHA-256 fingerprint of `cert`, lower-case hex without separators.
 std::string fingerprint_sha256(X509* cert);
+
+/// Reads a PEM certificate and describes it for registration.
+caf::expected<persistence::certificate_record>
+read_certificate(const std::string& path);
 
 } // namespace herald::net

@@ -2,6 +2,9 @@
 
 #include "actors/dependency_probe.hpp"
 #include "actors/health.hpp"
+#include "actors/recovery.hpp"
+#include "actors/store.hpp"
+#include "actors/store_writer.hpp"
 #include "core/errc.hpp"
 #include "core/logging.hpp"
 #include "core/metrics.hpp"
@@ -9,10 +12,15 @@
 #include "net/http_server.hpp"
 #include "net/metrics_endpoint.hpp"
 #include "node/signals.hpp"
+#include "persistence/clients.hpp"
+#include "persistence/crypto.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/mysql.hpp"
 #include "persistence/redis.hpp"
+#include "web/client_registry.hpp"
 #include "web/health_route.hpp"
+#include "web/messages_route.hpp"
+#include "web/rate_limiter.hpp"
 #include "web/router.hpp"
 
 #include <caf/actor_system.hpp>
@@ -57,6 +65,47 @@ private:
   std::shared_ptr<std::atomic<bool>> done_
     = std::make_shared<std::atomic<bool>>(false);
 };
+
+/// Spawns the submission pipeline of an ingress node (store, its writers,
+/// the queue writer) and loads what the routes need. `keep` records every
+/// spawned actor for the shutdown.
+template <class Keep>
+caf::expected<std::shared_ptr<const web::messages_context>>
+make_messages_context(caf::actor_system& sys, const config::settings& cfg,
+                      web::client_registry& clients,
+                      web::rate_limiter& limiter, metrics& m, Keep& keep) {
+  auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
+  if (!keys)
+    return keys.error();
+  // Clients are known before the first request; the directory reloads them.
+  auto db = persistence::mysql_connection::connect(cfg.mysql);
+  if (!db)
+    return db.error();
+  auto known = persistence::load_client_map(*db);
+  if (!known)
+    return known.error();
+  spdlog::info("{} client certificates registered", known->size());
+  clients.replace(std::move(*known));
+  std::vector<store_writer_actor> writers;
+  for (size_t i = 0; i < cfg.store.writers; ++i)
+    writers.push_back(keep(spawn_store_writer(sys, cfg.mysql)));
+  auto queue = keep(spawn_queue(sys, cfg.redis));
+  auto ctx = std::make_shared<web::messages_context>();
+  ctx->sys = &sys;
+  // Three steps per batch (insert, enqueue, commit) share the deadline.
+  ctx->store = keep(spawn_store(sys, cfg.store,
+                                cfg.ingress.accept_timeout / 3,
+                                std::move(writers), queue, &m));
+  ctx->reader = keep(spawn_store_writer(sys, cfg.mysql));
+  ctx->clients = &clients;
+  ctx->limiter = &limiter;
+  ctx->keys = std::move(*keys);
+  ctx->pepper = cfg.crypto.pepper;
+  ctx->max_message_chars = cfg.ingress.max_message_chars;
+  ctx->accept_timeout = cfg.ingress.accept_timeout;
+  ctx->stats = &m;
+  return std::shared_ptr<const web::messages_context>{std::move(ctx)};
+}
 
 } // namespace
 
@@ -107,14 +156,34 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
   std::optional<shutdown_watchdog> watchdog;
   {
     caf::actor_system sys{sys_cfg};
-    auto probe = spawn_dependency_probe(sys, make_probe_config(cfg));
-    auto health = spawn_health(sys, probe,
-                               {cfg.health.interval, cfg.health.probe_timeout},
-                               &m);
+    // Every actor of the node, stopped in reverse order at shutdown.
+    std::vector<caf::actor> actors;
+    auto keep = [&actors](auto handle) {
+      actors.push_back(caf::actor_cast<caf::actor>(handle));
+      return handle;
+    };
+    auto probe = keep(spawn_dependency_probe(sys, make_probe_config(cfg)));
+    auto health = keep(spawn_health(
+      sys, probe, {cfg.health.interval, cfg.health.probe_timeout}, &m));
+    maintenance_config maintenance{cfg.node.name, cfg.mysql, cfg.redis,
+                                   cfg.recovery};
+    keep(spawn_recovery(sys, maintenance, &m));
     web::router routes{&m};
     web::add_health_route(routes, sys, health, cfg.node.name);
+    web::client_registry clients;
+    web::rate_limiter limiter{cfg.ingress.rate_limit, cfg.ingress.rate_burst};
     std::unique_ptr<net::https_server> https;
     if (cfg.has_role("ingress")) {
+      auto ctx = make_messages_context(sys, cfg, clients, limiter, m, keep);
+      if (ctx) {
+        keep(spawn_client_directory(sys, maintenance, &clients));
+        web::add_message_routes(routes, std::move(*ctx));
+      } else {
+        spdlog::error("cannot start: {}", render(ctx.error()));
+        exit_code = 1;
+      }
+    }
+    if (cfg.has_role("ingress") && exit_code == 0) {
       auto started = net::https_server::start(
         cfg.ingress,
         [&routes](net::http_request req, net::responder respond) {
@@ -136,8 +205,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     watchdog.emplace(cfg.node.shutdown_timeout);
     if (https)
       https->stop();
-    caf::anon_send_exit(health, caf::exit_reason::user_shutdown);
-    caf::anon_send_exit(probe, caf::exit_reason::user_shutdown);
+    for (auto i = actors.rbegin(); i != actors.rend(); ++i)
+      caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
   }
   spdlog::info("node '{}' stopped", cfg.node.name);
   return exit_code;

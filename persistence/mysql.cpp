@@ -4,8 +4,11 @@
 
 #include <mysql.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <mutex>
 #include <thread>
 
@@ -28,6 +31,22 @@ struct stmt_guard {
 
 } // namespace
 
+std::string sql_datetime(int64_t unix_ms) {
+  auto secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof(buf) - n, ".%03d",
+                static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+std::string sql_unix_ms(const std::string& column) {
+  return "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', " + column
+         + ") DIV 1000)";
+}
+
 caf::expected<mysql_connection>
 mysql_connection::connect(const config::mysql_config& cfg,
                           bool multi_statements) {
@@ -47,6 +66,8 @@ mysql_connection::connect(const config::mysql_config& cfg,
   mysql_optionsv(db, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
   mysql_optionsv(db, MYSQL_OPT_RECONNECT, &no);
   mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  // Every DATETIME Herald writes or reads is UTC.
+  mysql_optionsv(db, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
   unsigned long flags = multi_statements ? CLIENT_MULTI_STATEMENTS : 0;
   const char* socket = cfg.socket.empty() ? nullptr : cfg.socket.c_str();
   const char* host = socket != nullptr ? "localhost" : cfg.host.c_str();
@@ -119,24 +140,30 @@ caf::error mysql_connection::execute(std::string_view sql) {
   }
 }
 
-caf::expected<uint64_t>
-mysql_connection::execute(std::string_view sql,
-                          const std::vector<sql_param>& params) {
+caf::expected<MYSQL_STMT*>
+mysql_connection::prepare(std::string_view sql,
+                          const std::vector<sql_param>& params,
+                          std::vector<unsigned long>& lengths) {
   MYSQL_STMT* stmt = mysql_stmt_init(db_);
   if (stmt == nullptr)
     return last_error("cannot create statement");
-  stmt_guard guard{stmt};
+  auto fail = [stmt](const std::string& what) {
+    auto err = make_error(errc::database_failure,
+                          "mysql: " + what + ": " + mysql_stmt_error(stmt));
+    mysql_stmt_close(stmt);
+    return err;
+  };
   if (mysql_stmt_prepare(stmt, sql.data(), sql.size()) != 0)
+    return fail("prepare failed");
+  if (mysql_stmt_param_count(stmt) != params.size()) {
+    auto expected = mysql_stmt_param_count(stmt);
+    mysql_stmt_close(stmt);
     return make_error(errc::database_failure,
-                      std::string{"mysql: prepare failed: "}
-                        + mysql_stmt_error(stmt));
-  if (mysql_stmt_param_count(stmt) != params.size())
-    return make_error(errc::database_failure,
-                      "mysql: statement expects "
-                        + std::to_string(mysql_stmt_param_count(stmt))
+                      "mysql: statement expects " + std::to_string(expected)
                         + " parameters, got " + std::to_string(params.size()));
+  }
   std::vector<MYSQL_BIND> binds(params.size());
-  std::vector<unsigned long> lengths(params.size());
+  lengths.assign(params.size(), 0);
   for (size_t i = 0; i < params.size(); ++i) {
     auto& bind = binds[i];
     std::memset(&bind, 0, sizeof(bind));
@@ -152,15 +179,96 @@ mysql_connection::execute(std::string_view sql,
       bind.length = &lengths[i];
     }
   }
+  // Connector/C copies the bind array, but reads the values and lengths at
+  // execute time: both stay alive in the caller until then.
   if (!binds.empty() && mysql_stmt_bind_param(stmt, binds.data()) != 0)
-    return make_error(errc::database_failure,
-                      std::string{"mysql: bind failed: "}
-                        + mysql_stmt_error(stmt));
-  if (mysql_stmt_execute(stmt) != 0)
+    return fail("bind failed");
+  return stmt;
+}
+
+caf::expected<uint64_t>
+mysql_connection::execute(std::string_view sql,
+                          const std::vector<sql_param>& params) {
+  std::vector<unsigned long> lengths;
+  auto stmt = prepare(sql, params, lengths);
+  if (!stmt)
+    return stmt.error();
+  stmt_guard guard{*stmt};
+  if (mysql_stmt_execute(*stmt) != 0)
     return make_error(errc::database_failure,
                       std::string{"mysql: execute failed: "}
-                        + mysql_stmt_error(stmt));
-  return static_cast<uint64_t>(mysql_stmt_affected_rows(stmt));
+                        + mysql_stmt_error(*stmt));
+  return static_cast<uint64_t>(mysql_stmt_affected_rows(*stmt));
+}
+
+caf::expected<std::vector<sql_row>>
+mysql_connection::query(std::string_view sql,
+                        const std::vector<sql_param>& params) {
+  std::vector<unsigned long> lengths;
+  auto prepared = prepare(sql, params, lengths);
+  if (!prepared)
+    return prepared.error();
+  auto stmt = *prepared;
+  stmt_guard guard{stmt};
+  auto fail = [stmt](const char* what) {
+    return make_error(errc::database_failure, std::string{"mysql: "} + what
+                                                + ": "
+                                                + mysql_stmt_error(stmt));
+  };
+  // Let store_result compute each column's longest value, then size the
+  // buffers once.
+  my_bool update_max = 1;
+  mysql_stmt_attr_set(stmt, STMT_ATTR_UPDATE_MAX_LENGTH, &update_max);
+  if (mysql_stmt_execute(stmt) != 0)
+    return fail("execute failed");
+  if (mysql_stmt_store_result(stmt) != 0)
+    return fail("fetch failed");
+  MYSQL_RES* meta = mysql_stmt_result_metadata(stmt);
+  if (meta == nullptr)
+    return std::vector<sql_row>{};
+  auto columns = mysql_num_fields(meta);
+  auto* fields = mysql_fetch_fields(meta);
+  std::vector<MYSQL_BIND> binds(columns);
+  std::vector<std::string> buffers(columns);
+  std::vector<unsigned long> sizes(columns);
+  std::vector<my_bool> nulls(columns);
+  for (unsigned i = 0; i < columns; ++i) {
+    buffers[i].resize(std::max<unsigned long>(fields[i].max_length, 1));
+    std::memset(&binds[i], 0, sizeof(MYSQL_BIND));
+    binds[i].buffer_type = MYSQL_TYPE_STRING;
+    binds[i].buffer = buffers[i].data();
+    binds[i].buffer_length = buffers[i].size();
+    binds[i].length = &sizes[i];
+    binds[i].is_null = &nulls[i];
+  }
+  mysql_free_result(meta);
+  if (mysql_stmt_bind_result(stmt, binds.data()) != 0)
+    return fail("bind result failed");
+  std::vector<sql_row> rows;
+  for (;;) {
+    auto rc = mysql_stmt_fetch(stmt);
+    if (rc == MYSQL_NO_DATA)
+      break;
+    if (rc == 1)
+      return fail("fetch failed");
+    sql_row row(columns);
+    for (unsigned i = 0; i < columns; ++i)
+      if (!nulls[i])
+        row[i].emplace(buffers[i].data(),
+                       std::min<unsigned long>(sizes[i], buffers[i].size()));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+caf::error mysql_connection::transaction(const std::function<caf::error()>& f) {
+  if (auto err = execute("START TRANSACTION"))
+    return err;
+  if (auto err = f()) {
+    execute("ROLLBACK");
+    return err;
+  }
+  return execute("COMMIT");
 }
 
 caf::expected<std::optional<int64_t>>

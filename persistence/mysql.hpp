@@ -13,11 +13,23 @@
 #include <vector>
 
 struct st_mysql;
+struct st_mysql_stmt;
 
 namespace herald::persistence {
 
 /// A value bound to a `?` placeholder of a prepared statement.
 using sql_param = std::variant<int64_t, std::string>;
+
+/// One result row; every column as its text (or raw bytes for BINARY
+/// columns), nullopt for NULL.
+using sql_row = std::vector<std::optional<std::string>>;
+
+/// Formats Unix milliseconds as a DATETIME(6) literal value in UTC
+/// ("2026-01-31 12:34:56.789"). Unlike FROM_UNIXTIME, it works past 2038.
+std::string sql_datetime(int64_t unix_ms);
+
+/// SQL for a DATETIME column as Unix milliseconds (past 2038 too).
+std::string sql_unix_ms(const std::string& column);
 
 /// One blocking connection to MariaDB/MySQL (Connector/C). Use it from
 /// dedicated I/O threads or detached actors only, never inside an
@@ -52,6 +64,14 @@ public:
   caf::expected<uint64_t> execute(std::string_view sql,
                                   const std::vector<sql_param>& params);
 
+  /// Prepares `sql`, binds `params` and returns every row of its result.
+  caf::expected<std::vector<sql_row>>
+  query(std::string_view sql, const std::vector<sql_param>& params);
+
+  /// Runs `f` inside a transaction: commits when it succeeds, rolls back
+  /// when it returns an error.
+  caf::error transaction(const std::function<caf::error()>& f);
+
   /// Returns the first column of the first row as an integer, or nullopt
   /// when there is no row or the value is NULL.
   caf::expected<std::optional<int64_t>> query_int(std::string_view sql);
@@ -65,6 +85,11 @@ private:
   }
 
   caf::error last_error(std::string_view what) const;
+
+  /// Prepares `sql` and binds `params`; the caller owns the statement.
+  caf::expected<struct st_mysql_stmt*>
+  prepare(std::string_view sql, const std::vector<sql_param>& params,
+          std::vector<unsigned long>& lengths);
 
   st_mysql* db_ = nullptr;
 };

@@ -99,28 +99,46 @@ redis_connection::~redis_connection() {
 
 caf::expected<redis_reply>
 redis_connection::command(const std::vector<std::string>& argv) {
-  std::vector<const char*> args;
-  std::vector<size_t> lens;
-  args.reserve(argv.size());
-  lens.reserve(argv.size());
-  for (const auto& arg : argv) {
-    args.push_back(arg.data());
-    lens.push_back(arg.size());
+  auto replies = pipeline({argv});
+  if (!replies)
+    return replies.error();
+  return std::move(replies->front());
+}
+
+caf::expected<std::vector<redis_reply>> redis_connection::pipeline(
+  const std::vector<std::vector<std::string>>& commands) {
+  for (const auto& argv : commands) {
+    std::vector<const char*> args;
+    std::vector<size_t> lens;
+    for (const auto& arg : argv) {
+      args.push_back(arg.data());
+      lens.push_back(arg.size());
+    }
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()),
+                               args.data(), lens.data())
+        != REDIS_OK)
+      return make_error(errc::redis_failure,
+                        std::string{"redis: cannot send: "} + ctx_->errstr);
   }
-  auto raw = static_cast<redisReply*>(redisCommandArgv(
-    ctx_, static_cast<int>(args.size()), args.data(), lens.data()));
-  if (raw == nullptr)
-    return make_error(errc::redis_failure,
-                      std::string{"redis: connection lost: "} + ctx_->errstr);
-  if (raw->type == REDIS_REPLY_ERROR) {
-    auto err = make_error(errc::redis_failure,
-                          "redis: " + argv.front() + " failed: "
-                            + std::string{raw->str, raw->len});
+  std::vector<redis_reply> result;
+  caf::error first_error;
+  for (const auto& argv : commands) {
+    void* raw_ptr = nullptr;
+    if (redisGetReply(ctx_, &raw_ptr) != REDIS_OK || raw_ptr == nullptr)
+      return make_error(errc::redis_failure,
+                        std::string{"redis: connection lost: "}
+                          + ctx_->errstr);
+    auto raw = static_cast<redisReply*>(raw_ptr);
+    // Read every reply, even after an error, to keep the stream in step.
+    if (raw->type == REDIS_REPLY_ERROR && !first_error)
+      first_error = make_error(errc::redis_failure,
+                               "redis: " + argv.front() + " failed: "
+                                 + std::string{raw->str, raw->len});
+    result.push_back(convert(raw));
     freeReplyObject(raw);
-    return err;
   }
-  auto result = convert(raw);
-  freeReplyObject(raw);
+  if (first_error)
+    return first_error;
   return result;
 }
 

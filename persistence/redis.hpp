@@ -46,6 +46,11 @@ public:
   /// becomes an error; so does a broken connection (reconnect then).
   caf::expected<redis_reply> command(const std::vector<std::string>& argv);
 
+  /// Sends all `commands` in one round trip and returns their replies in
+  /// order. Fails when any of them fails.
+  caf::expected<std::vector<redis_reply>>
+  pipeline(const std::vector<std::vector<std::string>>& commands);
+
   /// Checks that the server answers PING.
   caf::error ping();
 

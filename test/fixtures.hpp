@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/herald_config.hpp"
+#include "actors/messages.hpp"
 #include "config/settings.hpp"
 
 #include <caf/actor_system.hpp>
@@ -26,6 +27,14 @@ std::ostream& boost_test_print_type(std::ostream& os, const expected<T>& x) {
 }
 
 } // namespace caf
+
+namespace herald {
+
+inline std::ostream& boost_test_print_type(std::ostream& os, submit_outcome x) {
+  return os << to_string(x);
+}
+
+} // namespace herald
 
 namespace herald::test {
 

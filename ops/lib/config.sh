@@ -5,7 +5,7 @@
 #   HERALD_NODE_NAME, HERALD_PKI (folder with ca.crt, server.crt/.key),
 #   HERALD_HTTPS_PORT, HERALD_METRICS_PORT, HERALD_MYSQL_PORT,
 #   HERALD_MYSQL_DATABASE, HERALD_MYSQL_PASSWORD_FILE, HERALD_REDIS_PORT,
-#   HERALD_LOG_FILE
+#   HERALD_SECRETS (folder with data-keys and sender-pepper), HERALD_LOG_FILE
 herald_write_config() {
   cat >"$1" <<INI
 ; Herald node configuration; every key is explained in
@@ -38,8 +38,27 @@ password-file="$HERALD_MYSQL_PASSWORD_FILE"
 host="127.0.0.1"
 port=$HERALD_REDIS_PORT
 
+[crypto]
+keys-file="$HERALD_SECRETS/data-keys"
+pepper-file="$HERALD_SECRETS/sender-pepper"
+
 [log]
 level="info"
 file="$HERALD_LOG_FILE"
 INI
+}
+
+# herald_write_secrets DIR: the MariaDB password, the sender-hash pepper and
+# the first data key (through heraldctl), each mode 0600, unless present.
+# HERALDCTL and the configuration file come as $1 and $2 for the data key.
+herald_write_secrets() {
+  local dir=$1 heraldctl=$2 ini=$3
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  [[ -f "$dir/mysql-password" ]] ||
+    (umask 077 && openssl rand -hex 24 >"$dir/mysql-password")
+  [[ -f "$dir/sender-pepper" ]] ||
+    (umask 077 && openssl rand -hex 32 >"$dir/sender-pepper")
+  [[ -f "$dir/data-keys" ]] ||
+    "$heraldctl" keys rotate --config-file "$ini" >/dev/null
 }

@@ -30,6 +30,8 @@ struct config_files {
     write("server.key", "key", 0600);
     write("ca.crt", "ca", 0644);
     write("mysql-password", "s3cret\n", 0600);
+    write("data-keys", "1 " + std::string(64, 'a') + "\n", 0600);
+    write("pepper", "a-pepper-of-sixteen-or-more\n", 0600);
   }
 
   ~config_files() {
@@ -55,7 +57,9 @@ struct config_files {
                  "ca=\"" + (dir / "ca.crt").string() + "\"\n"
                  "[mysql]\npassword-file=\""
                    + (dir / "mysql-password").string() + "\"\n"
-                   + extra,
+                   + "[crypto]\nkeys-file=\"" + (dir / "data-keys").string()
+                   + "\"\npepper-file=\"" + (dir / "pepper").string()
+                   + "\"\n" + extra,
                  0644);
   }
 };
@@ -104,6 +108,15 @@ BOOST_AUTO_TEST_CASE(errors_name_the_setting) {
   BOOST_TEST(error_of(files.ini("[health]\ninterval=0s\n"))
                .find("health.interval")
              == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(ingress_nodes_need_data_keys_and_a_pepper) {
+  config_files files;
+  files.write("pepper", "short", 0600);
+  BOOST_TEST(error_of(files.ini()).find("crypto.pepper-file") == 0u);
+  files.write("pepper", "a-pepper-of-sixteen-or-more", 0600);
+  files.write("data-keys", "1 nothex\n", 0600);
+  BOOST_TEST(error_of(files.ini()).find("crypto.keys-file, line 1") == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected) {

@@ -5,101 +5,39 @@
 # Usage: node_test.sh HERALDD HERALDCTL
 set -uo pipefail
 
-heraldd=$1
-heraldctl=$2
-root=$(cd "$(dirname "$0")/../.." && pwd)
-source "$root/ops/lib/services.sh"
-source "$root/ops/lib/pki.sh"
-source "$root/ops/lib/config.sh"
-: "${HERALD_TEST_MARIADB_DIR:?run through ops/test, which starts MariaDB}"
-: "${HERALD_TEST_MYSQL_PORT:?run through ops/test}"
-
-tmp=$(mktemp -d /tmp/herald-e2e.XXXXXX)
-redis_port=$(herald_free_port)
-node_pid=""
-cleanup() {
-  [[ -n "$node_pid" ]] && kill -9 "$node_pid" 2>/dev/null
-  herald_stop_redis "$tmp/redis" "$redis_port"
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() {
-  local name=$1
-  shift
-  if "$@"; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    failed=$((failed + 1))
-  fi
-}
-
-# -- set-up ---------------------------------------------------------------------
-
-pki="$tmp/pki"
-herald_pki_ca "$pki" ca
-herald_pki_leaf "$pki" ca server server
-herald_pki_leaf "$pki" ca client client
-herald_pki_ca "$pki" rogue-ca
-herald_pki_leaf "$pki" rogue-ca rogue-client client
-herald_start_redis "$tmp/redis" "$redis_port"
-db="herald_e2e_$$"
-password=$(openssl rand -hex 16)
-(umask 077 && echo "$password" >"$tmp/mysql-password")
-herald_create_database "$HERALD_TEST_MARIADB_DIR" "$db" "e2e_$$" "$password"
-
-export HERALD_NODE_NAME=e2e HERALD_PKI="$pki"
-export HERALD_HTTPS_PORT=$(herald_free_port) HERALD_METRICS_PORT=$(herald_free_port)
-export HERALD_MYSQL_PORT=$HERALD_TEST_MYSQL_PORT HERALD_MYSQL_DATABASE=$db
-export HERALD_MYSQL_PASSWORD_FILE="$tmp/mysql-password"
-export HERALD_REDIS_PORT=$redis_port HERALD_LOG_FILE="$tmp/heraldd.log"
-herald_write_config "$tmp/herald.ini"
-sed -i "s/^user=\"herald\"/user=\"e2e_$$\"/" "$tmp/herald.ini"
-ini="$tmp/herald.ini"
-base="https://localhost:$HERALD_HTTPS_PORT"
-
-client_curl() {
-  curl -s --max-time 5 --cacert "$pki/ca.crt" --cert "$pki/client.crt" \
-    --key "$pki/client.key" "$@"
-}
-status_of() { client_curl -o /dev/null -w '%{http_code}' "$@"; }
+HERALDD=$1
+HERALDCTL=$2
+source "$(dirname "$0")/lib.sh"
 
 # -- configuration and schema ---------------------------------------------------------
 
 check "config check accepts the node configuration" \
-  "$heraldctl" config check "$ini"
-out=$("$heraldd" --config-file="$ini" --ingress.certificate="$tmp/missing.crt" 2>&1)
+  "$HERALDCTL" config check "$ini"
+out=$("$HERALDD" --config-file="$ini" --ingress.certificate="$tmp/missing.crt" 2>&1)
 code=$?
 check "an unreadable certificate stops the node with the setting named" \
   test "$code" -ne 0 -a -n "$(grep -F 'ingress.certificate' <<<"$out")"
-out=$("$heraldd" --config-file="$ini" --ingress.port=70000 2>&1)
+out=$("$HERALDD" --config-file="$ini" --ingress.port=70000 2>&1)
 code=$?
 check "a bad port stops the node with the setting named" \
   test "$code" -ne 0 -a -n "$(grep -F 'ingress.port' <<<"$out")"
-out=$("$heraldd" --config-file="$ini" 2>&1)
+out=$("$HERALDD" --config-file="$ini" 2>&1)
 code=$?
 check "a node refuses an unmigrated database and says how to migrate" \
   test "$code" -ne 0 -a -n "$(grep -F 'heraldctl db migrate' <<<"$out")"
 check "heraldctl db migrate applies the schema" \
-  "$heraldctl" db migrate --config-file "$ini"
+  "$HERALDCTL" db migrate --config-file "$ini"
 check "heraldctl db status agrees" \
-  bash -c "'$heraldctl' db status --config-file '$ini' | grep -q 'this build knows'"
-out=$("$heraldd" --config-file="$ini" --mysql.port=1 --mysql.connect-timeout=1s 2>&1)
+  bash -c "'$HERALDCTL' db status --config-file '$ini' | grep -q 'this build knows'"
+out=$("$HERALDD" --config-file="$ini" --mysql.port=1 --mysql.connect-timeout=1s 2>&1)
 code=$?
 check "an unreachable MariaDB stops the node after a bounded wait" \
   test "$code" -ne 0 -a -n "$(grep -F 'mysql.port' <<<"$out")"
 
 # -- a running node ----------------------------------------------------------------------------
 
-"$heraldd" --config-file="$ini" --ingress.read-timeout=2s \
-  --ingress.idle-timeout=3s >"$tmp/heraldd.out" 2>&1 &
-node_pid=$!
-healthy() { [[ "$(status_of "$base/api/v1/health")" == 200 ]]; }
-check "the node becomes healthy" herald_wait_until 20 healthy
+check "the node becomes healthy" \
+  start_node --ingress.read-timeout=2s --ingress.idle-timeout=3s
 
 body=$(client_curl "$base/api/v1/health")
 check "health reports MariaDB and Redis up" \
@@ -141,23 +79,11 @@ check "health names Redis as down" grep -q '"redis":{"status":"down"' <<<"$body"
 herald_start_redis "$tmp/redis" "$redis_port"
 check "health recovers when Redis is back" herald_wait_until 5 healthy
 
-kill -TERM "$node_pid"
-exited() { ! kill -0 "$node_pid" 2>/dev/null; }
-herald_wait_until 10 exited
-wait "$node_pid"
-code=$?
-node_pid=""
-check "SIGTERM stops the node with exit code 0" test "$code" -eq 0
+check "SIGTERM stops the node with exit code 0" stop_node
 # The daily log file carries the date in its name.
 logs=("$tmp"/heraldd_*.log)
 check "the node writes its daily log file" test -s "${logs[0]}"
 check "the logs hold no secrets" \
-  bash -c "! grep -qF '$password' '${logs[0]}' '$tmp/heraldd.out'"
+  bash -c "! grep -qF '$(cat "$HERALD_MYSQL_PASSWORD_FILE")' '${logs[0]}' '$tmp/heraldd.out'"
 
-herald_mariadb_sql "$HERALD_TEST_MARIADB_DIR" "DROP DATABASE \`$db\`" || true
-if ((failed > 0)); then
-  echo "--- heraldd output"
-  tail -30 "$tmp/heraldd.out"
-fi
-echo "$passed passed, $failed failed"
-((failed == 0))
+e2e_finish

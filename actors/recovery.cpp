@@ -1,0 +1,180 @@
+#include "actors/recovery.hpp"
+
+#include "core/errc.hpp"
+#include "core/metrics.hpp"
+#include "persistence/clients.hpp"
+#include "persistence/crypto.hpp"
+#include "persistence/message_queue.hpp"
+#include "persistence/message_store.hpp"
+#include "web/client_registry.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace herald {
+
+namespace {
+
+constexpr size_t sweep_page = 1000;
+
+template <class Connection, class Config>
+caf::error ensure(std::optional<Connection>& slot, const Config& cfg) {
+  if (slot)
+    return caf::none;
+  auto conn = Connection::connect(cfg);
+  if (!conn)
+    return conn.error();
+  slot.emplace(std::move(*conn));
+  return caf::none;
+}
+
+std::string text_id(const std::string& raw) {
+  persistence::uuid id;
+  std::copy(raw.begin(), raw.end(), id.bytes.begin());
+  return id.to_string();
+}
+
+/// Queues again every queued message that Redis no longer holds.
+caf::expected<uint64_t> requeue_lost(persistence::mysql_connection& db,
+                                     persistence::redis_connection& redis) {
+  uint64_t requeued = 0;
+  std::string after;
+  for (;;) {
+    auto ids = persistence::queued_ids(db, after, sweep_page);
+    if (!ids)
+      return ids.error();
+    if (ids->empty())
+      return requeued;
+    after = ids->back();
+    std::vector<std::string> text;
+    for (const auto& raw : *ids)
+      text.push_back(text_id(raw));
+    auto live = persistence::are_live(redis, text);
+    if (!live)
+      return live.error();
+    std::vector<std::string> lost;
+    for (size_t i = 0; i < text.size(); ++i)
+      if (!(*live)[i])
+        lost.push_back(text[i]);
+    if (!lost.empty()) {
+      if (auto queued = persistence::enqueue(redis, lost); !queued)
+        return queued.error();
+      requeued += lost.size();
+    }
+  }
+}
+
+caf::expected<sweep_report> sweep(recovery_state& st) {
+  sweep_report report;
+  if (auto err = ensure(st.db, st.cfg.mysql))
+    return err;
+  if (auto err = ensure(st.redis, st.cfg.redis))
+    return err;
+  // The lock expires before the next sweep of any node is due.
+  auto locked = persistence::try_lock(*st.redis, st.cfg.node,
+                                      st.cfg.recovery.interval * 9 / 10);
+  if (!locked)
+    return locked.error();
+  if (!*locked)
+    return report;
+  report.ran = true;
+  auto requeued = requeue_lost(*st.db, *st.redis);
+  if (!requeued)
+    return requeued.error();
+  report.requeued = *requeued;
+  auto rejected = persistence::reject_stale_accepting(
+    *st.db, st.cfg.recovery.accepting_grace);
+  if (!rejected)
+    return rejected.error();
+  report.rejected = *rejected;
+  auto purged = persistence::purge_idempotency_keys(*st.db);
+  if (!purged)
+    return purged.error();
+  report.keys_purged = *purged;
+  if (st.stats != nullptr) {
+    if (auto length = persistence::pending_length(*st.redis))
+      st.stats->queue_length.Set(static_cast<double>(*length));
+    st.stats->recovered_messages.Increment(static_cast<double>(*requeued));
+  }
+  return report;
+}
+
+caf::expected<sweep_report> sweep_logged(recovery_state& st) {
+  auto report = sweep(st);
+  if (!report) {
+    st.db.reset();
+    st.redis.reset();
+    spdlog::warn("recovery: sweep failed: {}", render(report.error()));
+  } else if (report->requeued > 0 || report->rejected > 0) {
+    spdlog::warn("recovery: queued {} lost messages again, rejected {} "
+                 "stuck ones",
+                 report->requeued, report->rejected);
+  }
+  return report;
+}
+
+} // namespace
+
+recovery_actor::behavior_type
+recovery(recovery_actor::stateful_pointer<recovery_state> self,
+         maintenance_config cfg, metrics* stats) {
+  self->state.cfg = std::move(cfg);
+  self->state.stats = stats;
+  self->send(self, tick_atom::value);
+  return {
+    [self](tick_atom) {
+      sweep_logged(self->state);
+      self->delayed_send(self, self->state.cfg.recovery.interval,
+                         tick_atom::value);
+    },
+    [self](sweep_atom) -> caf::result<sweep_report> {
+      auto report = sweep_logged(self->state);
+      if (!report)
+        return report.error();
+      return *report;
+    },
+  };
+}
+
+recovery_actor spawn_recovery(caf::actor_system& sys, maintenance_config cfg,
+                              metrics* stats) {
+  return sys.spawn<caf::detached>(recovery, std::move(cfg), stats);
+}
+
+client_directory_actor::behavior_type client_directory(
+  client_directory_actor::stateful_pointer<client_directory_state> self,
+  maintenance_config cfg, web::client_registry* registry) {
+  self->state.cfg = std::move(cfg);
+  self->state.registry = registry;
+  self->send(self, tick_atom::value);
+  return {
+    [self](tick_atom) {
+      auto& st = self->state;
+      auto err = ensure(st.db, st.cfg.mysql);
+      if (!err) {
+        if (auto clients = persistence::load_client_map(*st.db))
+          st.registry->replace(std::move(*clients));
+        else
+          err = clients.error();
+      }
+      if (err) {
+        // Keep serving the last known clients.
+        st.db.reset();
+        spdlog::warn("client-directory: reload failed: {}", render(err));
+      }
+      self->delayed_send(self, st.cfg.recovery.clients_refresh,
+                         tick_atom::value);
+    },
+  };
+}
+
+client_directory_actor spawn_client_directory(caf::actor_system& sys,
+                                              maintenance_config cfg,
+                                              web::client_registry* registry) {
+  return sys.spawn<caf::detached>(client_directory, std::move(cfg), registry);
+}
+
+} // namespace herald

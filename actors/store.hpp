@@ -1,0 +1,55 @@
+#pragma once
+
+#include "actors/actors.hpp"
+#include "config/settings.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include <utility>
+#include <vector>
+
+namespace herald {
+
+class metrics;
+
+/// A submission waiting for its batch.
+struct pending_submission {
+  stored_message msg;
+  caf::typed_response_promise<submit_result> promise;
+};
+
+struct store_state {
+  static inline const char* name = "store";
+  config::store_config cfg;
+  /// Deadline of each MySQL or Redis step of a batch.
+  caf::timespan step_timeout;
+  std::vector<store_writer_actor> writers;
+  size_t next_writer = 0;
+  queue_actor queue;
+  /// Optional; tests run without.
+  metrics* stats = nullptr;
+  std::vector<pending_submission> pending;
+  /// Submissions in batches being written; counts toward max_pending.
+  size_t in_flight = 0;
+  bool flush_scheduled = false;
+};
+
+/// Group commit: gathers submissions for at most batch_delay or batch_size
+/// messages, then per batch: insert ("accepting") -> enqueue in Redis ->
+/// mark queued -> answer everyone. A failure at any step answers the whole
+/// batch with the error (503 for clients) and rejects the written rows, so
+/// nothing a client was refused is ever delivered.
+store_actor::behavior_type
+store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
+      caf::timespan step_timeout, std::vector<store_writer_actor> writers,
+      queue_actor queue, metrics* stats);
+
+/// Spawns the store in front of `writers` and `queue`.
+store_actor spawn_store(caf::actor_system& sys, config::store_config cfg,
+                        caf::timespan step_timeout,
+                        std::vector<store_writer_actor> writers,
+                        queue_actor queue, metrics* stats);
+
+} // namespace herald

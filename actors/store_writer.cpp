@@ -1,0 +1,114 @@
+#include "actors/store_writer.hpp"
+
+#include "core/errc.hpp"
+#include "persistence/message_queue.hpp"
+#include "persistence/message_store.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace herald {
+
+namespace {
+
+/// Runs `f` on the (re)opened connection in `slot`; drops the connection
+/// when `f` fails (other than for a missing record) so that the next call
+/// reconnects.
+template <class Connection, class Config, class F>
+auto with_connection(std::optional<Connection>& slot, const Config& cfg, F f)
+  -> decltype(f(*slot)) {
+  if (!slot) {
+    auto conn = Connection::connect(cfg);
+    if (!conn)
+      return conn.error();
+    slot.emplace(std::move(*conn));
+  }
+  auto result = f(*slot);
+  if (!result && !(result.error() == errc::not_found))
+    slot.reset();
+  return result;
+}
+
+/// Adapts functions returning caf::error to caf::expected<bool>.
+caf::expected<bool> done(caf::error err) {
+  if (err)
+    return err;
+  return true;
+}
+
+} // namespace
+
+store_writer_actor::behavior_type
+store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
+             config::mysql_config cfg) {
+  self->state.cfg = std::move(cfg);
+  auto& st = self->state;
+  return {
+    [&st](write_atom, const std::vector<stored_message>& batch)
+      -> caf::result<std::vector<submit_result>> {
+      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
+        return persistence::insert_batch(db, batch);
+      });
+      if (!result)
+        return result.error();
+      return std::move(*result);
+    },
+    [&st](commit_atom, const std::vector<std::string>& ids)
+      -> caf::result<bool> {
+      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
+        return done(persistence::mark_queued(db, ids));
+      });
+      if (!result)
+        return result.error();
+      return true;
+    },
+    [&st](reject_atom, const std::vector<std::string>& ids)
+      -> caf::result<bool> {
+      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
+        return done(persistence::mark_rejected(db, ids));
+      });
+      if (!result)
+        return result.error();
+      return true;
+    },
+    [&st](caf::get_atom, uint64_t client_id, const std::string& id)
+      -> caf::result<message_status> {
+      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
+        return persistence::find_message(db, client_id, id);
+      });
+      if (!result)
+        return result.error();
+      return std::move(*result);
+    },
+  };
+}
+
+store_writer_actor spawn_store_writer(caf::actor_system& sys,
+                                      config::mysql_config cfg) {
+  return sys.spawn<caf::detached>(store_writer, std::move(cfg));
+}
+
+queue_actor::behavior_type
+queue_writer(queue_actor::stateful_pointer<queue_writer_state> self,
+             config::redis_config cfg) {
+  self->state.cfg = std::move(cfg);
+  auto& st = self->state;
+  return {
+    [&st](enqueue_atom,
+          const std::vector<std::string>& ids) -> caf::result<int64_t> {
+      auto result = with_connection(st.redis, st.cfg, [&](auto& redis) {
+        return persistence::enqueue(redis, ids);
+      });
+      if (!result)
+        return result.error();
+      return *result;
+    },
+  };
+}
+
+queue_actor spawn_queue(caf::actor_system& sys, config::redis_config cfg) {
+  return sys.spawn<caf::detached>(queue_writer, std::move(cfg));
+}
+
+} // namespace herald

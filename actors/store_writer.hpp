@@ -1,0 +1,46 @@
+#pragma once
+
+#include "actors/actors.hpp"
+#include "config/settings.hpp"
+#include "persistence/mysql.hpp"
+#include "persistence/redis.hpp"
+
+#include <caf/fwd.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include <optional>
+
+namespace herald {
+
+struct store_writer_state {
+  static inline const char* name = "store-writer";
+  config::mysql_config cfg;
+  /// Opened on first use and after a failure.
+  std::optional<persistence::mysql_connection> db;
+};
+
+/// Runs the store's blocking MySQL statements; spawn detached only
+/// (spawn_store_writer does).
+store_writer_actor::behavior_type
+store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
+             config::mysql_config cfg);
+
+/// Spawns a store writer on a thread of its own.
+store_writer_actor spawn_store_writer(caf::actor_system& sys,
+                                      config::mysql_config cfg);
+
+struct queue_writer_state {
+  static inline const char* name = "queue";
+  config::redis_config cfg;
+  std::optional<persistence::redis_connection> redis;
+};
+
+/// Appends ids to the Redis queue; spawn detached only (spawn_queue does).
+queue_actor::behavior_type
+queue_writer(queue_actor::stateful_pointer<queue_writer_state> self,
+             config::redis_config cfg);
+
+/// Spawns the queue writer on a thread of its own.
+queue_actor spawn_queue(caf::actor_system& sys, config::redis_config cfg);
+
+} // namespace herald

@@ -1,0 +1,342 @@
+#include "persistence/crypto.hpp"
+
+#include "config/secrets.hpp"
+#include "core/errc.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+
+namespace herald::persistence {
+
+namespace {
+
+constexpr size_t nonce_size = 12;
+constexpr size_t tag_size = 16;
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/// Decodes exactly out.size() bytes of hex; false on any other input.
+template <size_t N>
+bool decode_hex(std::string_view hex, std::array<uint8_t, N>& out) {
+  if (hex.size() != N * 2)
+    return false;
+  for (size_t i = 0; i < N; ++i) {
+    auto hi = hex_value(hex[2 * i]);
+    auto lo = hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return false;
+    out[i] = static_cast<uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+std::string encode_hex(const uint8_t* data, size_t size) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string result;
+  result.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    result += digits[data[i] >> 4];
+    result += digits[data[i] & 0x0f];
+  }
+  return result;
+}
+
+using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+caf::error crypto_error(const char* what) {
+  return make_error(errc::invalid_input, std::string{"crypto: "} + what);
+}
+
+} // namespace
+
+// -- key ring -------------------------------------------------------------------
+
+caf::expected<key_ring> key_ring::parse(std::string_view text,
+                                        const std::string& origin) {
+  key_ring result;
+  std::istringstream in{std::string{text}};
+  std::string line;
+  int line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    auto hash = line.find('#');
+    if (hash != std::string::npos)
+      line.erase(hash);
+    std::istringstream fields{line};
+    std::string id_text;
+    std::string hex;
+    if (!(fields >> id_text))
+      continue;
+    data_key key;
+    auto bad = [&](const std::string& why) {
+      return make_error(errc::invalid_config, origin + ", line "
+                                                + std::to_string(line_no)
+                                                + ": " + why);
+    };
+    char* end = nullptr;
+    auto id = std::strtoul(id_text.c_str(), &end, 10);
+    if (*end != '\0' || id == 0 || id > 0xFFFFFFFFul)
+      return bad("key id must be a number from 1 to 4294967295");
+    key.id = static_cast<uint32_t>(id);
+    if (!(fields >> hex) || !decode_hex(hex, key.bytes))
+      return bad("key must be 64 hex digits (32 bytes)");
+    if (result.find(key.id) != nullptr)
+      return bad("duplicate key id " + id_text);
+    result.keys_.push_back(key);
+  }
+  if (result.keys_.empty())
+    return make_error(errc::invalid_config,
+                      origin + ": no keys; create one with heraldctl keys "
+                               "rotate");
+  std::sort(result.keys_.begin(), result.keys_.end(),
+            [](const auto& x, const auto& y) { return x.id < y.id; });
+  return result;
+}
+
+caf::expected<key_ring> key_ring::load(const std::string& path) {
+  auto text = config::read_secret("crypto.keys-file", path,
+                                  "HERALD_DATA_KEYS");
+  if (!text)
+    return text.error();
+  if (text->empty())
+    return make_error(errc::invalid_config,
+                      "crypto.keys-file: not set; point it at a key file or "
+                      "set HERALD_DATA_KEYS");
+  return parse(*text, "crypto.keys-file");
+}
+
+caf::expected<uint32_t> key_ring::rotate(const std::string& path) {
+  std::string existing;
+  uint32_t next_id = 1;
+  if (std::ifstream in{path}; in) {
+    existing.assign(std::istreambuf_iterator<char>{in}, {});
+    auto ring = parse(existing, path);
+    if (!ring)
+      return ring.error();
+    next_id = ring->active().id + 1;
+  }
+  std::array<uint8_t, 32> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
+    return crypto_error("no randomness for a new key");
+  if (!existing.empty() && existing.back() != '\n')
+    existing += '\n';
+  existing += std::to_string(next_id) + " "
+              + encode_hex(bytes.data(), bytes.size()) + "\n";
+  auto tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0)
+    return make_error(errc::io_failure, "cannot write " + tmp);
+  ::fchmod(fd, 0600);
+  bool ok = ::write(fd, existing.data(), existing.size())
+              == static_cast<ssize_t>(existing.size())
+            && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return make_error(errc::io_failure, "cannot write " + path);
+  }
+  return next_id;
+}
+
+const data_key* key_ring::find(uint32_t id) const {
+  for (const auto& key : keys_)
+    if (key.id == id)
+      return &key;
+  return nullptr;
+}
+
+// -- AES-256-GCM ------------------------------------------------------------------
+
+caf::expected<sealed_body> seal(const data_key& key, std::string_view plaintext,
+                                std::string_view aad) {
+  sealed_body result;
+  result.key_id = key.id;
+  result.nonce.resize(nonce_size);
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(result.nonce.data()),
+                 nonce_size)
+      != 1)
+    return crypto_error("no randomness for a nonce");
+  cipher_ctx ctx{EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free};
+  result.ciphertext.resize(plaintext.size() + tag_size);
+  auto* out = reinterpret_cast<unsigned char*>(result.ciphertext.data());
+  int len = 0;
+  int total = 0;
+  bool ok
+    = ctx
+      && EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                            key.bytes.data(),
+                            reinterpret_cast<const unsigned char*>(
+                              result.nonce.data()))
+           == 1
+      && EVP_EncryptUpdate(ctx.get(), nullptr, &len,
+                           reinterpret_cast<const unsigned char*>(aad.data()),
+                           static_cast<int>(aad.size()))
+           == 1
+      && EVP_EncryptUpdate(
+           ctx.get(), out, &len,
+           reinterpret_cast<const unsigned char*>(plaintext.data()),
+           static_cast<int>(plaintext.size()))
+           == 1
+      && (total = len, EVP_EncryptFinal_ex(ctx.get(), out + total, &len) == 1)
+      && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, tag_size,
+                             out + total + len)
+           == 1;
+  if (!ok)
+    return crypto_error("encryption failed");
+  return result;
+}
+
+caf::expected<std::string> open(const key_ring& keys, const sealed_body& body,
+                                std::string_view aad) {
+  auto key = keys.find(body.key_id);
+  if (key == nullptr)
+    return crypto_error("unknown data key id; is the key file complete?");
+  if (body.nonce.size() != nonce_size || body.ciphertext.size() < tag_size)
+    return crypto_error("malformed sealed body");
+  auto size = body.ciphertext.size() - tag_size;
+  std::string result(size, '\0');
+  auto* in = reinterpret_cast<const unsigned char*>(body.ciphertext.data());
+  auto* out = reinterpret_cast<unsigned char*>(result.data());
+  cipher_ctx ctx{EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free};
+  int len = 0;
+  bool ok
+    = ctx
+      && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                            key->bytes.data(),
+                            reinterpret_cast<const unsigned char*>(
+                              body.nonce.data()))
+           == 1
+      && EVP_DecryptUpdate(ctx.get(), nullptr, &len,
+                           reinterpret_cast<const unsigned char*>(aad.data()),
+                           static_cast<int>(aad.size()))
+           == 1
+      && EVP_DecryptUpdate(ctx.get(), out, &len, in, static_cast<int>(size))
+           == 1
+      && EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, tag_size,
+                             const_cast<unsigned char*>(in + size))
+           == 1
+      && EVP_DecryptFinal_ex(ctx.get(), out + len, &len) == 1;
+  if (!ok)
+    return crypto_error("authentication failed: wrong key or tampered data");
+  return result;
+}
+
+// -- hashes -------------------------------------------------------------------------
+
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), md,
+       &len);
+  return {reinterpret_cast<const char*>(md), len};
+}
+
+std::string sha256(std::string_view data) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), md);
+  return {reinterpret_cast<const char*>(md), sizeof(md)};
+}
+
+std::string mask_e164(std::string_view number) {
+  // Keep "+", the first five and the last three digits: enough to tell
+  // numbers apart in a list, too little to dial.
+  if (number.size() <= 9)
+    return std::string{number.substr(0, 3)} + "****";
+  return std::string{number.substr(0, 6)} + "****"
+         + std::string{number.substr(number.size() - 3)};
+}
+
+// -- UUIDv7 -------------------------------------------------------------------------
+
+uuid uuid::make_v7() {
+  // Monotonic within a process: a clock step back or two ids in the same
+  // millisecond still sort in creation order.
+  static std::mutex mtx;
+  static int64_t last_ms = 0;
+  static uint16_t counter = 0;
+  uuid result;
+  RAND_bytes(result.bytes.data(), static_cast<int>(result.bytes.size()));
+  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  uint16_t seq = 0;
+  {
+    std::lock_guard<std::mutex> guard{mtx};
+    if (ms <= last_ms) {
+      ms = last_ms;
+      if (++counter == 0x1000) {
+        // 4096 ids in one millisecond: borrow the next millisecond.
+        ms = ++last_ms;
+        counter = 0;
+      }
+    } else {
+      last_ms = ms;
+      counter = static_cast<uint16_t>(result.bytes[6] & 0x07) << 8
+                | result.bytes[7];
+    }
+    seq = counter;
+  }
+  for (int i = 0; i < 6; ++i)
+    result.bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  // Version 7 and a 12-bit sequence in rand_a; variant 10 in byte 8.
+  result.bytes[6] = static_cast<uint8_t>(0x70 | ((seq >> 8) & 0x0f));
+  result.bytes[7] = static_cast<uint8_t>(seq & 0xff);
+  result.bytes[8] = static_cast<uint8_t>(0x80 | (result.bytes[8] & 0x3f));
+  return result;
+}
+
+caf::expected<uuid> uuid::parse(std::string_view text) {
+  auto bad = make_error(errc::invalid_input, "not a UUID: expected "
+                                             "8-4-4-4-12 hex digits");
+  if (text.size() != 36 || text[8] != '-' || text[13] != '-'
+      || text[18] != '-' || text[23] != '-')
+    return bad;
+  std::string hex;
+  for (auto c : text)
+    if (c != '-')
+      hex += c;
+  uuid result;
+  if (!decode_hex(hex, result.bytes))
+    return bad;
+  return result;
+}
+
+std::string uuid::to_string() const {
+  auto hex = encode_hex(bytes.data(), bytes.size());
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4)
+         + "-" + hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+int64_t uuid::unix_ms() const {
+  int64_t ms = 0;
+  for (int i = 0; i < 6; ++i)
+    ms = ms << 8 | bytes[i];
+  return ms;
+}
+
+} // namespace herald::persistence

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <caf/expected.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herald::persistence {
+
+/// One AES-256 key for message bodies, with the id stored beside each row.
+struct data_key {
+  uint32_t id = 0;
+  std::array<uint8_t, 32> bytes{};
+};
+
+/// The data keys of a node: every key ever used (old rows stay readable) and
+/// the active one for new rows. Loaded from a file (mode 0600) of lines
+/// "<id> <64 hex digits>"; the highest id is active. '#' starts a comment.
+class key_ring {
+public:
+  /// Parses the text of a key file; `origin` names it in errors.
+  static caf::expected<key_ring> parse(std::string_view text,
+                                       const std::string& origin);
+
+  /// Loads `path` (refused when group or others may read it), or the
+  /// contents of environment variable HERALD_DATA_KEYS when set.
+  static caf::expected<key_ring> load(const std::string& path);
+
+  /// Appends a new random key with the next id to `path` (created when
+  /// missing), atomically and with mode 0600. Returns the new id.
+  static caf::expected<uint32_t> rotate(const std::string& path);
+
+  const data_key& active() const {
+    return keys_.back();
+  }
+
+  /// Returns the key with `id`, or nullptr.
+  const data_key* find(uint32_t id) const;
+
+private:
+  /// Sorted by id; never empty.
+  std::vector<data_key> keys_;
+};
+
+/// A message body at rest: AES-256-GCM with a random 96-bit nonce.
+struct sealed_body {
+  uint32_t key_id = 0;
+  std::string nonce;
+  /// Ciphertext followed by the 16-byte tag.
+  std::string ciphertext;
+};
+
+/// Encrypts `plaintext`, binding `aad` (the message id) to it.
+caf::expected<sealed_body> seal(const data_key& key, std::string_view plaintext,
+                                std::string_view aad);
+
+/// Decrypts and authenticates; fails on a wrong key, id or any tampering.
+caf::expected<std::string> open(const key_ring& keys, const sealed_body& body,
+                                std::string_view aad);
+
+/// HMAC-SHA-256 of `data` under `key`, as 32 raw bytes.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+
+/// SHA-256 of `data`, as 32 raw bytes.
+std::string sha256(std::string_view data);
+
+/// A display form of an E.164 number that hides the middle digits:
+/// "+4915112345678" -> "+49151****678".
+std::string mask_e164(std::string_view number);
+
+/// A time-ordered UUID (version 7, RFC 9562): 48-bit Unix milliseconds then
+/// random bits, so ids sort by creation time and index well.
+struct uuid {
+  std::array<uint8_t, 16> bytes{};
+
+  /// Makes a new id for now.
+  static uuid make_v7();
+
+  /// Parses the canonical 36-character form.
+  static caf::expected<uuid> parse(std::string_view text);
+
+  /// The canonical lower-case form, e.g. "01890a5d-ac96-774b-bcce-b302099a8057".
+  std::string to_string() const;
+
+  /// The 16 raw bytes as a string, for BINARY(16) columns.
+  std::string raw() const {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+  }
+
+  /// Milliseconds since the epoch encoded in a v7 id.
+  int64_t unix_ms() const;
+
+  friend bool operator==(const uuid& x, const uuid& y) {
+    return x.bytes == y.bytes;
+  }
+};
+
+} // namespace herald::persistence

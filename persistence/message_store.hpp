@@ -1,0 +1,50 @@
+#pragma once
+
+#include "actors/messages.hpp"
+#include "persistence/mysql.hpp"
+
+#include <caf/expected.hpp>
+
+#include <string>
+#include <vector>
+
+namespace herald::persistence {
+
+/// Inserts `batch` in one transaction with status "accepting" and resolves
+/// idempotency keys: of several messages with the same client and key (in
+/// this batch, in another node's concurrent batch, or within the last 24 h)
+/// the first one wins and the others are removed again. Returns one result
+/// per message, in order.
+caf::expected<std::vector<submit_result>>
+insert_batch(mysql_connection& db, const std::vector<stored_message>& batch);
+
+/// Marks "accepting" messages queued (Redis has their ids); `ids` are 16 raw
+/// bytes each.
+caf::error mark_queued(mysql_connection& db,
+                       const std::vector<std::string>& ids);
+
+/// Marks messages of a failed batch rejected (they were never promised to a
+/// client) and frees their idempotency keys. Runs on the same writer after
+/// the batch's commit, so it also overrides a commit that timed out.
+caf::error mark_rejected(mysql_connection& db,
+                         const std::vector<std::string>& ids);
+
+/// The status of message `id` (16 raw bytes) of `client_id`; errc::not_found
+/// for other clients' messages and for messages never accepted.
+caf::expected<message_status>
+find_message(mysql_connection& db, uint64_t client_id, const std::string& id);
+
+/// Queued messages with an id above `after` (raw; empty: from the start), in
+/// id order, at most `limit`.
+caf::expected<std::vector<std::string>>
+queued_ids(mysql_connection& db, const std::string& after, size_t limit);
+
+/// Rejects messages stuck in "accepting" for longer than `grace` (their node
+/// died between commit and enqueue, before answering). Returns the count.
+caf::expected<uint64_t> reject_stale_accepting(mysql_connection& db,
+                                               caf::timespan grace);
+
+/// Deletes idempotency keys older than 24 hours. Returns the count.
+caf::expected<uint64_t> purge_idempotency_keys(mysql_connection& db);
+
+} // namespace herald::persistence

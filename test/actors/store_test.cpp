@@ -1,0 +1,192 @@
+#include "actors/store.hpp"
+
+#include "core/errc.hpp"
+#include "test/fixtures.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <memory>
+
+using namespace herald;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// What the fake writer and queue saw and how they behave.
+struct script {
+  std::vector<size_t> batches;
+  std::vector<std::string> committed;
+  std::vector<std::string> rejected;
+  std::vector<std::string> enqueued;
+  bool fail_write = false;
+  bool fail_enqueue = false;
+};
+
+struct fake_state {
+  static inline const char* name = "fake";
+};
+
+store_writer_actor::behavior_type
+fake_writer(store_writer_actor::stateful_pointer<fake_state>,
+            std::shared_ptr<script> s) {
+  return {
+    [s](write_atom, const std::vector<stored_message>& batch)
+      -> caf::result<std::vector<submit_result>> {
+      if (s->fail_write)
+        return make_error(errc::database_failure, "down");
+      s->batches.push_back(batch.size());
+      std::vector<submit_result> results;
+      for (const auto& m : batch)
+        results.push_back({m.idempotency_key == "dup"
+                             ? submit_outcome::replayed
+                             : submit_outcome::accepted,
+                           m.id});
+      return results;
+    },
+    [s](commit_atom, const std::vector<std::string>& ids) {
+      s->committed.insert(s->committed.end(), ids.begin(), ids.end());
+      return true;
+    },
+    [s](reject_atom, const std::vector<std::string>& ids) {
+      s->rejected.insert(s->rejected.end(), ids.begin(), ids.end());
+      return true;
+    },
+    [](caf::get_atom, uint64_t, const std::string&)
+      -> caf::result<message_status> {
+      return make_error(errc::not_found, "");
+    },
+  };
+}
+
+queue_actor::behavior_type
+fake_queue(queue_actor::stateful_pointer<fake_state>,
+           std::shared_ptr<script> s) {
+  return {
+    [s](enqueue_atom,
+        const std::vector<std::string>& ids) -> caf::result<int64_t> {
+      if (s->fail_enqueue)
+        return make_error(errc::redis_failure, "down");
+      s->enqueued.insert(s->enqueued.end(), ids.begin(), ids.end());
+      return static_cast<int64_t>(s->enqueued.size());
+    },
+  };
+}
+
+stored_message message(int i, std::string key = "") {
+  stored_message m;
+  m.id = std::string(15, '\0') + static_cast<char>(i);
+  m.idempotency_key = std::move(key);
+  return m;
+}
+
+struct store_fixture : test::deterministic_fixture {
+  std::shared_ptr<script> s = std::make_shared<script>();
+  config::store_config cfg{4, 2ms, 1, 8};
+
+  store_actor spawn_store_actor() {
+    std::vector<store_writer_actor> writers{spawn(fake_writer, s)};
+    return spawn(store, cfg, 1s, writers, spawn(fake_queue, s), nullptr);
+  }
+
+  /// Submits message `i` and returns nothing; answers arrive in `self`.
+  void submit(const store_actor& st, stored_message m) {
+    self->send(st, submit_atom::value, std::move(m));
+  }
+
+  /// Counts the answers waiting in `self`: results and errors.
+  std::pair<int, int> answers() {
+    int ok = 0;
+    int failed = 0;
+    bool more = true;
+    while (more) {
+      self->receive([&](const submit_result&) { ++ok; },
+                    [&](const caf::error&) { ++failed; },
+                    caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+    }
+    return {ok, failed};
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(store_suite, store_fixture)
+
+BOOST_AUTO_TEST_CASE(submissions_wait_for_the_batch_delay_then_commit_together) {
+  auto st = spawn_store_actor();
+  submit(st, message(1));
+  submit(st, message(2));
+  submit(st, message(3));
+  run();
+  BOOST_TEST(s->batches.empty());
+  BOOST_TEST((answers() == std::make_pair(0, 0)));
+  sched.advance_time(2ms);
+  run();
+  BOOST_TEST(s->batches == std::vector<size_t>{3});
+  BOOST_TEST(s->enqueued.size() == 3u);
+  BOOST_TEST(s->committed.size() == 3u);
+  BOOST_TEST((answers() == std::make_pair(3, 0)));
+}
+
+BOOST_AUTO_TEST_CASE(a_full_batch_is_written_without_waiting) {
+  auto st = spawn_store_actor();
+  for (int i = 0; i < 5; ++i)
+    submit(st, message(i));
+  run();
+  BOOST_TEST(s->batches == std::vector<size_t>{4});
+  BOOST_TEST((answers() == std::make_pair(4, 0)));
+  sched.advance_time(2ms);
+  run();
+  BOOST_TEST(s->batches == (std::vector<size_t>{4, 1}));
+  BOOST_TEST((answers() == std::make_pair(1, 0)));
+}
+
+BOOST_AUTO_TEST_CASE(replays_are_not_queued_again) {
+  auto st = spawn_store_actor();
+  submit(st, message(1));
+  submit(st, message(2, "dup"));
+  run();
+  sched.advance_time(2ms);
+  run();
+  BOOST_TEST(s->enqueued.size() == 1u);
+  BOOST_TEST((answers() == std::make_pair(2, 0)));
+}
+
+BOOST_AUTO_TEST_CASE(a_redis_failure_refuses_and_rejects_the_whole_batch) {
+  s->fail_enqueue = true;
+  auto st = spawn_store_actor();
+  submit(st, message(1));
+  submit(st, message(2));
+  run();
+  sched.advance_time(2ms);
+  run();
+  BOOST_TEST(s->committed.empty());
+  BOOST_TEST(s->rejected.size() == 2u);
+  BOOST_TEST((answers() == std::make_pair(0, 2)));
+}
+
+BOOST_AUTO_TEST_CASE(a_mysql_failure_refuses_the_batch) {
+  s->fail_write = true;
+  auto st = spawn_store_actor();
+  submit(st, message(1));
+  run();
+  sched.advance_time(2ms);
+  run();
+  BOOST_TEST(s->enqueued.empty());
+  BOOST_TEST((answers() == std::make_pair(0, 1)));
+}
+
+BOOST_AUTO_TEST_CASE(too_many_waiting_submissions_are_refused_at_once) {
+  cfg.batch_size = 100;
+  cfg.max_pending = 100;
+  auto st = spawn_store_actor();
+  for (int i = 0; i < 101; ++i)
+    submit(st, message(i));
+  run();
+  // The 100th fills the batch; the 101st finds 100 in flight.
+  BOOST_TEST(s->batches == std::vector<size_t>{100});
+  BOOST_TEST((answers() == std::make_pair(100, 1)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
