@@ -16,21 +16,39 @@ namespace herald {
 namespace {
 
 using batch_ptr = std::shared_ptr<std::vector<pending_submission>>;
+using self_ptr = store_actor::stateful_pointer<store_state>;
 
-void fail_all(store_state& st, const batch_ptr& batch, const caf::error& err) {
+void drain(self_ptr self);
+
+/// Ends a batch: answers everyone, frees its writer and starts the next
+/// batch with what gathered meanwhile.
+void finish(self_ptr self, const batch_ptr& batch, size_t writer,
+            std::vector<submit_result>* results, const caf::error& err) {
+  auto& st = self->state;
   st.in_flight -= batch->size();
-  for (auto& x : *batch)
-    x.promise.deliver(err);
+  for (size_t i = 0; i < batch->size(); ++i) {
+    if (results != nullptr)
+      (*batch)[i].promise.deliver(std::move((*results)[i]));
+    else
+      (*batch)[i].promise.deliver(err);
+  }
+  st.idle.push_back(writer);
+  drain(self);
 }
 
-void answer_all(store_state& st, const batch_ptr& batch,
-                std::vector<submit_result>& results) {
-  st.in_flight -= batch->size();
-  for (size_t i = 0; i < batch->size(); ++i)
-    (*batch)[i].promise.deliver(std::move(results[i]));
+std::vector<std::string> text_ids(const std::vector<std::string>& raw_ids) {
+  std::vector<std::string> result;
+  result.reserve(raw_ids.size());
+  for (const auto& raw : raw_ids) {
+    persistence::uuid id;
+    std::copy(raw.begin(), raw.end(), id.bytes.begin());
+    result.push_back(id.to_string());
+  }
+  return result;
 }
 
-void write_batch(store_actor::stateful_pointer<store_state> self) {
+/// Runs one batch on writer `w`: insert -> enqueue -> commit -> answer.
+void write_batch(self_ptr self, size_t w) {
   auto& st = self->state;
   auto count = std::min(st.pending.size(), st.cfg.batch_size);
   auto batch = std::make_shared<std::vector<pending_submission>>(
@@ -44,22 +62,27 @@ void write_batch(store_actor::stateful_pointer<store_state> self) {
   msgs.reserve(count);
   for (auto& x : *batch)
     msgs.push_back(x.msg);
-  auto writer = st.writers[st.next_writer++ % st.writers.size()];
+  auto writer = st.writers[w];
   auto timeout = st.step_timeout;
+  auto fail = [self, batch, w](const caf::error& err) {
+    finish(self, batch, w, nullptr, err);
+  };
   self->request(writer, timeout, write_atom::value, std::move(msgs))
     .then(
-      [self, batch, writer, timeout](std::vector<submit_result>& results) {
+      [self, batch, w, writer, timeout,
+       fail](std::vector<submit_result>& results) {
         // Only messages that won their row go to Redis; replays point at
         // messages that are queued already (or in this batch).
         std::vector<std::string> ids;
         for (const auto& r : results)
           if (r.outcome == submit_outcome::accepted)
             ids.push_back(r.message_id);
-        if (ids.empty()) {
-          answer_all(self->state, batch, results);
-          return;
-        }
-        auto reject = [self, writer, timeout, ids](const caf::error& err) {
+        if (ids.empty())
+          return finish(self, batch, w, &results, {});
+        // Rejects the batch's rows on the same writer, after any commit it
+        // may still be running, so nothing refused is ever delivered.
+        auto reject_and_fail = [self, writer, timeout, ids,
+                                fail](const caf::error& err) {
           spdlog::warn("store: rejecting {} messages: {}", ids.size(),
                        render(err));
           self->request(writer, timeout, reject_atom::value, ids)
@@ -69,44 +92,41 @@ void write_batch(store_actor::stateful_pointer<store_state> self) {
                     spdlog::error("store: cannot reject {} messages now: {}",
                                   n, render(err));
                   });
+          fail(err);
         };
-        std::vector<std::string> text_ids;
-        text_ids.reserve(ids.size());
-        for (const auto& id : ids) {
-          persistence::uuid u;
-          std::copy(id.begin(), id.end(), u.bytes.begin());
-          text_ids.push_back(u.to_string());
-        }
-        self->request(self->state.queue, timeout, enqueue_atom::value,
-                      std::move(text_ids))
+        self
+          ->request(self->state.queue, timeout, enqueue_atom::value,
+                    text_ids(ids))
           .then(
-            [self, batch, writer, timeout, ids, results,
-             reject](int64_t queue_length) mutable {
+            [self, batch, w, writer, timeout, ids, results,
+             reject_and_fail](int64_t queue_length) mutable {
               if (self->state.stats != nullptr)
                 self->state.stats->queue_length.Set(
                   static_cast<double>(queue_length));
               self->request(writer, timeout, commit_atom::value, ids)
                 .then(
-                  [self, batch, results](bool) mutable {
-                    answer_all(self->state, batch, results);
+                  [self, batch, w, results](bool) mutable {
+                    finish(self, batch, w, &results, {});
                   },
-                  [self, batch, reject](caf::error& err) {
-                    // Redis has the ids, but rows stay "accepting" and are
-                    // never delivered in that state.
-                    reject(err);
-                    fail_all(self->state, batch, err);
-                  });
+                  reject_and_fail);
             },
-            [self, batch, reject](caf::error& err) {
-              reject(err);
-              fail_all(self->state, batch, err);
-            });
+            reject_and_fail);
       },
-      [self, batch](caf::error& err) {
+      [batch, fail](caf::error& err) {
         spdlog::warn("store: batch of {} not written: {}", batch->size(),
                      render(err));
-        fail_all(self->state, batch, err);
+        fail(err);
       });
+}
+
+/// Starts batches while there are submissions and idle writers.
+void drain(self_ptr self) {
+  auto& st = self->state;
+  while (!st.pending.empty() && !st.idle.empty()) {
+    auto w = st.idle.back();
+    st.idle.pop_back();
+    write_batch(self, w);
+  }
 }
 
 } // namespace
@@ -119,6 +139,8 @@ store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
   st.cfg = cfg;
   st.step_timeout = step_timeout;
   st.writers = std::move(writers);
+  for (size_t i = 0; i < st.writers.size(); ++i)
+    st.idle.push_back(i);
   st.queue = std::move(queue);
   st.stats = stats;
   return {
@@ -133,7 +155,7 @@ store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
       }
       st.pending.push_back({std::move(msg), promise});
       if (st.pending.size() >= st.cfg.batch_size) {
-        write_batch(self);
+        drain(self);
       } else if (!st.flush_scheduled) {
         st.flush_scheduled = true;
         self->delayed_send(self, st.cfg.batch_delay, flush_atom::value);
@@ -143,8 +165,7 @@ store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
     [self](flush_atom) {
       auto& st = self->state;
       st.flush_scheduled = false;
-      while (!st.pending.empty())
-        write_batch(self);
+      drain(self);
     },
   };
 }

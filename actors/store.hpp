@@ -26,7 +26,9 @@ struct store_state {
   /// Deadline of each MySQL or Redis step of a batch.
   caf::timespan step_timeout;
   std::vector<store_writer_actor> writers;
-  size_t next_writer = 0;
+  /// Indexes of writers without a batch. A batch is only started on an idle
+  /// writer, so under load submissions gather into larger batches.
+  std::vector<size_t> idle;
   queue_actor queue;
   /// Optional; tests run without.
   metrics* stats = nullptr;
@@ -37,7 +39,7 @@ struct store_state {
 };
 
 /// Group commit: gathers submissions for at most batch_delay or batch_size
-/// messages, then per batch: insert ("accepting") -> enqueue in Redis ->
+/// messages (longer while every writer is busy), then per batch: insert ("accepting") -> enqueue in Redis ->
 /// mark queued -> answer everyone. A failure at any step answers the whole
 /// batch with the error (503 for clients) and rejects the written rows, so
 /// nothing a client was refused is ever delivered.

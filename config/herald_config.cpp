@@ -159,6 +159,11 @@ herald_config::herald_config() {
     .add(log_file_, "file", "daily rotated log file (empty: console only)")
     .add(log_max_files_, "max-files", "rotated log files kept")
     .add(log_json_, "json", "log one JSON object per line");
+  // CAF's workers poll for work, sleeping 50 us between attempts, before
+  // they wait on a condition variable. On two cores shared with MariaDB
+  // that polling costs more than it saves: wait almost at once.
+  set("work-stealing.aggressive-poll-attempts", 10);
+  set("work-stealing.moderate-poll-attempts", 0);
   add_error_category(caf::atom("herald"),
                      [](uint8_t code, caf::atom_value, const caf::message& ctx) {
                        return render(make_error(static_cast<errc>(code),

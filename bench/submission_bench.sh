@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Measures message submission end to end on this machine: starts its own
+# MariaDB (durable commits) and Redis (AOF everysec) in a temp folder, a
+# heraldd without rate limit, and runs herald_loadgen against it. Prints the
+# loadgen reports; stops everything at the end.
+#
+# Usage: bench/submission_bench.sh [--duration S] [--rate R] [--connections N]
+#        [--new-connection] [--node-arg ARG]...
+# Build first: cmake --build build -j2
+set -euo pipefail
+
+duration=60
+rate=0
+connections=64
+loadgen_extra=()
+node_extra=()
+while (($#)); do
+  case $1 in
+    --duration) duration=$2; shift 2 ;;
+    --rate) rate=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --new-connection) loadgen_extra+=(--new-connection); shift ;;
+    --node-arg) node_extra+=("$2"); shift 2 ;;
+    --help|-h) sed -n '2,11p' "$0"; exit 0 ;;
+    *) echo "unknown argument $1; see --help" >&2; exit 2 ;;
+  esac
+done
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+source ops/lib/services.sh
+source ops/lib/pki.sh
+source ops/lib/config.sh
+
+tmp=$(mktemp -d /tmp/herald-bench.XXXXXX)
+mysql_port=$(herald_free_port)
+redis_port=$(herald_free_port)
+node_pid=""
+cleanup() {
+  [[ -n "$node_pid" ]] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid"
+  herald_stop_redis "$tmp/redis" "$redis_port"
+  herald_stop_mariadb "$tmp/mariadb"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+herald_start_mariadb "$tmp/mariadb" "$mysql_port"
+herald_start_redis "$tmp/redis" "$redis_port"
+herald_pki_ca "$tmp/pki" ca
+herald_pki_leaf "$tmp/pki" ca server server
+herald_pki_leaf "$tmp/pki" ca client client
+export HERALD_NODE_NAME=bench HERALD_PKI="$tmp/pki" HERALD_SECRETS="$tmp/secrets"
+export HERALD_HTTPS_PORT=$(herald_free_port) HERALD_METRICS_PORT=$(herald_free_port)
+export HERALD_MYSQL_PORT=$mysql_port HERALD_MYSQL_DATABASE=herald
+export HERALD_MYSQL_PASSWORD_FILE="$HERALD_SECRETS/mysql-password"
+export HERALD_REDIS_PORT=$redis_port HERALD_LOG_FILE="$tmp/heraldd.log"
+herald_write_config "$tmp/herald.ini"
+herald_write_secrets "$HERALD_SECRETS" build/heraldctl "$tmp/herald.ini"
+herald_create_database "$tmp/mariadb" herald herald "$(cat "$HERALD_MYSQL_PASSWORD_FILE")"
+build/heraldctl db migrate --config-file "$tmp/herald.ini" >/dev/null
+build/heraldctl client add bench --config-file "$tmp/herald.ini" \
+  --certificate "$tmp/pki/client.crt" >/dev/null
+
+build/heraldd --config-file="$tmp/herald.ini" --ingress.rate-limit=0 \
+  --log.level='"warn"' "${node_extra[@]}" >"$tmp/heraldd.out" 2>&1 &
+node_pid=$!
+healthy() {
+  curl -sf --cacert "$tmp/pki/ca.crt" --cert "$tmp/pki/client.crt" \
+    --key "$tmp/pki/client.key" "https://localhost:$HERALD_HTTPS_PORT/api/v1/health"
+}
+herald_wait_until 20 healthy || { cat "$tmp/heraldd.out"; exit 1; }
+
+echo "== node $(git rev-parse --short HEAD), $(nproc) cores; loadgen: $connections connections, ${duration}s, rate ${rate}"
+build/bench/herald_loadgen --cacert "$tmp/pki/ca.crt" --cert "$tmp/pki/client.crt" \
+  --key "$tmp/pki/client.key" \
+  --url "https://127.0.0.1:$HERALD_HTTPS_PORT/api/v1/messages" \
+  --connections "$connections" --duration "$duration" --rate "$rate" \
+  "${loadgen_extra[@]}" 2>/dev/null
+echo "== server side"
+curl -s "http://127.0.0.1:$HERALD_METRICS_PORT/metrics" |
+  grep -E '^herald_store_batch_size_(sum|count)|^herald_http_requests_total|^process_cpu_seconds_total|^herald_rejections_total'
+mariadb --no-defaults --socket="$tmp/mariadb/mysql.sock" -uroot -N herald \
+  -e "SELECT CONCAT('messages stored: ', COUNT(*)) FROM messages WHERE status = 'queued'"
+echo "redis pending: $(redis-cli -p "$redis_port" LLEN herald:pending)"
