@@ -47,6 +47,27 @@ std::vector<std::string> text_ids(const std::vector<std::string>& raw_ids) {
   return result;
 }
 
+/// Marks the batch's rows rejected on the writer that wrote them (after
+/// any statement it may still be running for them), then refuses the
+/// batch: nothing a client was refused is ever delivered.
+void reject_and_fail(self_ptr self, const batch_ptr& batch, size_t w,
+                     std::vector<std::string> ids, const caf::error& err) {
+  spdlog::warn("store: refusing a batch of {}: {}", batch->size(),
+               render(err));
+  auto fail = [self, batch, w, err] { finish(self, batch, w, nullptr, err); };
+  self
+    ->request(self->state.writers[w], self->state.step_timeout,
+              reject_atom::value, std::move(ids))
+    .then([fail](bool) { fail(); },
+          [fail](caf::error& reject_err) {
+            // The rows stay "accepting" (never delivered) until the
+            // recovery sweep rejects them.
+            spdlog::error("store: cannot reject rows now: {}",
+                          render(reject_err));
+            fail();
+          });
+}
+
 /// Runs one batch on writer `w`: insert -> enqueue -> commit -> answer.
 void write_batch(self_ptr self, size_t w) {
   auto& st = self->state;
@@ -59,18 +80,17 @@ void write_batch(self_ptr self, size_t w) {
   if (st.stats != nullptr)
     st.stats->store_batch_size.Observe(static_cast<double>(count));
   std::vector<stored_message> msgs;
+  std::vector<std::string> all_ids;
   msgs.reserve(count);
-  for (auto& x : *batch)
+  for (auto& x : *batch) {
     msgs.push_back(x.msg);
+    all_ids.push_back(x.msg.id);
+  }
   auto writer = st.writers[w];
   auto timeout = st.step_timeout;
-  auto fail = [self, batch, w](const caf::error& err) {
-    finish(self, batch, w, nullptr, err);
-  };
   self->request(writer, timeout, write_atom::value, std::move(msgs))
     .then(
-      [self, batch, w, writer, timeout,
-       fail](std::vector<submit_result>& results) {
+      [self, batch, w, writer, timeout](std::vector<submit_result>& results) {
         // Only messages that won their row go to Redis; replays point at
         // messages that are queued already (or in this batch).
         std::vector<std::string> ids;
@@ -79,27 +99,12 @@ void write_batch(self_ptr self, size_t w) {
             ids.push_back(r.message_id);
         if (ids.empty())
           return finish(self, batch, w, &results, {});
-        // Rejects the batch's rows on the same writer, after any commit it
-        // may still be running, so nothing refused is ever delivered.
-        auto reject_and_fail = [self, writer, timeout, ids,
-                                fail](const caf::error& err) {
-          spdlog::warn("store: rejecting {} messages: {}", ids.size(),
-                       render(err));
-          self->request(writer, timeout, reject_atom::value, ids)
-            .then([](bool) {},
-                  [n = ids.size()](caf::error& err) {
-                    // The recovery sweep rejects them once they are stale.
-                    spdlog::error("store: cannot reject {} messages now: {}",
-                                  n, render(err));
-                  });
-          fail(err);
-        };
         self
           ->request(self->state.queue, timeout, enqueue_atom::value,
                     text_ids(ids))
           .then(
-            [self, batch, w, writer, timeout, ids, results,
-             reject_and_fail](int64_t queue_length) mutable {
+            [self, batch, w, writer, timeout, ids,
+             results](int64_t queue_length) mutable {
               if (self->state.stats != nullptr)
                 self->state.stats->queue_length.Set(
                   static_cast<double>(queue_length));
@@ -108,20 +113,42 @@ void write_batch(self_ptr self, size_t w) {
                   [self, batch, w, results](bool) mutable {
                     finish(self, batch, w, &results, {});
                   },
-                  reject_and_fail);
+                  [self, batch, w, ids](caf::error& err) {
+                    reject_and_fail(self, batch, w, ids, err);
+                  });
             },
-            reject_and_fail);
+            [self, batch, w, ids](caf::error& err) {
+              reject_and_fail(self, batch, w, ids, err);
+            });
       },
-      [batch, fail](caf::error& err) {
-        spdlog::warn("store: batch of {} not written: {}", batch->size(),
-                     render(err));
-        fail(err);
+      [self, batch, w, all_ids](caf::error& err) {
+        // The insert may still land (a timeout): reject whatever it wrote.
+        reject_and_fail(self, batch, w, all_ids, err);
       });
+}
+
+/// Refuses submissions that waited too long for a writer.
+void expire_waiting(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  auto expired = std::stable_partition(
+    st.pending.begin(), st.pending.end(),
+    [now](const pending_submission& x) { return x.start_by > now; });
+  if (expired == st.pending.end())
+    return;
+  if (st.stats != nullptr)
+    st.stats->rejections.Add({{"reason", "store_busy"}})
+      .Increment(static_cast<double>(st.pending.end() - expired));
+  for (auto i = expired; i != st.pending.end(); ++i)
+    i->promise.deliver(make_error(errc::overloaded,
+                                  "no store writer became free in time"));
+  st.pending.erase(expired, st.pending.end());
 }
 
 /// Starts batches while there are submissions and idle writers.
 void drain(self_ptr self) {
   auto& st = self->state;
+  expire_waiting(self);
   while (!st.pending.empty() && !st.idle.empty()) {
     auto w = st.idle.back();
     st.idle.pop_back();
@@ -153,7 +180,8 @@ store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
                                    "too many submissions are waiting"));
         return promise;
       }
-      st.pending.push_back({std::move(msg), promise});
+      st.pending.push_back({std::move(msg), promise,
+                            self->clock().now() + st.step_timeout});
       if (st.pending.size() >= st.cfg.batch_size) {
         drain(self);
       } else if (!st.flush_scheduled) {

@@ -3,6 +3,7 @@
 #include "actors/actors.hpp"
 #include "config/settings.hpp"
 
+#include <caf/actor_clock.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
@@ -18,12 +19,17 @@ class metrics;
 struct pending_submission {
   stored_message msg;
   caf::typed_response_promise<submit_result> promise;
+  /// A submission whose batch has not started by then is refused: with the
+  /// three steps of its batch, every submission is answered within
+  /// 4 x step_timeout.
+  caf::actor_clock::time_point start_by;
 };
 
 struct store_state {
   static inline const char* name = "store";
   config::store_config cfg;
-  /// Deadline of each MySQL or Redis step of a batch.
+  /// Deadline of each MySQL or Redis step of a batch, and of the wait for
+  /// a batch.
   caf::timespan step_timeout;
   std::vector<store_writer_actor> writers;
   /// Indexes of writers without a batch. A batch is only started on an idle
@@ -39,7 +45,8 @@ struct store_state {
 };
 
 /// Group commit: gathers submissions for at most batch_delay or batch_size
-/// messages (longer while every writer is busy), then per batch: insert ("accepting") -> enqueue in Redis ->
+/// messages (longer while every writer is busy, up to step_timeout), then
+/// per batch: insert ("accepting") -> enqueue in Redis ->
 /// mark queued -> answer everyone. A failure at any step answers the whole
 /// batch with the error (503 for clients) and rejects the written rows, so
 /// nothing a client was refused is ever delivered.

@@ -82,3 +82,7 @@ curl -s "http://127.0.0.1:$HERALD_METRICS_PORT/metrics" |
 mariadb --no-defaults --socket="$tmp/mariadb/mysql.sock" -uroot -N herald \
   -e "SELECT CONCAT('messages stored: ', COUNT(*)) FROM messages WHERE status = 'queued'"
 echo "redis pending: $(redis-cli -p "$redis_port" LLEN herald:pending)"
+if grep -q -E 'warn|error' "$tmp/heraldd.out"; then
+  echo "== node warnings (first 5 of $(grep -c -E 'warn|error' "$tmp/heraldd.out"))"
+  grep -E 'warn|error' "$tmp/heraldd.out" | head -5
+fi

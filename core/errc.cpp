@@ -30,6 +30,8 @@ std::string to_string(errc x) {
       return "not_found";
     case errc::overloaded:
       return "overloaded";
+    case errc::conflict:
+      return "conflict";
   }
   return "unknown";
 }

@@ -37,6 +37,8 @@ enum class errc : uint8_t {
   not_found,
   /// Too much work is queued; the caller should retry later.
   overloaded,
+  /// A transaction lost a deadlock or lock wait; running it again is safe.
+  conflict,
 };
 
 /// Returns the enumerator name of `x`.

@@ -92,9 +92,10 @@ make_messages_context(caf::actor_system& sys, const config::settings& cfg,
   auto queue = keep(spawn_queue(sys, cfg.redis));
   auto ctx = std::make_shared<web::messages_context>();
   ctx->sys = &sys;
-  // Three steps per batch (insert, enqueue, commit) share the deadline.
+  // The wait for a writer and the four steps of a batch (insert, enqueue,
+  // commit or reject) share the deadline.
   ctx->store = keep(spawn_store(sys, cfg.store,
-                                cfg.ingress.accept_timeout / 3,
+                                cfg.ingress.accept_timeout / 5,
                                 std::move(writers), queue, &m));
   ctx->reader = keep(spawn_store_writer(sys, cfg.mysql));
   ctx->clients = &clients;

@@ -179,12 +179,14 @@ caf::error mark_queued(mysql_connection& db,
                        const std::vector<std::string>& ids) {
   if (ids.empty())
     return caf::none;
-  auto done = db.execute(
-    "UPDATE messages SET status = 'queued', next_attempt_at = created_at "
-    "WHERE status = 'accepting' AND id IN ("
-      + repeat("?", ids.size()) + ")",
-    {ids.begin(), ids.end()});
-  return done ? caf::none : done.error();
+  return db.transaction([&]() -> caf::error {
+    auto done = db.execute(
+      "UPDATE messages SET status = 'queued', next_attempt_at = created_at "
+      "WHERE status = 'accepting' AND id IN ("
+        + repeat("?", ids.size()) + ")",
+      {ids.begin(), ids.end()});
+    return done ? caf::none : done.error();
+  });
 }
 
 caf::error mark_rejected(mysql_connection& db,

@@ -21,6 +21,19 @@ unsigned int to_seconds(caf::timespan x) {
   return static_cast<unsigned int>(secs < 1 ? 1 : secs);
 }
 
+/// Deadlocks and lock wait timeouts roll the transaction back; it can run
+/// again. Everything else is a database failure.
+caf::error db_error(unsigned int code, const std::string& text) {
+  bool retry = code == 1213 /* ER_LOCK_DEADLOCK */
+               || code == 1205 /* ER_LOCK_WAIT_TIMEOUT */;
+  return make_error(retry ? errc::conflict : errc::database_failure, text);
+}
+
+caf::error stmt_error(MYSQL_STMT* stmt, const std::string& what) {
+  return db_error(mysql_stmt_errno(stmt),
+                  "mysql: " + what + ": " + mysql_stmt_error(stmt));
+}
+
 /// Closes a prepared statement on scope exit.
 struct stmt_guard {
   MYSQL_STMT* stmt;
@@ -118,8 +131,8 @@ mysql_connection::~mysql_connection() {
 }
 
 caf::error mysql_connection::last_error(std::string_view what) const {
-  return make_error(errc::database_failure, "mysql: " + std::string{what}
-                                              + ": " + mysql_error(db_));
+  return db_error(mysql_errno(db_),
+                  "mysql: " + std::string{what} + ": " + mysql_error(db_));
 }
 
 caf::error mysql_connection::execute(std::string_view sql) {
@@ -148,8 +161,7 @@ mysql_connection::prepare(std::string_view sql,
   if (stmt == nullptr)
     return last_error("cannot create statement");
   auto fail = [stmt](const std::string& what) {
-    auto err = make_error(errc::database_failure,
-                          "mysql: " + what + ": " + mysql_stmt_error(stmt));
+    auto err = stmt_error(stmt, what);
     mysql_stmt_close(stmt);
     return err;
   };
@@ -195,9 +207,7 @@ mysql_connection::execute(std::string_view sql,
     return stmt.error();
   stmt_guard guard{*stmt};
   if (mysql_stmt_execute(*stmt) != 0)
-    return make_error(errc::database_failure,
-                      std::string{"mysql: execute failed: "}
-                        + mysql_stmt_error(*stmt));
+    return stmt_error(*stmt, "execute failed");
   return static_cast<uint64_t>(mysql_stmt_affected_rows(*stmt));
 }
 
@@ -210,11 +220,7 @@ mysql_connection::query(std::string_view sql,
     return prepared.error();
   auto stmt = *prepared;
   stmt_guard guard{stmt};
-  auto fail = [stmt](const char* what) {
-    return make_error(errc::database_failure, std::string{"mysql: "} + what
-                                                + ": "
-                                                + mysql_stmt_error(stmt));
-  };
+  auto fail = [stmt](const char* what) { return stmt_error(stmt, what); };
   // Let store_result compute each column's longest value, then size the
   // buffers once.
   my_bool update_max = 1;
@@ -262,13 +268,21 @@ mysql_connection::query(std::string_view sql,
 }
 
 caf::error mysql_connection::transaction(const std::function<caf::error()>& f) {
-  if (auto err = execute("START TRANSACTION"))
-    return err;
-  if (auto err = f()) {
+  // InnoDB picks a victim when concurrent writers deadlock; the victim's
+  // work is rolled back whole, so running it again is safe.
+  constexpr int attempts = 3;
+  caf::error err;
+  for (int i = 0; i < attempts; ++i) {
+    if ((err = execute("START TRANSACTION")))
+      return err;
+    err = f();
+    if (!err && !(err = execute("COMMIT")))
+      return caf::none;
     execute("ROLLBACK");
-    return err;
+    if (!(err == errc::conflict))
+      return err;
   }
-  return execute("COMMIT");
+  return err;
 }
 
 caf::expected<std::optional<int64_t>>

@@ -69,7 +69,8 @@ public:
   query(std::string_view sql, const std::vector<sql_param>& params);
 
   /// Runs `f` inside a transaction: commits when it succeeds, rolls back
-  /// when it returns an error.
+  /// when it returns an error, and runs it again (up to three times) when it
+  /// lost a deadlock (errc::conflict).
   caf::error transaction(const std::function<caf::error()>& f);
 
   /// Returns the first column of the first row as an integer, or nullopt

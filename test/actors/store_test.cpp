@@ -21,21 +21,31 @@ struct script {
   std::vector<std::string> rejected;
   std::vector<std::string> enqueued;
   bool fail_write = false;
+  /// Never answers writes, like a writer stuck on a dead database.
+  bool silent_write = false;
   bool fail_enqueue = false;
 };
 
 struct fake_state {
   static inline const char* name = "fake";
+  std::vector<caf::typed_response_promise<std::vector<submit_result>>> stuck;
 };
 
 store_writer_actor::behavior_type
-fake_writer(store_writer_actor::stateful_pointer<fake_state>,
+fake_writer(store_writer_actor::stateful_pointer<fake_state> self,
             std::shared_ptr<script> s) {
   return {
-    [s](write_atom, const std::vector<stored_message>& batch)
-      -> caf::result<std::vector<submit_result>> {
-      if (s->fail_write)
-        return make_error(errc::database_failure, "down");
+    [self, s](write_atom, const std::vector<stored_message>& batch)
+      -> caf::typed_response_promise<std::vector<submit_result>> {
+      auto promise = self->make_response_promise<std::vector<submit_result>>();
+      if (s->silent_write) {
+        self->state.stuck.push_back(promise);
+        return promise;
+      }
+      if (s->fail_write) {
+        promise.deliver(make_error(errc::database_failure, "down"));
+        return promise;
+      }
       s->batches.push_back(batch.size());
       std::vector<submit_result> results;
       for (const auto& m : batch)
@@ -43,7 +53,8 @@ fake_writer(store_writer_actor::stateful_pointer<fake_state>,
                              ? submit_outcome::replayed
                              : submit_outcome::accepted,
                            m.id});
-      return results;
+      promise.deliver(std::move(results));
+      return promise;
     },
     [s](commit_atom, const std::vector<std::string>& ids) {
       s->committed.insert(s->committed.end(), ids.begin(), ids.end());
@@ -182,6 +193,22 @@ BOOST_AUTO_TEST_CASE(a_mysql_failure_refuses_the_batch) {
   run();
   BOOST_TEST(s->enqueued.empty());
   BOOST_TEST((answers() == std::make_pair(0, 1)));
+}
+
+BOOST_AUTO_TEST_CASE(a_stuck_writer_gets_every_submission_refused_in_time) {
+  s->silent_write = true;
+  auto st = spawn_store_actor();
+  for (int i = 0; i < 5; ++i)
+    submit(st, message(i));
+  run();
+  // Four wait on the stuck write, one waits for a writer.
+  BOOST_TEST((answers() == std::make_pair(0, 0)));
+  sched.advance_time(1s);
+  run();
+  // The write timed out: its rows are rejected, the batch refused, and the
+  // fifth, whose wait ran out meanwhile, too.
+  BOOST_TEST(s->rejected.size() == 4u);
+  BOOST_TEST((answers() == std::make_pair(0, 5)));
 }
 
 BOOST_AUTO_TEST_CASE(too_many_waiting_submissions_are_refused_at_once) {

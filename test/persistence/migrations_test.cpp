@@ -5,7 +5,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 using namespace herald;
 using namespace herald::persistence;
@@ -104,6 +106,34 @@ BOOST_AUTO_TEST_CASE(statements_bind_values_instead_of_splicing_them) {
   BOOST_REQUIRE(!wrong);
   BOOST_TEST(render(wrong.error()).find("expects 1 parameters")
              != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_transaction_that_loses_a_lock_runs_again) {
+  auto a = connect();
+  BOOST_REQUIRE(migrate(a, nullptr));
+  BOOST_REQUIRE(a.execute("INSERT INTO users (username) VALUES (?)",
+                          {std::string{"carol"}}));
+  auto b = connect();
+  BOOST_REQUIRE(!b.execute("SET SESSION innodb_lock_wait_timeout = 1"));
+  // A holds the row for 1.5 s: B's first attempt times out waiting (a
+  // conflict), its second one gets the row.
+  BOOST_REQUIRE(!a.execute("START TRANSACTION"));
+  BOOST_REQUIRE(a.query("SELECT id FROM users WHERE username = ? FOR UPDATE",
+                        {std::string{"carol"}}));
+  std::thread holder{[&a] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1500});
+    a.execute("COMMIT");
+  }};
+  int attempts = 0;
+  auto err = b.transaction([&]() -> caf::error {
+    ++attempts;
+    auto done = b.execute("UPDATE users SET role = 'admin' WHERE username = ?",
+                          {std::string{"carol"}});
+    return done ? caf::none : done.error();
+  });
+  holder.join();
+  BOOST_TEST(!err, render(err));
+  BOOST_TEST(attempts == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
