@@ -60,13 +60,47 @@ using client_directory_actor = caf::typed_actor<
   // Timer: reload now.
   caf::reacts_to<tick_atom>>;
 
+/// Watches the CRL file and certificate counts for the metrics, on a timer;
+/// runs detached.
+using pki_monitor_actor = caf::typed_actor<
+  // Timer: reload the CRL if it changed, count certificates.
+  caf::reacts_to<tick_atom>>;
+
 /// Makes MySQL the source of truth on a timer (one node at a time): queues
-/// again every queued message whose id Redis lost, rejects messages stuck
-/// before their enqueue, purges expired idempotency keys; runs detached.
+/// again every queued or delivering message whose id Redis lost, rejects
+/// messages stuck before their enqueue, purges expired idempotency keys;
+/// runs detached.
 using recovery_actor = caf::typed_actor<
   // Timer: sweep, then schedule the next sweep.
   caf::reacts_to<tick_atom>,
   // Sweeps now and reports what it did.
   caf::replies_to<sweep_atom>::with<sweep_report>>;
+
+/// Stores what the receiver role got, idempotent by message id; owns a
+/// MySQL connection and runs detached.
+using receiver_store_actor = caf::typed_actor<
+  // Stores the message; false when it was a duplicate.
+  caf::replies_to<receive_atom, received_message>::with<bool>>;
+
+/// Takes messages from the queue, delivers each to the downstream endpoint
+/// over mutual TLS and records the outcome; owns its MySQL, Redis and HTTPS
+/// connections and runs detached. Loops on its own `tick`.
+using delivery_worker_actor = caf::typed_actor<
+  // Takes and delivers the next batch, then ticks again.
+  caf::reacts_to<tick_atom>>;
+
+/// Owns the Redis side of the retry schedule (a sorted set by due time)
+/// and this node's lease; runs detached.
+using schedule_actor = caf::typed_actor<
+  // Moves due retries to pending, refreshes the lease, returns dead nodes'
+  // messages now and then; reports what is left.
+  caf::replies_to<promote_atom>::with<schedule_status>>;
+
+/// Wakes the schedule when the next retry is due (at least once a second),
+/// holding only that one delayed message: a million pending retries cost
+/// it no memory.
+using retry_timer_actor = caf::typed_actor<
+  // Wake-up: promote, then sleep until the next due retry.
+  caf::reacts_to<tick_atom>>;
 
 } // namespace herald

@@ -31,6 +31,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<submit_result>("herald.submit_result");
   cfg.add_message_type<message_status>("herald.message_status");
   cfg.add_message_type<sweep_report>("herald.sweep_report");
+  cfg.add_message_type<received_message>("herald.received_message");
+  cfg.add_message_type<schedule_status>("herald.schedule_status");
 }
 
 } // namespace herald

@@ -36,6 +36,12 @@ using reject_atom = caf::atom_constant<caf::atom("reject")>;
 /// Appends message ids to the Redis queue.
 using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
 
+/// Records a message the receiver role got.
+using receive_atom = caf::atom_constant<caf::atom("receive")>;
+
+/// Moves due retries back to the queue.
+using promote_atom = caf::atom_constant<caf::atom("promote")>;
+
 /// Runs a recovery sweep now.
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
@@ -166,6 +172,42 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, sweep_report& x) {
   return f(caf::meta::type_name("herald.sweep_report"), x.ran, x.requeued,
            x.rejected, x.keys_purged);
+}
+
+/// The retry schedule after one promotion.
+struct schedule_status {
+  /// Retries just moved back to the queue.
+  int64_t moved = 0;
+  /// Milliseconds until the earliest remaining retry is due; -1: none.
+  int64_t next_due_in_ms = -1;
+  /// Retries still scheduled.
+  int64_t size = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_status& x) {
+  return f(caf::meta::type_name("herald.schedule_status"), x.moved,
+           x.next_due_in_ms, x.size);
+}
+
+/// A message the receiver role got, re-encrypted under its own keys.
+struct received_message {
+  /// 16 raw bytes.
+  std::string id;
+  std::string sender_hash;
+  std::string sender_masked;
+  uint32_t key_id = 0;
+  std::string nonce;
+  std::string ciphertext;
+  int64_t created_ms = 0;
+  uint32_t attempt = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, received_message& x) {
+  return f(caf::meta::type_name("herald.received_message"), x.id,
+           x.sender_hash, x.sender_masked, x.key_id, x.nonce, x.ciphertext,
+           x.created_ms, x.attempt);
 }
 
 /// Registers every type above with `cfg`.

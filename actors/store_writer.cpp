@@ -1,6 +1,7 @@
 #include "actors/store_writer.hpp"
 
 #include "core/errc.hpp"
+#include "persistence/delivery_store.hpp"
 #include "persistence/message_queue.hpp"
 #include "persistence/message_store.hpp"
 
@@ -87,6 +88,30 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
 store_writer_actor spawn_store_writer(caf::actor_system& sys,
                                       config::mysql_config cfg) {
   return sys.spawn<caf::detached>(store_writer, std::move(cfg));
+}
+
+receiver_store_actor::behavior_type receiver_store(
+  receiver_store_actor::stateful_pointer<receiver_store_state> self,
+  config::mysql_config cfg) {
+  self->state.cfg = std::move(cfg);
+  auto& st = self->state;
+  return {
+    [&st](receive_atom, const received_message& m) -> caf::result<bool> {
+      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
+        return persistence::store_received(
+          db, m.id, m.sender_hash, m.sender_masked,
+          {m.key_id, m.nonce, m.ciphertext}, m.created_ms, m.attempt);
+      });
+      if (!result)
+        return result.error();
+      return *result;
+    },
+  };
+}
+
+receiver_store_actor spawn_receiver_store(caf::actor_system& sys,
+                                          config::mysql_config cfg) {
+  return sys.spawn<caf::detached>(receiver_store, std::move(cfg));
 }
 
 queue_actor::behavior_type

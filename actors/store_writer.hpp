@@ -29,6 +29,20 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
 store_writer_actor spawn_store_writer(caf::actor_system& sys,
                                       config::mysql_config cfg);
 
+struct receiver_store_state {
+  static inline const char* name = "receiver-store";
+  config::mysql_config cfg;
+  std::optional<persistence::mysql_connection> db;
+};
+
+/// Stores received messages; spawn detached only.
+receiver_store_actor::behavior_type receiver_store(
+  receiver_store_actor::stateful_pointer<receiver_store_state> self,
+  config::mysql_config cfg);
+
+receiver_store_actor spawn_receiver_store(caf::actor_system& sys,
+                                          config::mysql_config cfg);
+
 struct queue_writer_state {
   static inline const char* name = "queue";
   config::redis_config cfg;

@@ -4,8 +4,12 @@
 # heraldd without rate limit, and runs herald_loadgen against it. Prints the
 # loadgen reports; stops everything at the end.
 #
+# With --deliver the node also delivers every message to its own receiver
+# role, and the script reports delivered msg/s and accept->delivered
+# latency once the queue is empty.
+#
 # Usage: bench/submission_bench.sh [--duration S] [--rate R] [--connections N]
-#        [--new-connection] [--node-arg ARG]...
+#        [--new-connection] [--deliver] [--node-arg ARG]...
 # Build first: cmake --build build -j2
 set -euo pipefail
 
@@ -14,6 +18,7 @@ rate=0
 connections=64
 loadgen_extra=()
 node_extra=()
+deliver=0
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift 2 ;;
@@ -21,7 +26,8 @@ while (($#)); do
     --connections) connections=$2; shift 2 ;;
     --new-connection) loadgen_extra+=(--new-connection); shift ;;
     --node-arg) node_extra+=("$2"); shift 2 ;;
-    --help|-h) sed -n '2,11p' "$0"; exit 0 ;;
+    --deliver) deliver=1; shift ;;
+    --help|-h) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "unknown argument $1; see --help" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +55,11 @@ herald_start_redis "$tmp/redis" "$redis_port"
 herald_pki_ca "$tmp/pki" ca
 herald_pki_leaf "$tmp/pki" ca server server
 herald_pki_leaf "$tmp/pki" ca client client
+if ((deliver)); then
+  export HERALD_ROLES='["ingress", "delivery", "receiver"]'
+else
+  export HERALD_ROLES='["ingress"]'
+fi
 export HERALD_NODE_NAME=bench HERALD_PKI="$tmp/pki" HERALD_SECRETS="$tmp/secrets"
 export HERALD_HTTPS_PORT=$(herald_free_port) HERALD_METRICS_PORT=$(herald_free_port)
 export HERALD_MYSQL_PORT=$mysql_port HERALD_MYSQL_DATABASE=herald
@@ -82,6 +93,25 @@ curl -s "http://127.0.0.1:$HERALD_METRICS_PORT/metrics" |
 mariadb --no-defaults --socket="$tmp/mariadb/mysql.sock" -uroot -N herald \
   -e "SELECT CONCAT('messages stored: ', COUNT(*)) FROM messages WHERE status = 'queued'"
 echo "redis pending: $(redis-cli -p "$redis_port" LLEN herald:pending)"
+sql() {
+  mariadb --no-defaults --socket="$tmp/mariadb/mysql.sock" -uroot -N herald -e "$1"
+}
+if ((deliver)); then
+  for _ in $(seq 1 240); do
+    left=$(sql "SELECT COUNT(*) FROM messages WHERE status IN ('accepting', 'queued', 'delivering')")
+    ((left == 0)) && break
+    sleep 0.5
+  done
+  echo "== delivery ($left not yet delivered)"
+  sql "SELECT COUNT(*), TIMESTAMPDIFF(MICROSECOND, MIN(created_at), MAX(delivered_at)) / 1e6
+       FROM messages WHERE status = 'delivered'" |
+    awk '{printf "delivered        %d in %.1f s: %.1f msg/s (first accept to last delivery)\n", $1, $2, $1 / $2}'
+  sql "SELECT TIMESTAMPDIFF(MICROSECOND, created_at, delivered_at) / 1000
+       FROM messages WHERE status = 'delivered' ORDER BY 1" |
+    awk '{v[NR] = $1} END {printf "accept->delivered ms: p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
+      v[int(NR * 0.5)], v[int(NR * 0.99)], v[int(NR * 0.999)], v[NR]}'
+  echo "receiver stored: $(sql "SELECT COUNT(*) FROM received_messages"), duplicates $(sql "SELECT COALESCE(SUM(duplicates), 0) FROM received_messages")"
+fi
 if grep -q -E 'warn|error' "$tmp/heraldd.out"; then
   echo "== node warnings (first 5 of $(grep -c -E 'warn|error' "$tmp/heraldd.out"))"
   grep -E 'warn|error' "$tmp/heraldd.out" | head -5

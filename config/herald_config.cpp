@@ -16,7 +16,8 @@ namespace {
 
 const char* const herald_categories[]
   = {"node",  "ingress", "metrics", "mysql",    "redis",
-     "store", "crypto",  "health",  "recovery", "log"};
+     "store", "crypto",  "health",  "recovery", "delivery", "log",
+     "pki"};
 
 caf::expected<uint16_t> to_port(const char* setting, int64_t value) {
   if (value < 1 || value > 65535)
@@ -63,6 +64,15 @@ herald_config::herald_config() {
   recovery_interval_ = defaults.recovery.interval;
   recovery_accepting_grace_ = defaults.recovery.accepting_grace;
   recovery_clients_refresh_ = defaults.recovery.clients_refresh;
+  const auto& d = defaults.delivery;
+  delivery_url_ = d.url;
+  delivery_workers_ = static_cast<int64_t>(d.workers);
+  delivery_batch_ = static_cast<int64_t>(d.batch);
+  delivery_timeout_ = d.timeout;
+  delivery_retry_interval_ = d.retry_interval;
+  delivery_max_attempts_ = static_cast<int64_t>(d.max_attempts);
+  delivery_max_age_ = d.max_age;
+  delivery_lease_ttl_ = d.lease_ttl;
   metrics_address_ = defaults.metrics.address;
   metrics_port_ = defaults.metrics.port;
   mysql_host_ = defaults.mysql.host;
@@ -77,6 +87,9 @@ herald_config::herald_config() {
   redis_io_timeout_ = defaults.redis.io_timeout;
   health_interval_ = defaults.health.interval;
   health_probe_timeout_ = defaults.health.probe_timeout;
+  pki_ca_dir_ = defaults.pki.ca_dir;
+  pki_crl_days_ = defaults.pki.crl_days;
+  pki_crl_refresh_ = defaults.pki.crl_refresh;
   log_level_ = defaults.log.level;
   log_max_files_ = defaults.log.max_files;
   log_json_ = defaults.log.json;
@@ -150,10 +163,33 @@ herald_config::herald_config() {
     .add(redis_connect_timeout_, "connect-timeout",
          "how long to wait for Redis at start")
     .add(redis_io_timeout_, "io-timeout", "deadline of one command");
+  opt_group{custom_options_, "delivery"}
+    .add(delivery_url_, "url", "downstream endpoint (https://...)")
+    .add(delivery_certificate_, "certificate",
+         "client certificate presented downstream (PEM)")
+    .add(delivery_key_, "key", "its private key (PEM, mode 0600)")
+    .add(delivery_ca_, "ca", "CA that signs the downstream's certificate")
+    .add(delivery_workers_, "workers", "delivery workers per node")
+    .add(delivery_batch_, "batch", "messages a worker takes at once")
+    .add(delivery_timeout_, "timeout", "deadline of one attempt")
+    .add(delivery_retry_interval_, "retry-interval",
+         "time between attempts of a message")
+    .add(delivery_max_attempts_, "max-attempts",
+         "attempts at most (0: unlimited)")
+    .add(delivery_max_age_, "max-age", "older messages fail as expired")
+    .add(delivery_lease_ttl_, "lease-ttl",
+         "a node silent for this long is dead");
   opt_group{custom_options_, "health"}
     .add(health_interval_, "interval", "time between dependency probes")
     .add(health_probe_timeout_, "probe-timeout",
          "a slower probe counts as down");
+  opt_group{custom_options_, "pki"}
+    .add(pki_ca_dir_, "ca-dir", "folder of ca.crt and ca.key (heraldctl)")
+    .add(pki_crl_file_, "crl-file",
+         "CRL that heraldctl publishes and nodes check (empty: none)")
+    .add(pki_crl_days_, "crl-days", "days a published CRL stays valid")
+    .add(pki_crl_refresh_, "crl-refresh",
+         "how often nodes look for a changed CRL");
   opt_group{custom_options_, "log"}
     .add(log_level_, "level", "trace, debug, info, warn, error or off")
     .add(log_file_, "file", "daily rotated log file (empty: console only)")
@@ -184,7 +220,7 @@ caf::expected<settings> herald_config::make_settings() const {
   in.read_timeout = ingress_read_timeout_;
   in.idle_timeout = ingress_idle_timeout_;
   // Ports are only checked for the roles that listen.
-  if (result.has_role("ingress")) {
+  if (result.has_role("ingress") || result.has_role("receiver")) {
     auto port = to_port("ingress.port", ingress_port_);
     if (!port)
       return port.error();
@@ -231,8 +267,29 @@ caf::expected<settings> herald_config::make_settings() const {
   result.store = {*batch_size, store_batch_delay_, *writers, *max_pending};
   result.recovery = {recovery_interval_, recovery_accepting_grace_,
                      recovery_clients_refresh_};
+  auto& dl = result.delivery;
+  dl.url = delivery_url_;
+  dl.tls = {delivery_certificate_, delivery_key_, delivery_ca_};
+  auto workers_count = to_count("delivery.workers", delivery_workers_);
+  if (!workers_count)
+    return workers_count.error();
+  auto batch = to_count("delivery.batch", delivery_batch_);
+  if (!batch)
+    return batch.error();
+  auto max_attempts = to_count("delivery.max-attempts",
+                               delivery_max_attempts_);
+  if (!max_attempts)
+    return max_attempts.error();
+  dl.workers = *workers_count;
+  dl.batch = *batch;
+  dl.max_attempts = *max_attempts;
+  dl.timeout = delivery_timeout_;
+  dl.retry_interval = delivery_retry_interval_;
+  dl.max_age = delivery_max_age_;
+  dl.lease_ttl = delivery_lease_ttl_;
   result.crypto.keys_file = crypto_keys_file_;
-  if (result.has_role("ingress")) {
+  if (result.has_role("ingress") || result.has_role("delivery")
+      || result.has_role("receiver")) {
     auto pepper = read_secret("crypto.pepper-file", crypto_pepper_file_,
                               "HERALD_SENDER_PEPPER");
     if (!pepper)
@@ -277,6 +334,10 @@ caf::expected<settings> herald_config::make_settings() const {
     return redis_password.error();
   rd.password = std::move(*redis_password);
   result.health = {health_interval_, health_probe_timeout_};
+  result.pki.ca_dir = pki_ca_dir_;
+  result.pki.crl_file = pki_crl_file_;
+  result.pki.crl_days = pki_crl_days_;
+  result.pki.crl_refresh = pki_crl_refresh_;
   result.log.level = log_level_;
   result.log.file = log_file_;
   if (log_max_files_ < 1 || log_max_files_ > 3650)

@@ -63,6 +63,17 @@ private:
   caf::timespan recovery_interval_;
   caf::timespan recovery_accepting_grace_;
   caf::timespan recovery_clients_refresh_;
+  std::string delivery_url_;
+  std::string delivery_certificate_;
+  std::string delivery_key_;
+  std::string delivery_ca_;
+  int64_t delivery_workers_;
+  int64_t delivery_batch_;
+  caf::timespan delivery_timeout_;
+  caf::timespan delivery_retry_interval_;
+  int64_t delivery_max_attempts_;
+  caf::timespan delivery_max_age_;
+  caf::timespan delivery_lease_ttl_;
   std::string metrics_address_;
   int64_t metrics_port_;
   std::string mysql_host_;
@@ -80,6 +91,10 @@ private:
   caf::timespan redis_io_timeout_;
   caf::timespan health_interval_;
   caf::timespan health_probe_timeout_;
+  std::string pki_ca_dir_;
+  std::string pki_crl_file_;
+  int64_t pki_crl_days_;
+  caf::timespan pki_crl_refresh_;
   std::string log_level_;
   std::string log_file_;
   int64_t log_max_files_;

@@ -52,7 +52,8 @@ bool settings::has_role(const std::string& role) const {
 }
 
 const std::vector<std::string>& known_roles() {
-  static const std::vector<std::string> result{"ingress"};
+  static const std::vector<std::string> result{"ingress", "delivery",
+                                               "receiver"};
   return result;
 }
 
@@ -66,7 +67,7 @@ caf::error validate(const settings& cfg) {
   if (auto err = check_positive("node.shutdown-timeout",
                                 cfg.node.shutdown_timeout))
     return err;
-  if (cfg.has_role("ingress")) {
+  if (cfg.has_role("ingress") || cfg.has_role("receiver")) {
     const auto& in = cfg.ingress;
     if (in.port == 0)
       return bad("ingress.port", "must be between 1 and 65535");
@@ -118,6 +119,33 @@ caf::error validate(const settings& cfg) {
                                   cfg.recovery.clients_refresh))
       return err;
   }
+  if (cfg.has_role("delivery")) {
+    const auto& d = cfg.delivery;
+    if (d.url.rfind("https://", 0) != 0)
+      return bad("delivery.url", "must start with https://");
+    if (auto err = check_readable("delivery.certificate", d.tls.certificate))
+      return err;
+    if (auto err = check_private_key("delivery.key", d.tls.key))
+      return err;
+    if (auto err = check_readable("delivery.ca", d.tls.ca))
+      return err;
+    if (d.workers < 1 || d.workers > 256)
+      return bad("delivery.workers", "must be between 1 and 256");
+    if (d.batch < 1 || d.batch > 1000)
+      return bad("delivery.batch", "must be between 1 and 1000");
+    for (auto [name, value] :
+         {std::pair{"delivery.timeout", d.timeout},
+          std::pair{"delivery.retry-interval", d.retry_interval},
+          std::pair{"delivery.max-age", d.max_age},
+          std::pair{"delivery.lease-ttl", d.lease_ttl}})
+      if (auto err = check_positive(name, value))
+        return err;
+    // An attempt on a new connection may take a timeout to connect and one
+    // for the request.
+    if (cfg.node.shutdown_timeout <= 2 * d.timeout)
+      return bad("node.shutdown-timeout",
+                 "must be longer than twice delivery.timeout");
+  }
   if (cfg.metrics.port == 0)
     return bad("metrics.port", "must be between 1 and 65535");
   if (cfg.mysql.socket.empty() && cfg.mysql.port == 0)
@@ -137,6 +165,10 @@ caf::error validate(const settings& cfg) {
                                 cfg.redis.connect_timeout))
     return err;
   if (auto err = check_positive("redis.io-timeout", cfg.redis.io_timeout))
+    return err;
+  if (cfg.pki.crl_days < 1 || cfg.pki.crl_days > 366)
+    return bad("pki.crl-days", "must be between 1 and 366");
+  if (auto err = check_positive("pki.crl-refresh", cfg.pki.crl_refresh))
     return err;
   if (auto err = check_positive("health.interval", cfg.health.interval))
     return err;

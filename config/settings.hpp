@@ -28,8 +28,9 @@ struct node_config {
   std::string name = "herald-1";
   /// Roles this node plays; see docs/DESIGN.md.
   std::vector<std::string> roles{"ingress"};
-  /// How long an orderly shutdown may take before the process gives up.
-  caf::timespan shutdown_timeout = 10s;
+  /// How long an orderly shutdown may take before the process gives up;
+  /// longer than delivery.timeout, so in-flight deliveries can finish.
+  caf::timespan shutdown_timeout = 30s;
 };
 
 /// The client-facing HTTPS listener (mutual TLS).
@@ -125,6 +126,48 @@ struct health_config {
   caf::timespan probe_timeout = 2s;
 };
 
+/// Delivery to the downstream endpoint (role "delivery").
+struct delivery_config {
+  /// Where messages go: the receiver role of a node, or the operator's
+  /// system.
+  std::string url = "https://localhost:8443/internal/v1/deliver";
+  /// The CA that signs the downstream's certificate, and the client
+  /// certificate Herald presents to it.
+  tls_files tls;
+  /// Delivery workers (threads) per node.
+  size_t workers = 4;
+  /// Messages a worker takes from the queue at once.
+  size_t batch = 8;
+  /// Deadline of one attempt (connect, TLS, request, response).
+  caf::timespan timeout = 10s;
+  /// Fixed time between attempts of a message.
+  caf::timespan retry_interval = 30s;
+  /// Attempts at most; 0: unlimited (until max_age).
+  size_t max_attempts = 0;
+  /// A message older than this is failed with reason "expired".
+  caf::timespan max_age = 24h;
+  /// A node whose lease is older has died; its messages go back to pending.
+  caf::timespan lease_ttl = 15s;
+};
+
+/// The certificate authority (heraldctl) and revocation checks (nodes).
+struct pki_config {
+  /// Folder of ca.crt and ca.key (mode 0600); heraldctl only.
+  std::string ca_dir = "/etc/herald/ca";
+  /// The CRL heraldctl publishes and nodes check in every handshake. Empty:
+  /// heraldctl writes <ca-dir>/crl.pem and nodes check no CRL.
+  std::string crl_file;
+  /// Days a published CRL stays valid (its nextUpdate).
+  int64_t crl_days = 7;
+  /// How often nodes look for a changed CRL file.
+  caf::timespan crl_refresh = 5s;
+
+  /// Where heraldctl publishes the CRL.
+  std::string crl_destination() const {
+    return crl_file.empty() ? ca_dir + "/crl.pem" : crl_file;
+  }
+};
+
 /// Everything a node or heraldctl needs, typed and validated.
 struct settings {
   node_config node;
@@ -136,6 +179,8 @@ struct settings {
   store_config store;
   crypto_config crypto;
   recovery_config recovery;
+  delivery_config delivery;
+  pki_config pki;
   log::log_config log;
 
   /// Returns whether `role` is among node.roles.

@@ -144,7 +144,61 @@ metrics::metrics(const std::string& node)
         .Name("herald_recovered_messages_total")
         .Help("Queued messages whose ids Redis had lost, queued again.")
         .Register(*registry_)
-        .Add({})) {
+        .Add({})),
+    deliveries(prometheus::BuildCounter()
+                 .Name("herald_deliveries_total")
+                 .Help("Delivery attempts by outcome.")
+                 .Register(*registry_)),
+    delivery_attempts(
+      prometheus::BuildHistogram()
+        .Name("herald_delivery_attempts")
+        .Help("Attempts a message needed until delivered or failed.")
+        .Register(*registry_)
+        .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 3, 5, 10, 20,
+                                                         50, 100, 1000})),
+    delivery_latency(prometheus::BuildHistogram()
+                       .Name("herald_delivery_latency_seconds")
+                       .Help("Time from acceptance to delivery.")
+                       .Register(*registry_)
+                       .Add({}, prometheus::Histogram::BucketBoundaries{
+                                  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                  5, 30, 60, 300, 3600, 86400})),
+    retry_schedule_size(prometheus::BuildGauge()
+                          .Name("herald_retry_schedule_size")
+                          .Help("Messages waiting for a retry.")
+                          .Register(*registry_)
+                          .Add({})),
+    deliveries_in_flight(prometheus::BuildGauge()
+                           .Name("herald_deliveries_in_flight")
+                           .Help("Deliveries being attempted right now.")
+                           .Register(*registry_)
+                           .Add({})),
+    received(prometheus::BuildCounter()
+               .Name("herald_received_total")
+               .Help("Messages the receiver role got, by result.")
+               .Register(*registry_)),
+    certificates(prometheus::BuildGauge()
+                   .Name("herald_certificates")
+                   .Help("Registered certificates by status.")
+                   .Register(*registry_)),
+    client_certificate_expiry(
+      prometheus::BuildGauge()
+        .Name("herald_client_certificate_expiry_seconds")
+        .Help("Seconds until the earliest active client certificate "
+              "expires.")
+        .Register(*registry_)
+        .Add({})),
+    crl_age(prometheus::BuildGauge()
+              .Name("herald_crl_age_seconds")
+              .Help("Seconds since the thisUpdate of the CRL in force.")
+              .Register(*registry_)
+              .Add({})),
+    crl_current(prometheus::BuildGauge()
+                  .Name("herald_crl_current")
+                  .Help("1 while a CRL is in force and before its "
+                        "nextUpdate, else 0.")
+                  .Register(*registry_)
+                  .Add({})) {
   prometheus::BuildGauge()
     .Name("herald_build_info")
     .Help("Always 1; the labels name the build and the node.")

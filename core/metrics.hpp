@@ -70,6 +70,36 @@ public:
   /// Queued messages whose ids Redis had lost, queued again by recovery.
   prometheus::Counter& recovered_messages;
 
+  /// Delivery attempts by outcome (delivered, retry, failed, expired).
+  prometheus::Family<prometheus::Counter>& deliveries;
+
+  /// Attempts a message needed, observed when it is delivered or failed.
+  prometheus::Histogram& delivery_attempts;
+
+  /// Time from acceptance to delivery.
+  prometheus::Histogram& delivery_latency;
+
+  /// Messages waiting in the retry schedule.
+  prometheus::Gauge& retry_schedule_size;
+
+  /// Deliveries being attempted right now.
+  prometheus::Gauge& deliveries_in_flight;
+
+  /// Messages the receiver role got, by result (stored, duplicate).
+  prometheus::Family<prometheus::Counter>& received;
+
+  /// Registered certificates by status (active, revoked, expired).
+  prometheus::Family<prometheus::Gauge>& certificates;
+
+  /// Seconds until the earliest active client certificate expires.
+  prometheus::Gauge& client_certificate_expiry;
+
+  /// Seconds since the thisUpdate of the CRL in force.
+  prometheus::Gauge& crl_age;
+
+  /// 1 while a CRL is in force and before its nextUpdate, else 0.
+  prometheus::Gauge& crl_current;
+
   /// Buckets for request latencies, from 100 µs to 5 s.
   static prometheus::Histogram::BucketBoundaries latency_buckets();
 

@@ -3,6 +3,8 @@
 #include "config/herald_config.hpp"
 #include "core/errc.hpp"
 #include "core/version.hpp"
+#include "ctl/pki_commands.hpp"
+#include "ctl/support.hpp"
 #include "net/tls.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
@@ -14,38 +16,11 @@
 #include <rapidjson/writer.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 
 namespace herald::ctl {
 
 namespace {
-
-int fail(const std::string& what) {
-  std::cerr << "heraldctl: " << what << '\n';
-  return 1;
-}
-
-/// The config file: --config-file, else $HERALD_CONFIG.
-caf::expected<std::string> config_path(const std::string& flag) {
-  if (!flag.empty())
-    return flag;
-  if (auto env = std::getenv("HERALD_CONFIG"); env != nullptr && *env != 0)
-    return std::string{env};
-  return make_error(errc::invalid_config,
-                    "no configuration: pass --config-file FILE or set "
-                    "HERALD_CONFIG");
-}
-
-caf::expected<config::settings> load_settings(const std::string& flag) {
-  auto path = config_path(flag);
-  if (!path)
-    return path.error();
-  config::herald_config cfg;
-  if (auto err = config::load_file(cfg, *path))
-    return err;
-  return cfg.make_settings();
-}
 
 int config_check(const std::string& file) {
   auto cfg = load_settings(file);
@@ -86,18 +61,12 @@ int db_migrate(const std::string& file) {
   return 0;
 }
 
-caf::expected<persistence::mysql_connection>
-connect_db(const std::string& file) {
+/// The database named by the configuration file `file`.
+caf::expected<persistence::mysql_connection> open_db(const std::string& file) {
   auto cfg = load_settings(file);
   if (!cfg)
     return cfg.error();
-  auto db = persistence::mysql_connection::connect(cfg->mysql);
-  if (!db)
-    return make_error(errc::database_failure,
-                      render(db.error())
-                        + "; check the [mysql] settings and that the server "
-                          "runs");
-  return db;
+  return connect_db(*cfg);
 }
 
 int client_add(const std::string& file, const std::string& name,
@@ -107,12 +76,15 @@ int client_add(const std::string& file, const std::string& name,
   auto cert = net::read_certificate(cert_file);
   if (!cert)
     return fail(render(cert.error()));
-  auto db = connect_db(file);
+  auto db = open_db(file);
   if (!db)
     return fail(render(db.error()));
   auto id = persistence::add_client(*db, name, user, *cert);
-  if (!id)
+  if (!id) {
+    audit(*db, "client.add", name, false, render(id.error()));
     return fail(render(id.error()));
+  }
+  audit(*db, "client.add", name, true, "fingerprint " + cert->fingerprint);
   std::cout << "client '" << name << "' added (id " << *id
             << "), certificate " << cert->fingerprint << '\n'
             << "running nodes accept it within a few seconds\n";
@@ -121,17 +93,21 @@ int client_add(const std::string& file, const std::string& name,
 
 int client_set_status(const std::string& file, const std::string& name,
                       const std::string& status) {
-  auto db = connect_db(file);
+  auto db = open_db(file);
   if (!db)
     return fail(render(db.error()));
-  if (auto err = persistence::set_client_status(*db, name, status))
+  auto action = status == "active" ? "client.enable" : "client.disable";
+  if (auto err = persistence::set_client_status(*db, name, status)) {
+    audit(*db, action, name, false, render(err));
     return fail(render(err));
+  }
+  audit(*db, action, name, true);
   std::cout << "client '" << name << "' is " << status << '\n';
   return 0;
 }
 
 int client_list(const std::string& file, bool json) {
-  auto db = connect_db(file);
+  auto db = open_db(file);
   if (!db)
     return fail(render(db.error()));
   auto clients = persistence::list_clients(*db);
@@ -286,6 +262,8 @@ int run(int argc, char** argv) {
     "rotate", "add a new active data key; old messages stay readable");
   add_config_option(rotate);
   rotate->callback([&] { result = keys_rotate(config_file); });
+
+  add_pki_commands(app, config_file, result);
 
   try {
     app.parse(argc, argv);

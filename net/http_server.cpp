@@ -48,6 +48,7 @@ struct https_server::impl : std::enable_shared_from_this<impl> {
   request_handler handler;
   herald::metrics* metrics;
   std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<crl_store> crl;
   asio::io_context ioc;
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
@@ -270,9 +271,11 @@ void https_server::impl::accept() {
 
 caf::expected<std::unique_ptr<https_server>>
 https_server::start(const config::ingress_config& cfg,
-                    request_handler handler, metrics* metrics) {
+                    request_handler handler, metrics* metrics,
+                    std::shared_ptr<crl_store> crl) {
   auto ptr = std::make_shared<impl>(cfg, std::move(handler), metrics);
-  auto tls = make_server_context(cfg.tls, "ingress");
+  ptr->crl = std::move(crl);
+  auto tls = make_server_context(cfg.tls, "ingress", ptr->crl.get());
   if (!tls)
     return tls.error();
   ptr->tls = std::move(*tls);

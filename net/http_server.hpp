@@ -13,6 +13,8 @@ class metrics;
 
 namespace herald::net {
 
+class crl_store;
+
 /// The HTTPS listener (Boost.Beast over OpenSSL) with mutual TLS. Runs its
 /// own I/O threads; each complete request goes to the handler, whose
 /// responder may be called from any thread. Enforces the limits of
@@ -22,10 +24,12 @@ namespace herald::net {
 /// are answered here with problem+json and the connection is closed.
 class https_server {
 public:
-  /// Binds, loads the TLS files and starts the I/O threads.
+  /// Binds, loads the TLS files and starts the I/O threads. With `crl`,
+  /// revoked client certificates fail the handshake; the store is reloaded
+  /// elsewhere (pki_monitor) while the server runs.
   static caf::expected<std::unique_ptr<https_server>>
   start(const config::ingress_config& cfg, request_handler handler,
-        metrics* metrics);
+        metrics* metrics, std::shared_ptr<crl_store> crl = nullptr);
 
   ~https_server();
 

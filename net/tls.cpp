@@ -1,6 +1,7 @@
 #include "net/tls.hpp"
 
 #include "core/errc.hpp"
+#include "net/crl.hpp"
 
 #include <boost/asio/ssl/context.hpp>
 #include <openssl/err.h>
@@ -36,8 +37,8 @@ std::string openssl_error() {
 } // namespace
 
 caf::expected<std::shared_ptr<boost::asio::ssl::context>>
-make_server_context(const config::tls_files& files,
-                    const std::string& prefix) {
+make_server_context(const config::tls_files& files, const std::string& prefix,
+                    crl_store* crl) {
   namespace ssl = boost::asio::ssl;
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   auto* native = ctx->native_handle();
@@ -68,6 +69,8 @@ make_server_context(const config::tls_files& files,
     SSL_CTX_set_client_CA_list(native, names);
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                      nullptr);
+  if (crl != nullptr)
+    crl->attach(native);
   // Required for session resumption when clients are verified.
   static const unsigned char sid_ctx[] = "herald";
   SSL_CTX_set_session_id_context(native, sid_ctx, sizeof(sid_ctx) - 1);

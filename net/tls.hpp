@@ -16,11 +16,16 @@ typedef struct x509_st X509;
 
 namespace herald::net {
 
+class crl_store;
+
 /// A TLS server context that requires a client certificate signed by
-/// `files.ca`: TLS 1.2 or newer, forward-secret AEAD ciphers only. Errors
-/// name the setting (prefix, e.g. "ingress") and the file.
+/// `files.ca`: TLS 1.2 or newer, forward-secret AEAD ciphers only. With
+/// `crl`, the client certificate must not be revoked (see crl_store for
+/// what happens when the CRL is missing or outdated). Errors name the
+/// setting (prefix, e.g. "ingress") and the file.
 caf::expected<std::shared_ptr<boost::asio::ssl::context>>
-make_server_context(const config::tls_files& files, const std::string& prefix);
+make_server_context(const config::tls_files& files, const std::string& prefix,
+                    crl_store* crl = nullptr);
 
 /// SHA-256 fingerprint of `cert`, lower-case hex without separators.
 std::string fingerprint_sha256(X509* cert);

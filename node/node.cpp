@@ -1,7 +1,9 @@
 #include "node/node.hpp"
 
+#include "actors/delivery.hpp"
 #include "actors/dependency_probe.hpp"
 #include "actors/health.hpp"
+#include "actors/pki_monitor.hpp"
 #include "actors/recovery.hpp"
 #include "actors/store.hpp"
 #include "actors/store_writer.hpp"
@@ -9,11 +11,13 @@
 #include "core/logging.hpp"
 #include "core/metrics.hpp"
 #include "core/version.hpp"
+#include "net/crl.hpp"
 #include "net/http_server.hpp"
 #include "net/metrics_endpoint.hpp"
 #include "node/signals.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
+#include "persistence/message_queue.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/mysql.hpp"
 #include "persistence/redis.hpp"
@@ -21,6 +25,7 @@
 #include "web/health_route.hpp"
 #include "web/messages_route.hpp"
 #include "web/rate_limiter.hpp"
+#include "web/receiver_route.hpp"
 #include "web/router.hpp"
 
 #include <caf/actor_system.hpp>
@@ -108,6 +113,57 @@ make_messages_context(caf::actor_system& sys, const config::settings& cfg,
   return std::shared_ptr<const web::messages_context>{std::move(ctx)};
 }
 
+template <class Keep>
+caf::expected<std::shared_ptr<const web::receiver_context>>
+make_receiver_context(caf::actor_system& sys, const config::settings& cfg,
+                      metrics& m, Keep& keep) {
+  auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
+  if (!keys)
+    return keys.error();
+  auto ctx = std::make_shared<web::receiver_context>();
+  ctx->sys = &sys;
+  for (size_t i = 0; i < cfg.store.writers; ++i)
+    ctx->stores.push_back(keep(spawn_receiver_store(sys, cfg.mysql)));
+  ctx->keys = std::move(*keys);
+  ctx->pepper = cfg.crypto.pepper;
+  ctx->stats = &m;
+  return std::shared_ptr<const web::receiver_context>{std::move(ctx)};
+}
+
+/// Returns what a previous run of this node left in its processing list,
+/// then spawns the retry timer and the delivery workers.
+template <class Keep>
+caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
+                          std::shared_ptr<std::atomic<bool>> stopping,
+                          metrics& m, Keep& keep) {
+  auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
+  if (!keys)
+    return keys.error();
+  auto redis = persistence::redis_connection::connect(cfg.redis);
+  if (!redis)
+    return redis.error();
+  auto returned = persistence::reap(*redis, cfg.node.name, true);
+  if (!returned)
+    return returned.error();
+  if (*returned > 0)
+    spdlog::warn("delivery: {} messages of an earlier run go back to the "
+                 "queue",
+                 *returned);
+  delivery_actor_config dcfg{cfg.node.name, cfg.delivery, cfg.mysql,
+                             cfg.redis,     std::move(*keys), stopping};
+  auto schedule = keep(spawn_schedule(sys, dcfg));
+  keep(spawn_retry_timer(sys, schedule, &m));
+  for (size_t i = 0; i < cfg.delivery.workers; ++i) {
+    auto worker = spawn_delivery_worker(sys, dcfg, &m);
+    if (!worker)
+      return worker.error();
+    keep(*worker);
+  }
+  spdlog::info("delivery: {} workers deliver to {}", cfg.delivery.workers,
+               cfg.delivery.url);
+  return caf::none;
+}
+
 } // namespace
 
 caf::error check_dependencies(const config::settings& cfg) {
@@ -157,6 +213,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
   std::optional<shutdown_watchdog> watchdog;
   {
     caf::actor_system sys{sys_cfg};
+    auto stopping = std::make_shared<std::atomic<bool>>(false);
     // Every actor of the node, stopped in reverse order at shutdown.
     std::vector<caf::actor> actors;
     auto keep = [&actors](auto handle) {
@@ -169,6 +226,15 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     maintenance_config maintenance{cfg.node.name, cfg.mysql, cfg.redis,
                                    cfg.recovery};
     keep(spawn_recovery(sys, maintenance, &m));
+    // Loaded before the listener starts, so the first handshake is checked.
+    std::shared_ptr<net::crl_store> crl;
+    if (!cfg.pki.crl_file.empty() && cfg.has_role("ingress")) {
+      crl = std::make_shared<net::crl_store>(cfg.pki.crl_file,
+                                             cfg.ingress.tls.ca);
+      // The monitor's first tick logs the outcome.
+      static_cast<void>(crl->refresh());
+    }
+    keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh}, crl, &m));
     web::router routes{&m};
     web::add_health_route(routes, sys, health, cfg.node.name);
     web::client_registry clients;
@@ -184,13 +250,28 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         exit_code = 1;
       }
     }
-    if (cfg.has_role("ingress") && exit_code == 0) {
+    if (cfg.has_role("receiver") && exit_code == 0) {
+      if (auto ctx = make_receiver_context(sys, cfg, m, keep))
+        web::add_receiver_route(routes, std::move(*ctx));
+      else {
+        spdlog::error("cannot start: {}", render(ctx.error()));
+        exit_code = 1;
+      }
+    }
+    if (cfg.has_role("delivery") && exit_code == 0) {
+      if (auto err = start_delivery(sys, cfg, stopping, m, keep)) {
+        spdlog::error("cannot start: {}", render(err));
+        exit_code = 1;
+      }
+    }
+    bool listens = cfg.has_role("ingress") || cfg.has_role("receiver");
+    if (listens && exit_code == 0) {
       auto started = net::https_server::start(
         cfg.ingress,
         [&routes](net::http_request req, net::responder respond) {
           routes.dispatch(std::move(req), std::move(respond));
         },
-        &m);
+        &m, crl);
       if (started) {
         https = std::move(*started);
       } else {
@@ -204,6 +285,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       spdlog::info("received signal {}; shutting down", sig);
     }
     watchdog.emplace(cfg.node.shutdown_timeout);
+    // Delivery workers finish the message in hand and put back the rest.
+    stopping->store(true);
     if (https)
       https->stop();
     for (auto i = actors.rbegin(); i != actors.rend(); ++i)

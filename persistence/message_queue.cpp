@@ -59,3 +59,186 @@ caf::expected<bool> try_lock(redis_connection& redis, const std::string& owner,
 }
 
 } // namespace herald::persistence
+
+namespace herald::persistence {
+
+namespace {
+
+/// Moves due retries to pending in one atomic step.
+constexpr const char* promote_script = R"(
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #ids > 0 then
+  redis.call('ZREM', KEYS[1], unpack(ids))
+  redis.call('LPUSH', KEYS[2], unpack(ids))
+end
+return #ids)";
+
+/// Moves a whole list to pending in one atomic step.
+constexpr const char* drain_script = R"(
+local n = 0
+while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do
+  n = n + 1
+end
+return n)";
+
+std::string ms_string(caf::timespan x) {
+  return std::to_string(
+    std::chrono::duration_cast<std::chrono::milliseconds>(x).count());
+}
+
+} // namespace
+
+std::string queue_keys::processing(const std::string& node) {
+  return "herald:processing:" + node;
+}
+
+std::string queue_keys::lease(const std::string& node) {
+  return "herald:lease:" + node;
+}
+
+caf::expected<std::vector<std::string>>
+take(redis_connection& redis, const std::string& node, size_t max,
+     caf::timespan block) {
+  auto processing = queue_keys::processing(node);
+  std::vector<std::vector<std::string>> moves(
+    max, {"LMOVE", queue_keys::pending, processing, "RIGHT", "LEFT"});
+  auto replies = redis.pipeline(moves);
+  if (!replies)
+    return replies.error();
+  std::vector<std::string> result;
+  for (auto& r : *replies)
+    if (r.type == redis_reply::kind::string)
+      result.push_back(std::move(r.str));
+  if (!result.empty() || block <= caf::timespan::zero())
+    return result;
+  auto secs = std::chrono::duration<double>(block).count();
+  auto reply = redis.command({"BLMOVE", queue_keys::pending, processing,
+                              "RIGHT", "LEFT", std::to_string(secs)});
+  if (!reply)
+    return reply.error();
+  if (reply->type == redis_reply::kind::string)
+    result.push_back(std::move(reply->str));
+  return result;
+}
+
+caf::error finish(redis_connection& redis, const std::string& node,
+                  const std::vector<std::string>& ids) {
+  if (ids.empty())
+    return caf::none;
+  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
+  auto processing = queue_keys::processing(node);
+  for (const auto& id : ids)
+    cmds.push_back({"LREM", processing, "1", id});
+  std::vector<std::string> srem{"SREM", queue_keys::live};
+  srem.insert(srem.end(), ids.begin(), ids.end());
+  cmds.push_back(std::move(srem));
+  cmds.push_back({"EXEC"});
+  auto replies = redis.pipeline(cmds);
+  return replies ? caf::none : replies.error();
+}
+
+caf::error release(redis_connection& redis, const std::string& node,
+                   const std::vector<std::string>& ids) {
+  if (ids.empty())
+    return caf::none;
+  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
+  auto processing = queue_keys::processing(node);
+  std::vector<std::string> push{"RPUSH", queue_keys::pending};
+  for (const auto& id : ids) {
+    cmds.push_back({"LREM", processing, "1", id});
+    push.push_back(id);
+  }
+  cmds.push_back(std::move(push));
+  cmds.push_back({"EXEC"});
+  auto replies = redis.pipeline(cmds);
+  return replies ? caf::none : replies.error();
+}
+
+caf::error schedule_retry(redis_connection& redis, const std::string& node,
+                          const std::vector<std::string>& ids,
+                          int64_t due_ms) {
+  if (ids.empty())
+    return caf::none;
+  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
+  auto processing = queue_keys::processing(node);
+  std::vector<std::string> zadd{"ZADD", queue_keys::retry};
+  for (const auto& id : ids) {
+    cmds.push_back({"LREM", processing, "1", id});
+    zadd.push_back(std::to_string(due_ms));
+    zadd.push_back(id);
+  }
+  cmds.push_back(std::move(zadd));
+  cmds.push_back({"EXEC"});
+  auto replies = redis.pipeline(cmds);
+  return replies ? caf::none : replies.error();
+}
+
+caf::expected<int64_t> promote_due(redis_connection& redis, int64_t now_ms,
+                                   size_t limit) {
+  auto reply = redis.command({"EVAL", promote_script, "2", queue_keys::retry,
+                              queue_keys::pending, std::to_string(now_ms),
+                              std::to_string(limit)});
+  if (!reply)
+    return reply.error();
+  return reply->integer;
+}
+
+caf::expected<int64_t> earliest_retry(redis_connection& redis) {
+  auto reply = redis.command(
+    {"ZRANGE", queue_keys::retry, "0", "0", "WITHSCORES"});
+  if (!reply)
+    return reply.error();
+  if (reply->elements.size() < 2)
+    return int64_t{-1};
+  return static_cast<int64_t>(std::stod(reply->elements[1].str));
+}
+
+caf::expected<int64_t> retry_count(redis_connection& redis) {
+  auto reply = redis.command({"ZCARD", queue_keys::retry});
+  if (!reply)
+    return reply.error();
+  return reply->integer;
+}
+
+caf::error refresh_lease(redis_connection& redis, const std::string& node,
+                         caf::timespan ttl) {
+  auto reply = redis.command(
+    {"SET", queue_keys::lease(node), "1", "PX", ms_string(ttl)});
+  return reply ? caf::none : reply.error();
+}
+
+caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
+                            bool include_self) {
+  int64_t moved = 0;
+  std::string cursor = "0";
+  const std::string prefix = "herald:processing:";
+  do {
+    auto page = redis.command(
+      {"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "100"});
+    if (!page)
+      return page.error();
+    if (page->elements.size() != 2)
+      return make_error(errc::redis_failure, "redis: odd SCAN reply");
+    cursor = page->elements[0].str;
+    for (const auto& key : page->elements[1].elements) {
+      auto owner = key.str.substr(prefix.size());
+      if (owner == node && !include_self)
+        continue;
+      if (owner != node) {
+        auto alive = redis.command({"EXISTS", queue_keys::lease(owner)});
+        if (!alive)
+          return alive.error();
+        if (alive->integer == 1)
+          continue;
+      }
+      auto n = redis.command(
+        {"EVAL", drain_script, "2", key.str, queue_keys::pending});
+      if (!n)
+        return n.error();
+      moved += n->integer;
+    }
+  } while (cursor != "0");
+  return moved;
+}
+
+} // namespace herald::persistence

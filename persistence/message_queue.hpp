@@ -23,6 +23,15 @@ inline constexpr const char* live = "herald:live";
 /// Lock that lets one node at a time run the recovery sweep.
 inline constexpr const char* sweep_lock = "herald:lock:sweep";
 
+/// Sorted set of ids waiting for a retry, scored by due time (Unix ms).
+inline constexpr const char* retry = "herald:retry";
+
+/// List of the ids a node is delivering right now.
+std::string processing(const std::string& node);
+
+/// Key that exists while a node is alive (refreshed with a TTL).
+std::string lease(const std::string& node);
+
 } // namespace queue_keys
 
 /// Queues `ids` (canonical UUID text) atomically: pushed to the pending list
@@ -37,6 +46,50 @@ caf::expected<std::vector<bool>> are_live(redis_connection& redis,
 
 /// Length of the pending list.
 caf::expected<int64_t> pending_length(redis_connection& redis);
+
+/// Moves up to `max` ids from pending to the node's processing list (one
+/// atomic LMOVE each, pipelined); when pending is empty, waits up to
+/// `block` for one id (BLMOVE). A crash leaves them in the processing list,
+/// from where the reaper returns them.
+caf::expected<std::vector<std::string>>
+take(redis_connection& redis, const std::string& node, size_t max,
+     caf::timespan block);
+
+/// Ends the delivery of `ids`: off the node's processing list and out of
+/// the live set.
+caf::error finish(redis_connection& redis, const std::string& node,
+                  const std::vector<std::string>& ids);
+
+/// Puts `ids` back at the head of pending (the next to be taken), off the
+/// node's processing list: for work a stopping node did not attempt.
+caf::error release(redis_connection& redis, const std::string& node,
+                   const std::vector<std::string>& ids);
+
+/// Schedules `ids` for a retry at `due_ms` (Unix ms): off the processing
+/// list, into the retry set, in one transaction.
+caf::error schedule_retry(redis_connection& redis, const std::string& node,
+                          const std::vector<std::string>& ids, int64_t due_ms);
+
+/// Moves up to `limit` retries due by `now_ms` to pending, atomically (Lua).
+/// Returns how many moved.
+caf::expected<int64_t> promote_due(redis_connection& redis, int64_t now_ms,
+                                   size_t limit);
+
+/// Due time (Unix ms) of the earliest retry, or -1 when there is none.
+caf::expected<int64_t> earliest_retry(redis_connection& redis);
+
+/// Size of the retry schedule.
+caf::expected<int64_t> retry_count(redis_connection& redis);
+
+/// Marks `node` alive for `ttl`.
+caf::error refresh_lease(redis_connection& redis, const std::string& node,
+                         caf::timespan ttl);
+
+/// Returns the processing lists of nodes without a lease (and the node's
+/// own list when `include_self`, for a restart under the same name) to
+/// pending. Returns how many ids moved.
+caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
+                            bool include_self);
 
 /// Takes the sweep lock for `ttl` unless another node holds it.
 caf::expected<bool> try_lock(redis_connection& redis, const std::string& owner,

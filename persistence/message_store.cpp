@@ -242,8 +242,8 @@ find_message(mysql_connection& db, uint64_t client_id, const std::string& id) {
 
 caf::expected<std::vector<std::string>>
 queued_ids(mysql_connection& db, const std::string& after, size_t limit) {
-  auto rows = db.query("SELECT id FROM messages WHERE status = 'queued' "
-                       "AND id > ? ORDER BY id LIMIT ?",
+  auto rows = db.query("SELECT id FROM messages WHERE status IN ('queued', "
+                       "'delivering') AND id > ? ORDER BY id LIMIT ?",
                        {after, static_cast<int64_t>(limit)});
   if (!rows)
     return rows.error();

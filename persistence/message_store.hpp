@@ -34,7 +34,7 @@ caf::error mark_rejected(mysql_connection& db,
 caf::expected<message_status>
 find_message(mysql_connection& db, uint64_t client_id, const std::string& id);
 
-/// Queued messages with an id above `after` (raw; empty: from the start), in
+/// Queued (or delivering) messages with an id above `after` (raw; empty: from the start), in
 /// id order, at most `limit`.
 caf::expected<std::vector<std::string>>
 queued_ids(mysql_connection& db, const std::string& after, size_t limit);

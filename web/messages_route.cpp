@@ -3,6 +3,7 @@
 #include "core/errc.hpp"
 #include "core/metrics.hpp"
 #include "net/problem.hpp"
+#include "persistence/delivery_store.hpp"
 #include "web/actor_bridge.hpp"
 #include "web/health_route.hpp"
 
@@ -149,8 +150,8 @@ void submit(const std::shared_ptr<const messages_context>& ctx,
   }
   auto id = persistence::uuid::make_v7();
   msg.id = id.raw();
-  auto sealed = persistence::seal(ctx->keys.active(), input.message_body,
-                                  msg.id);
+  auto sealed = persistence::seal_payload(
+    ctx->keys.active(), input.sender_number, input.message_body, msg.id);
   if (!sealed)
     return respond(unavailable("The message could not be encrypted."));
   msg.client_id = client.id;

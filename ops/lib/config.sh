@@ -5,7 +5,9 @@
 #   HERALD_NODE_NAME, HERALD_PKI (folder with ca.crt, server.crt/.key),
 #   HERALD_HTTPS_PORT, HERALD_METRICS_PORT, HERALD_MYSQL_PORT,
 #   HERALD_MYSQL_DATABASE, HERALD_MYSQL_PASSWORD_FILE, HERALD_REDIS_PORT,
-#   HERALD_SECRETS (folder with data-keys and sender-pepper), HERALD_LOG_FILE
+#   HERALD_SECRETS (folder with data-keys and sender-pepper), HERALD_LOG_FILE,
+#   and optionally HERALD_ROLES (default: all) and HERALD_DELIVERY_URL
+#   (default: this node's own receiver).
 herald_write_config() {
   cat >"$1" <<INI
 ; Herald node configuration; every key is explained in
@@ -13,8 +15,8 @@ herald_write_config() {
 
 [node]
 name="$HERALD_NODE_NAME"
-roles=["ingress"]
-shutdown-timeout=10s
+roles=${HERALD_ROLES:-[\"ingress\", \"delivery\", \"receiver\"]}
+shutdown-timeout=30s
 
 [ingress]
 address="127.0.0.1"
@@ -37,6 +39,12 @@ password-file="$HERALD_MYSQL_PASSWORD_FILE"
 [redis]
 host="127.0.0.1"
 port=$HERALD_REDIS_PORT
+
+[delivery]
+url="${HERALD_DELIVERY_URL:-https://localhost:$HERALD_HTTPS_PORT/internal/v1/deliver}"
+certificate="$HERALD_PKI/server.crt"
+key="$HERALD_PKI/server.key"
+ca="$HERALD_PKI/ca.crt"
 
 [crypto]
 keys-file="$HERALD_SECRETS/data-keys"

@@ -23,8 +23,9 @@ CREATE TABLE IF NOT EXISTS messages (
   -- hashing every possible number.
   sender_hash BINARY(32) NOT NULL,
   sender_masked VARCHAR(20) NOT NULL,
-  -- AES-256-GCM under data key body_key_id, the message id as associated
-  -- data; the ciphertext ends with the 16-byte tag.
+  -- AES-256-GCM of "<sender number>\n<body>" (delivery needs the number)
+  -- under data key body_key_id, the message id as associated data; the
+  -- ciphertext ends with the 16-byte tag.
   body_key_id INT UNSIGNED NOT NULL,
   body_nonce BINARY(12) NOT NULL,
   body_ciphertext VARBINARY(8192) NOT NULL,

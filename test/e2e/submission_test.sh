@@ -7,6 +7,8 @@ set -uo pipefail
 
 HERALDD=$1
 HERALDCTL=$2
+# Ingress only: nothing is delivered, so statuses stay "queued".
+export HERALD_ROLES='["ingress"]'
 source "$(dirname "$0")/lib.sh"
 
 "$HERALDCTL" db migrate --config-file "$ini" >/dev/null

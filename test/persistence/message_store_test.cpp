@@ -4,6 +4,7 @@
 #include "core/errc.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
+#include "persistence/delivery_store.hpp"
 #include "persistence/message_queue.hpp"
 #include "persistence/migrations.hpp"
 #include "test/fixtures.hpp"
@@ -48,7 +49,7 @@ struct store_fixture {
     m.client_id = client;
     m.sender_hash = hmac_sha256("pepper-pepper-pepper", number);
     m.sender_masked = mask_e164(number);
-    auto sealed = seal(keys.active(), text, m.id);
+    auto sealed = seal_payload(keys.active(), number, text, m.id);
     BOOST_REQUIRE(sealed);
     m.key_id = sealed->key_id;
     m.nonce = sealed->nonce;
@@ -104,9 +105,10 @@ BOOST_AUTO_TEST_CASE(a_batch_is_stored_encrypted_and_readable_by_its_client) {
   auto& row = rows->front();
   sealed_body sealed{static_cast<uint32_t>(std::stoul(*row[0])), *row[1],
                      *row[2]};
-  auto plain = open(keys, sealed, a.id);
+  auto plain = open_payload(keys, sealed, a.id);
   BOOST_REQUIRE(plain);
-  BOOST_TEST(*plain == body);
+  BOOST_TEST(plain->first == number);
+  BOOST_TEST(plain->second == body);
   BOOST_TEST(row[2]->find("plaintext") == std::string::npos);
   BOOST_TEST(row[3]->find(number) == std::string::npos);
   BOOST_TEST(*row[4] == "+49151****678");

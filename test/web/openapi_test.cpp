@@ -2,6 +2,7 @@
 #include "test/fixtures.hpp"
 #include "web/health_route.hpp"
 #include "web/messages_route.hpp"
+#include "web/receiver_route.hpp"
 #include "web/router.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -42,6 +43,7 @@ const std::map<std::string, unsigned> problem_slugs{
   {"method-not-allowed", 405},      {"idempotency-in-progress", 409},
   {"payload-too-large", 413},       {"unsupported-media-type", 415},
   {"invalid-message", 422},         {"idempotency-key-reused", 422},
+  {"invalid-delivery", 422},
   {"rate-limited", 429},            {"headers-too-large", 431},
   {"unavailable", 503},             {"health-unavailable", 503},
 };
@@ -261,6 +263,7 @@ BOOST_AUTO_TEST_CASE(the_operations_are_exactly_the_registered_routes) {
   web::router r{nullptr};
   web::add_health_route(r, sys, health_actor{}, "n");
   web::add_message_routes(r, std::make_shared<const web::messages_context>());
+  web::add_receiver_route(r, std::make_shared<const web::receiver_context>());
   auto registered = r.routes();
   std::set<std::string> in_code{registered.begin(), registered.end()};
   std::set<std::string> documented;

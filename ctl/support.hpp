@@ -1,0 +1,31 @@
+#pragma once
+
+#include "config/settings.hpp"
+#include "persistence/mysql.hpp"
+
+#include <caf/expected.hpp>
+
+#include <string>
+
+namespace herald::ctl {
+
+/// Prints "heraldctl: WHAT" to stderr and returns exit code 1.
+int fail(const std::string& what);
+
+/// The config file: --config-file, else $HERALD_CONFIG.
+caf::expected<std::string> config_path(const std::string& flag);
+
+/// Loads and validates the configuration named by --config-file.
+caf::expected<config::settings> load_settings(const std::string& flag);
+
+/// Connects to the database of `cfg`; the error says what to check.
+caf::expected<persistence::mysql_connection>
+connect_db(const config::settings& cfg);
+
+/// Appends an action of this heraldctl run to the audit log (actor: the
+/// operating system user, or the one behind sudo; source: heraldctl@host).
+/// A failure to record is reported on stderr, not hidden.
+void audit(persistence::mysql_connection& db, const std::string& action,
+           const std::string& target, bool ok, const std::string& detail = "");
+
+} // namespace herald::ctl

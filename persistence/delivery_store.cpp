@@ -1,0 +1,166 @@
+#include "persistence/delivery_store.hpp"
+
+#include "core/errc.hpp"
+
+namespace herald::persistence {
+
+namespace {
+
+std::string placeholders(size_t n) {
+  std::string result;
+  for (size_t i = 0; i < n; ++i)
+    result += i == 0 ? "?" : ", ?";
+  return result;
+}
+
+const char* outcome_name(attempt_outcome x) {
+  switch (x) {
+    case attempt_outcome::delivered:
+      return "delivered";
+    case attempt_outcome::retry:
+      return "retry";
+    case attempt_outcome::failed:
+      return "failed";
+    case attempt_outcome::expired:
+      return "expired";
+  }
+  return "retry";
+}
+
+} // namespace
+
+caf::expected<sealed_body> seal_payload(const data_key& key,
+                                        const std::string& sender_number,
+                                        const std::string& body,
+                                        const std::string& id) {
+  return seal(key, sender_number + '\n' + body, id);
+}
+
+caf::expected<std::pair<std::string, std::string>>
+open_payload(const key_ring& keys, const sealed_body& payload,
+             const std::string& id) {
+  auto plain = open(keys, payload, id);
+  if (!plain)
+    return plain.error();
+  auto nl = plain->find('\n');
+  if (nl == std::string::npos)
+    return make_error(errc::invalid_input, "payload without sender number");
+  return std::make_pair(plain->substr(0, nl), plain->substr(nl + 1));
+}
+
+caf::expected<std::vector<delivery_job>>
+claim_jobs(mysql_connection& db, const std::vector<std::string>& ids) {
+  std::vector<delivery_job> result;
+  if (ids.empty())
+    return result;
+  std::vector<sql_param> params{ids.begin(), ids.end()};
+  auto err = db.transaction([&]() -> caf::error {
+    result.clear();
+    auto rows = db.query("SELECT id, status, attempts, "
+                           + sql_unix_ms("created_at")
+                           + ", body_key_id, body_nonce, body_ciphertext "
+                             "FROM messages WHERE id IN ("
+                           + placeholders(ids.size()) + ") FOR UPDATE",
+                         params);
+    if (!rows)
+      return rows.error();
+    for (auto& row : *rows) {
+      delivery_job job;
+      job.id = std::move(*row[0]);
+      job.status = std::move(*row[1]);
+      job.attempts = static_cast<uint32_t>(std::stoul(*row[2]));
+      job.created_ms = std::stoll(*row[3]);
+      job.payload = {static_cast<uint32_t>(std::stoul(*row[4])),
+                     std::move(*row[5]), std::move(*row[6])};
+      result.push_back(std::move(job));
+    }
+    auto marked = db.execute("UPDATE messages SET status = 'delivering' "
+                             "WHERE status = 'queued' AND id IN ("
+                               + placeholders(ids.size()) + ")",
+                             params);
+    return marked ? caf::none : marked.error();
+  });
+  if (err)
+    return err;
+  return result;
+}
+
+caf::error record_attempts(mysql_connection& db, const std::string& node,
+                           const std::vector<attempt_record>& records) {
+  if (records.empty())
+    return caf::none;
+  return db.transaction([&]() -> caf::error {
+    std::vector<sql_param> params;
+    std::string values;
+    for (const auto& r : records) {
+      values += values.empty() ? "" : ", ";
+      values += "(?, ?, NOW(6), ?, NULLIF(?, 0), NULLIF(?, ''), ?, ?)";
+      params.insert(params.end(),
+                    {r.id, static_cast<int64_t>(r.attempt),
+                     std::string{outcome_name(r.outcome)},
+                     static_cast<int64_t>(r.http_status), r.error,
+                     static_cast<int64_t>(r.latency_ms), node});
+    }
+    // A crash after delivery but before Redis learnt of it repeats an
+    // attempt number: keep the first record.
+    auto logged = db.execute("INSERT IGNORE INTO delivery_attempts (message_id, "
+                             "attempt, attempted_at, outcome, http_status, "
+                             "error, latency_ms, node) VALUES "
+                               + values,
+                             params);
+    if (!logged)
+      return logged.error();
+    for (const auto& r : records) {
+      caf::expected<uint64_t> done{uint64_t{0}};
+      auto attempts = static_cast<int64_t>(r.attempt);
+      switch (r.outcome) {
+        case attempt_outcome::delivered:
+          done = db.execute("UPDATE messages SET status = 'delivered', "
+                            "attempts = ?, delivered_at = NOW(6), "
+                            "next_attempt_at = NULL, last_error = NULL "
+                            "WHERE id = ?",
+                            {attempts, r.id});
+          break;
+        case attempt_outcome::retry:
+          done = db.execute("UPDATE messages SET status = 'queued', "
+                            "attempts = ?, next_attempt_at = ?, "
+                            "last_error = ? WHERE id = ?",
+                            {attempts, sql_datetime(r.next_attempt_ms),
+                             r.error.substr(0, 512), r.id});
+          break;
+        case attempt_outcome::failed:
+        case attempt_outcome::expired:
+          done = db.execute("UPDATE messages SET status = 'failed', "
+                            "attempts = ?, next_attempt_at = NULL, "
+                            "last_error = ? WHERE id = ?",
+                            {attempts, r.error.substr(0, 512), r.id});
+          break;
+      }
+      if (!done)
+        return done.error();
+    }
+    return caf::none;
+  });
+}
+
+caf::expected<bool> store_received(mysql_connection& db,
+                                   const std::string& id,
+                                   const std::string& sender_hash,
+                                   const std::string& sender_masked,
+                                   const sealed_body& payload,
+                                   int64_t created_ms, uint32_t attempt) {
+  auto done = db.execute(
+    "INSERT INTO received_messages (message_id, sender_hash, sender_masked, "
+    "body_key_id, body_nonce, body_ciphertext, created_at, attempt) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON DUPLICATE KEY UPDATE duplicates = duplicates + 1",
+    {id, sender_hash, sender_masked, static_cast<int64_t>(payload.key_id),
+     payload.nonce, payload.ciphertext, sql_datetime(created_ms),
+     static_cast<int64_t>(attempt)});
+  if (!done)
+    return done.error();
+  // MySQL counts an insert as 1 affected row and an update as 2.
+  return *done == 1;
+}
+
+} // namespace herald::persistence

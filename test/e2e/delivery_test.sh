@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# End to end: delivery through the real heraldd to a test downstream
+# (downstream.py: fails "flaky" messages twice, refuses "permanent" ones),
+# then to Herald's own receiver role, and kill -9 in the middle of a burst.
+# Usage: delivery_test.sh HERALDD HERALDCTL LOADGEN
+set -uo pipefail
+
+HERALDD=$1
+HERALDCTL=$2
+LOADGEN=$3
+downstream_port=$(
+  source "$(dirname "$0")/../../ops/lib/services.sh"
+  herald_free_port
+)
+export HERALD_ROLES='["ingress", "delivery"]'
+export HERALD_DELIVERY_URL="https://localhost:$downstream_port/internal/v1/deliver"
+source "$(dirname "$0")/lib.sh"
+
+downstream_pid=""
+start_downstream() {
+  python3 "$root/test/e2e/downstream.py" --port "$downstream_port" \
+    --cert "$pki/server.crt" --key "$pki/server.key" --ca "$pki/ca.crt" \
+    --log "$tmp/downstream.log" --fail-first 2 &
+  downstream_pid=$!
+  sleep 0.5
+}
+stop_downstream() {
+  kill "$downstream_pid" 2>/dev/null
+  wait "$downstream_pid" 2>/dev/null
+  downstream_pid=""
+}
+trap 'stop_downstream; e2e_cleanup' EXIT
+
+"$HERALDCTL" db migrate --config-file "$ini" >/dev/null
+"$HERALDCTL" client add acme --config-file "$ini" \
+  --certificate "$pki/client.crt" >/dev/null
+start_downstream
+check "the node starts" start_node --delivery.retry-interval=1s
+
+messages="$base/api/v1/messages"
+submit() {
+  client_curl -H 'Content-Type: application/json' \
+    -d "{\"sender_number\":\"+4915112345678\",\"message_body\":\"$1\"}" \
+    "$messages" | sed -n 's/.*"message_id":"\([^"]*\)".*/\1/p'
+}
+status() { client_curl "$messages/$1" | sed -n 's/.*"status":"\([^"]*\)".*/\1/p'; }
+attempts() { client_curl "$messages/$1" | sed -n 's/.*"attempts":\([0-9]*\).*/\1/p'; }
+rows() { sql "SELECT COUNT(*) FROM delivery_attempts WHERE message_id = UNHEX('${1//-/}')"; }
+is_status() { [[ "$(status "$1")" == "$2" ]]; }
+
+# -- outcomes ---------------------------------------------------------------------------
+
+ok=$(submit "hello")
+check "a message is delivered" herald_wait_until 5 is_status "$ok" delivered
+check "the downstream got sender, body and the id as Idempotency-Key" \
+  grep -q "^$ok 1 200$" "$tmp/downstream.log"
+
+flaky=$(submit "flaky one")
+check "a message failing twice is delivered on the third attempt" \
+  herald_wait_until 8 is_status "$flaky" delivered
+check "it took 3 attempts" test "$(attempts "$flaky")" = 3
+check "each attempt has a row" test "$(rows "$flaky")" = 3
+check "retries came about 1 s apart" \
+  test "$(sql "SELECT TIMESTAMPDIFF(MICROSECOND, MIN(attempted_at), MAX(attempted_at)) DIV 1000 FROM delivery_attempts WHERE message_id = UNHEX('${flaky//-/}')")" -ge 1800
+
+bad=$(submit "permanent failure")
+check "a 4xx fails the message" herald_wait_until 5 is_status "$bad" failed
+sleep 2.5
+check "a failed message is not retried" test "$(rows "$bad")" = 1
+check "the failure reason is recorded" \
+  bash -c "'$HERALDCTL' --help >/dev/null; curl -s --cacert '$pki/ca.crt' --cert '$pki/client.crt' --key '$pki/client.key' '$messages/$bad' | grep -q 'HTTP 400'"
+
+# -- downstream down, then back -----------------------------------------------------------
+
+stop_downstream
+ids=()
+for i in $(seq 1 10); do ids+=("$(submit "while down $i")"); done
+sleep 2.5
+check "while the downstream is down messages wait queued with attempts" \
+  test "$(status "${ids[0]}")" = queued -a "$(attempts "${ids[0]}")" -ge 1
+start_downstream
+all_delivered() {
+  for id in "${ids[@]}"; do is_status "$id" delivered || return 1; done
+}
+check "when it is back every message is delivered" herald_wait_until 10 all_delivered
+metrics=$(curl -s --max-time 5 "http://127.0.0.1:$HERALD_METRICS_PORT/metrics")
+check "deliveries are counted by outcome" \
+  grep -q '^herald_deliveries_total{outcome="retry"}' <<<"$metrics"
+check "SIGTERM stops the node with exit code 0" stop_node
+
+# -- the receiver role, and kill -9 during delivery ------------------------------------------------
+
+stop_downstream
+sed -i "s|^roles=.*|roles=[\"ingress\", \"delivery\", \"receiver\"]|; s|^url=.*|url=\"$base/internal/v1/deliver\"|" "$ini"
+check "the node restarts as its own downstream" start_node
+"$LOADGEN" --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
+  --url "$messages" --connections 32 --duration 6 --warmup 0 \
+  >"$tmp/loadgen.out" 2>/dev/null &
+loadgen_pid=$!
+# Mid-burst: thousands accepted, many being delivered.
+sleep 5
+kill -9 "$node_pid"
+node_pid=""
+wait "$loadgen_pid"
+accepted=$(sed -n 's/.*status_202=\([0-9]*\).*/\1/p' "$tmp/loadgen.out")
+check "a burst was accepted before the crash (${accepted:-0})" test "${accepted:-0}" -gt 1000
+check "the node restarts after kill -9" start_node
+drained() {
+  [[ "$(sql "SELECT COUNT(*) FROM messages WHERE status IN ('queued', 'delivering', 'accepting')")" == 0 ]]
+}
+check "every message is delivered after the restart" herald_wait_until 120 drained
+stored=$(sql "SELECT COUNT(*) FROM received_messages")
+sent=$(sql "SELECT COUNT(*) FROM messages WHERE status = 'delivered' AND id NOT IN (UNHEX('${ok//-/}'), UNHEX('${flaky//-/}'))")
+check "the receiver stored each delivered message once ($stored of $sent)" \
+  test "$stored" -eq "$((sent - ${#ids[@]}))"
+check "no accepted message is lost (${accepted:-0} accepted)" \
+  test "$(sql "SELECT COUNT(*) FROM messages WHERE status = 'delivered'")" -ge "${accepted:-0}"
+echo "duplicates dropped by the receiver: $(sql "SELECT COALESCE(SUM(duplicates), 0) FROM received_messages")"
+check "SIGTERM stops the node with exit code 0" stop_node
+
+e2e_finish

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""A test downstream for Herald's delivery: HTTPS with client certificates.
+
+Answers POST /internal/v1/deliver by the message body:
+  - contains "permanent": 400 every time (a permanent failure)
+  - contains "flaky": 503 for the first --fail-first attempts, then 200
+  - anything else: 200
+Appends one line "<message_id> <attempt> <status>" per request to --log.
+Stops on SIGTERM. Usage:
+  downstream.py --port P --cert C --key K --ca CA --log FILE [--fail-first N]
+"""
+import argparse
+import http.server
+import json
+import ssl
+import threading
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--cert", required=True)
+parser.add_argument("--key", required=True)
+parser.add_argument("--ca", required=True)
+parser.add_argument("--log", required=True)
+parser.add_argument("--fail-first", type=int, default=2)
+args = parser.parse_args()
+
+lock = threading.Lock()
+attempts = {}
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        msg = json.loads(self.rfile.read(length))
+        mid = msg["message_id"]
+        with lock:
+            attempts[mid] = attempts.get(mid, 0) + 1
+            seen = attempts[mid]
+        body = msg["message_body"]
+        if "permanent" in body:
+            status = 400
+        elif "flaky" in body and seen <= args.fail_first:
+            status = 503
+        else:
+            status = 200
+        if self.headers.get("Idempotency-Key") != mid:
+            status = 400
+        with lock, open(args.log, "a") as log:
+            log.write(f"{mid} {msg['attempt']} {status}\n")
+        payload = b'{"ok":true}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *_):
+        pass
+
+
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.minimum_version = ssl.TLSVersion.TLSv1_2
+context.load_cert_chain(args.cert, args.key)
+context.load_verify_locations(args.ca)
+context.verify_mode = ssl.CERT_REQUIRED
+server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
