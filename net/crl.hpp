@@ -49,7 +49,8 @@ public:
     return path_;
   }
 
-  /// Hands the CRL in force to OpenSSL (used by the lookup callback).
+  /// The CRL in force with a reference the caller owns (X509_CRL_free),
+  /// or null; for the lookup callback.
   X509_CRL* current_crl() const;
 
 private:
