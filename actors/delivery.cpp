@@ -282,6 +282,7 @@ delivery_worker_actor::behavior_type delivery_worker(
       auto& st = self->state;
       if (st.cfg.stopping->load())
         return;
+      metrics::sample_mailbox(st.stats, self);
       if (deliver_batch(st))
         self->send(self, tick_atom::value);
       else
@@ -366,6 +367,7 @@ retry_timer(retry_timer_actor::stateful_pointer<retry_timer_state> self,
   return {
     [self](tick_atom) {
       constexpr int64_t max_sleep_ms = 1000;
+      metrics::sample_mailbox(self->state.stats, self);
       self->request(self->state.store, std::chrono::seconds{5},
                     promote_atom::value)
         .then(

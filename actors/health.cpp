@@ -61,6 +61,7 @@ health(health_actor::stateful_pointer<health_state> self,
     [self](caf::get_atom) { return self->state.report; },
     [self, update](tick_atom) {
       auto& st = self->state;
+      metrics::sample_mailbox(st.stats, self);
       self->request(st.probe, st.cfg.probe_timeout, probe_atom::value)
         .then(update, [self, update](caf::error& err) {
           // Keep the names of the dependencies, mark all of them down.

@@ -174,6 +174,7 @@ store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
     [self](submit_atom, stored_message& msg)
       -> caf::typed_response_promise<submit_result> {
       auto& st = self->state;
+      metrics::sample_mailbox(st.stats, self);
       auto promise = self->make_response_promise<submit_result>();
       if (st.pending.size() + st.in_flight >= st.cfg.max_pending) {
         promise.deliver(make_error(errc::overloaded,

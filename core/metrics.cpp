@@ -173,6 +173,10 @@ metrics::metrics(const std::string& node)
                            .Help("Deliveries being attempted right now.")
                            .Register(*registry_)
                            .Add({})),
+    mailbox_size(prometheus::BuildGauge()
+                   .Name("herald_actor_mailbox_size")
+                   .Help("Messages waiting in an actor's mailbox.")
+                   .Register(*registry_)),
     received(prometheus::BuildCounter()
                .Name("herald_received_total")
                .Help("Messages the receiver role got, by result.")

@@ -85,6 +85,10 @@ public:
   /// Deliveries being attempted right now.
   prometheus::Gauge& deliveries_in_flight;
 
+  /// Messages waiting in an actor's mailbox, by actor name, sampled when
+  /// the actor handles a message.
+  prometheus::Family<prometheus::Gauge>& mailbox_size;
+
   /// Messages the receiver role got, by result (stored, duplicate).
   prometheus::Family<prometheus::Counter>& received;
 
@@ -99,6 +103,14 @@ public:
 
   /// 1 while a CRL is in force and before its nextUpdate, else 0.
   prometheus::Gauge& crl_current;
+
+  /// Samples the mailbox of the actor `self` (call from its own handler).
+  template <class Self>
+  static void sample_mailbox(metrics* m, Self* self) {
+    if (m != nullptr)
+      m->mailbox_size.Add({{"actor", self->name()}})
+        .Set(static_cast<double>(self->mailbox().size()));
+  }
 
   /// Buckets for request latencies, from 100 µs to 5 s.
   static prometheus::Histogram::BucketBoundaries latency_buckets();

@@ -86,6 +86,12 @@ check "when it is back every message is delivered" herald_wait_until 10 all_deli
 metrics=$(curl -s --max-time 5 "http://127.0.0.1:$HERALD_METRICS_PORT/metrics")
 check "deliveries are counted by outcome" \
   grep -q '^herald_deliveries_total{outcome="retry"}' <<<"$metrics"
+check "the accept->delivered latency is measured" \
+  grep -q '^herald_delivery_latency_seconds_count [1-9]' <<<"$metrics"
+check "actor mailboxes are sampled" \
+  grep -q '^herald_actor_mailbox_size{actor="store"}' <<<"$metrics"
+check "the retry schedule size is exported" \
+  grep -q '^herald_retry_schedule_size ' <<<"$metrics"
 check "SIGTERM stops the node with exit code 0" stop_node
 
 # -- the receiver role, and kill -9 during delivery ------------------------------------------------
