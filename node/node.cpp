@@ -228,7 +228,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     keep(spawn_recovery(sys, maintenance, &m));
     // Loaded before the listener starts, so the first handshake is checked.
     std::shared_ptr<net::crl_store> crl;
-    if (!cfg.pki.crl_file.empty() && cfg.has_role("ingress")) {
+    if (!cfg.pki.crl_file.empty()
+        && (cfg.has_role("ingress") || cfg.has_role("receiver"))) {
       crl = std::make_shared<net::crl_store>(cfg.pki.crl_file,
                                              cfg.ingress.tls.ca);
       // The monitor's first tick logs the outcome.
