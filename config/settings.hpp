@@ -160,7 +160,7 @@ struct pki_config {
   /// Days a published CRL stays valid (its nextUpdate).
   int64_t crl_days = 7;
   /// How often nodes look for a changed CRL file.
-  caf::timespan crl_refresh = 5s;
+  caf::timespan crl_refresh = 2s;
 
   /// Where heraldctl publishes the CRL.
   std::string crl_destination() const {

@@ -6,8 +6,9 @@
 #   HERALD_HTTPS_PORT, HERALD_METRICS_PORT, HERALD_MYSQL_PORT,
 #   HERALD_MYSQL_DATABASE, HERALD_MYSQL_PASSWORD_FILE, HERALD_REDIS_PORT,
 #   HERALD_SECRETS (folder with data-keys and sender-pepper), HERALD_LOG_FILE,
-#   and optionally HERALD_ROLES (default: all) and HERALD_DELIVERY_URL
-#   (default: this node's own receiver).
+#   and optionally HERALD_ROLES (default: all), HERALD_DELIVERY_URL
+#   (default: this node's own receiver) and HERALD_CRL_FILE (default: none).
+# The CA of heraldctl ca/cert is the demo CA in HERALD_PKI.
 herald_write_config() {
   cat >"$1" <<INI
 ; Herald node configuration; every key is explained in
@@ -45,6 +46,10 @@ url="${HERALD_DELIVERY_URL:-https://localhost:$HERALD_HTTPS_PORT/internal/v1/del
 certificate="$HERALD_PKI/server.crt"
 key="$HERALD_PKI/server.key"
 ca="$HERALD_PKI/ca.crt"
+
+[pki]
+ca-dir="$HERALD_PKI"
+crl-file="${HERALD_CRL_FILE:-}"
 
 [crypto]
 keys-file="$HERALD_SECRETS/data-keys"
