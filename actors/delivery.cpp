@@ -4,6 +4,7 @@
 #include "core/metrics.hpp"
 #include "persistence/delivery_store.hpp"
 #include "persistence/message_queue.hpp"
+#include "persistence/reconnect.hpp"
 #include "web/health_route.hpp"
 
 #include <caf/actor_system.hpp>
@@ -33,31 +34,6 @@ int64_t now_ms() {
 
 int64_t to_ms(caf::timespan x) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
-}
-
-template <class Connection, class Config>
-caf::error ensure(std::optional<Connection>& slot, const Config& cfg) {
-  if (slot)
-    return caf::none;
-  auto conn = Connection::connect(cfg);
-  if (!conn)
-    return conn.error();
-  slot.emplace(std::move(*conn));
-  return caf::none;
-}
-
-const char* outcome_label(attempt_outcome x) {
-  switch (x) {
-    case attempt_outcome::delivered:
-      return "delivered";
-    case attempt_outcome::retry:
-      return "retry";
-    case attempt_outcome::failed:
-      return "failed";
-    case attempt_outcome::expired:
-      return "expired";
-  }
-  return "retry";
 }
 
 std::string delivery_body(const std::string& text_id,
@@ -152,7 +128,7 @@ void attempt(delivery_worker_state& st, const std::string& text_id,
   if (rec.outcome != attempt_outcome::retry)
     plan.finished.push_back(text_id);
   if (st.stats != nullptr) {
-    st.stats->deliveries.Add({{"outcome", outcome_label(rec.outcome)}})
+    st.stats->deliveries.Add({{"outcome", persistence::to_string(rec.outcome)}})
       .Increment();
     if (rec.outcome != attempt_outcome::retry)
       st.stats->delivery_attempts.Observe(rec.attempt);
@@ -167,7 +143,7 @@ void attempt(delivery_worker_state& st, const std::string& text_id,
 /// should pause (a dependency is down).
 bool deliver_batch(delivery_worker_state& st) {
   const auto& node = st.cfg.node;
-  if (auto err = ensure(st.redis, st.cfg.redis)) {
+  if (auto err = persistence::ensure_connected(st.redis, st.cfg.redis)) {
     spdlog::warn("delivery: redis: {}", render(err));
     return false;
   }
@@ -188,7 +164,7 @@ bool deliver_batch(delivery_worker_state& st) {
       plan.finished.push_back(text); // not a message id: drop it
   }
   auto soon = now_ms() + 1000;
-  auto jobs = ensure(st.db, st.cfg.mysql)
+  auto jobs = persistence::ensure_connected(st.db, st.cfg.mysql)
                 ? caf::expected<std::vector<persistence::delivery_job>>{
                   make_error(errc::database_failure, "mysql unavailable")}
                 : persistence::claim_jobs(*st.db, raw);
@@ -313,7 +289,7 @@ schedule(schedule_actor::stateful_pointer<schedule_state> self,
       auto& st = self->state;
       schedule_status result;
       auto run = [&]() -> caf::error {
-        if (auto err = ensure(st.redis, st.cfg.redis))
+        if (auto err = persistence::ensure_connected(st.redis, st.cfg.redis))
           return err;
         auto& redis = *st.redis;
         auto moved = persistence::promote_due(redis, now_ms(), 1000);

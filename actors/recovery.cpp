@@ -5,6 +5,7 @@
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
 #include "persistence/message_queue.hpp"
+#include "persistence/reconnect.hpp"
 #include "persistence/message_store.hpp"
 #include "web/client_registry.hpp"
 
@@ -19,17 +20,6 @@ namespace herald {
 namespace {
 
 constexpr size_t sweep_page = 1000;
-
-template <class Connection, class Config>
-caf::error ensure(std::optional<Connection>& slot, const Config& cfg) {
-  if (slot)
-    return caf::none;
-  auto conn = Connection::connect(cfg);
-  if (!conn)
-    return conn.error();
-  slot.emplace(std::move(*conn));
-  return caf::none;
-}
 
 std::string text_id(const std::string& raw) {
   persistence::uuid id;
@@ -69,9 +59,9 @@ caf::expected<uint64_t> requeue_lost(persistence::mysql_connection& db,
 
 caf::expected<sweep_report> sweep(recovery_state& st) {
   sweep_report report;
-  if (auto err = ensure(st.db, st.cfg.mysql))
+  if (auto err = persistence::ensure_connected(st.db, st.cfg.mysql))
     return err;
-  if (auto err = ensure(st.redis, st.cfg.redis))
+  if (auto err = persistence::ensure_connected(st.redis, st.cfg.redis))
     return err;
   // The lock expires before the next sweep of any node is due.
   auto locked = persistence::try_lock(*st.redis, st.cfg.node,
@@ -153,7 +143,7 @@ client_directory_actor::behavior_type client_directory(
   return {
     [self](tick_atom) {
       auto& st = self->state;
-      auto err = ensure(st.db, st.cfg.mysql);
+      auto err = persistence::ensure_connected(st.db, st.cfg.mysql);
       if (!err) {
         if (auto clients = persistence::load_client_map(*st.db))
           st.registry->replace(std::move(*clients));

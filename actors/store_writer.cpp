@@ -4,6 +4,7 @@
 #include "persistence/delivery_store.hpp"
 #include "persistence/message_queue.hpp"
 #include "persistence/message_store.hpp"
+#include "persistence/reconnect.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/spawn_options.hpp>
@@ -19,12 +20,8 @@ namespace {
 template <class Connection, class Config, class F>
 auto with_connection(std::optional<Connection>& slot, const Config& cfg, F f)
   -> decltype(f(*slot)) {
-  if (!slot) {
-    auto conn = Connection::connect(cfg);
-    if (!conn)
-      return conn.error();
-    slot.emplace(std::move(*conn));
-  }
+  if (auto err = persistence::ensure_connected(slot, cfg))
+    return err;
   auto result = f(*slot);
   if (!result && !(result.error() == errc::not_found))
     slot.reset();

@@ -13,7 +13,9 @@ std::string placeholders(size_t n) {
   return result;
 }
 
-const char* outcome_name(attempt_outcome x) {
+} // namespace
+
+const char* to_string(attempt_outcome x) {
   switch (x) {
     case attempt_outcome::delivered:
       return "delivered";
@@ -26,8 +28,6 @@ const char* outcome_name(attempt_outcome x) {
   }
   return "retry";
 }
-
-} // namespace
 
 caf::expected<sealed_body> seal_payload(const data_key& key,
                                         const std::string& sender_number,
@@ -97,7 +97,7 @@ caf::error record_attempts(mysql_connection& db, const std::string& node,
       values += "(?, ?, NOW(6), ?, NULLIF(?, 0), NULLIF(?, ''), ?, ?)";
       params.insert(params.end(),
                     {r.id, static_cast<int64_t>(r.attempt),
-                     std::string{outcome_name(r.outcome)},
+                     std::string{to_string(r.outcome)},
                      static_cast<int64_t>(r.http_status), r.error,
                      static_cast<int64_t>(r.latency_ms), node});
     }

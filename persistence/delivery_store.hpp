@@ -28,6 +28,9 @@ struct delivery_job {
 /// How one attempt ended.
 enum class attempt_outcome { delivered, retry, failed, expired };
 
+/// "delivered", "retry", "failed" or "expired".
+const char* to_string(attempt_outcome x);
+
 /// One attempt, for delivery_attempts and the message row.
 struct attempt_record {
   std::string id;
