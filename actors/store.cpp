@@ -131,18 +131,19 @@ void write_batch(self_ptr self, size_t w) {
 void expire_waiting(self_ptr self) {
   auto& st = self->state;
   auto now = self->clock().now();
-  auto expired = std::stable_partition(
+  // Pending is in arrival order, so the expired ones lead.
+  auto fresh = std::find_if(
     st.pending.begin(), st.pending.end(),
     [now](const pending_submission& x) { return x.start_by > now; });
-  if (expired == st.pending.end())
+  if (fresh == st.pending.begin())
     return;
   if (st.stats != nullptr)
     st.stats->rejections.Add({{"reason", "store_busy"}})
-      .Increment(static_cast<double>(st.pending.end() - expired));
-  for (auto i = expired; i != st.pending.end(); ++i)
+      .Increment(static_cast<double>(fresh - st.pending.begin()));
+  for (auto i = st.pending.begin(); i != fresh; ++i)
     i->promise.deliver(make_error(errc::overloaded,
                                   "no store writer became free in time"));
-  st.pending.erase(expired, st.pending.end());
+  st.pending.erase(st.pending.begin(), fresh);
 }
 
 /// Starts batches while there are submissions and idle writers.
