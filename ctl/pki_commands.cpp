@@ -2,6 +2,7 @@
 
 #include "config/secrets.hpp"
 #include "core/errc.hpp"
+#include "core/time.hpp"
 #include "ctl/support.hpp"
 #include "persistence/audit.hpp"
 #include "persistence/certificates.hpp"
@@ -47,14 +48,7 @@ struct pki_options {
 };
 
 std::string format_time(int64_t unix_seconds) {
-  if (unix_seconds == 0)
-    return "-";
-  auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
+  return unix_seconds == 0 ? "-" : iso8601_s(unix_seconds);
 }
 
 /// The CA passphrase: HERALD_CA_PASSPHRASE, else --passphrase-file (mode

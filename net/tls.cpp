@@ -24,6 +24,9 @@ constexpr const char* tls12_ciphers
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
+
+} // namespace
+
 std::string openssl_error() {
   auto code = ERR_get_error();
   ERR_clear_error();
@@ -33,8 +36,6 @@ std::string openssl_error() {
   ERR_error_string_n(code, buf, sizeof(buf));
   return buf;
 }
-
-} // namespace
 
 caf::expected<std::shared_ptr<boost::asio::ssl::context>>
 make_server_context(const config::tls_files& files, const std::string& prefix,

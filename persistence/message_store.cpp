@@ -1,6 +1,7 @@
 #include "persistence/message_store.hpp"
 
 #include "core/errc.hpp"
+#include "core/time.hpp"
 #include "persistence/crypto.hpp"
 
 #include <cstdio>
@@ -26,17 +27,7 @@ std::string repeat(const std::string& row, size_t count) {
 }
 
 std::string iso8601_ms(const std::optional<std::string>& unix_ms) {
-  if (!unix_ms)
-    return {};
-  auto ms = std::stoll(*unix_ms);
-  auto secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ",
-                static_cast<int>(ms % 1000));
-  return buf;
+  return unix_ms ? herald::iso8601_ms(std::stoll(*unix_ms)) : std::string{};
 }
 
 int64_t unix_ms_of(const std::string& raw_id) {

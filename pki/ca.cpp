@@ -1,6 +1,8 @@
 #include "pki/ca.hpp"
 
 #include "core/errc.hpp"
+#include "core/time.hpp"
+#include "net/tls.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -58,18 +60,9 @@ void free_crl_stack(STACK_OF(X509_CRL) * stack) {
   sk_X509_CRL_pop_free(stack, X509_CRL_free);
 }
 
-std::string openssl_error() {
-  auto code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0)
-    return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof(buf));
-  return buf;
-}
 
 caf::error ssl_failure(const std::string& what) {
-  return make_error(errc::tls_failure, what + ": " + openssl_error());
+  return make_error(errc::tls_failure, what + ": " + net::openssl_error());
 }
 
 std::string to_string(BIO* bio) {
@@ -93,14 +86,6 @@ int64_t now_unix() {
   return static_cast<int64_t>(std::time(nullptr));
 }
 
-std::string format_time(int64_t unix_seconds) {
-  auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string serial_hex(const ASN1_INTEGER* serial) {
   std::string result;
@@ -728,16 +713,16 @@ verdict verify(const std::string& cert_pem, const std::string& ca_pem,
     return {false, "the certificate allows neither clientAuth nor serverAuth "
                    "(extended key usage): it cannot be used with Herald"};
   if (X509_verify_cert(ctx.get()) == 1)
-    return {true, "valid until " + format_time(info.not_after)
+    return {true, "valid until " + iso8601_s(info.not_after)
                     + (crl ? ", not revoked" : ", revocation not checked")};
   auto code = X509_STORE_CTX_get_error(ctx.get());
   ERR_clear_error();
   switch (code) {
     case X509_V_ERR_CERT_HAS_EXPIRED:
-      return {false, "expired on " + format_time(info.not_after)
+      return {false, "expired on " + iso8601_s(info.not_after)
                        + "; renew it with heraldctl cert renew"};
     case X509_V_ERR_CERT_NOT_YET_VALID:
-      return {false, "not valid before " + format_time(info.not_before)};
+      return {false, "not valid before " + iso8601_s(info.not_before)};
     case X509_V_ERR_CERT_REVOKED: {
       X509_REVOKED* entry = nullptr;
       std::string why = "revoked";
@@ -751,7 +736,7 @@ verdict verify(const std::string& cert_pem, const std::string& ca_pem,
               : std::string{"unspecified"};
         ASN1_ENUMERATED_free(code_ext);
         why += " on "
-               + format_time(to_unix(X509_REVOKED_get0_revocationDate(entry)))
+               + iso8601_s(to_unix(X509_REVOKED_get0_revocationDate(entry)))
                + " (" + reason + ")";
       }
       return {false, why};

@@ -1,5 +1,6 @@
 #include "web/health_route.hpp"
 
+#include "core/time.hpp"
 #include "core/version.hpp"
 #include "net/problem.hpp"
 #include "web/actor_bridge.hpp"
@@ -16,17 +17,9 @@
 namespace herald::web {
 
 std::string iso8601(caf::timestamp t) {
-  using namespace std::chrono;
-  auto since_epoch = t.time_since_epoch();
-  auto secs = duration_cast<seconds>(since_epoch);
-  auto millis = duration_cast<milliseconds>(since_epoch - secs).count();
-  auto tt = static_cast<std::time_t>(secs.count());
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  auto n = std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(millis));
-  return buf;
+  return iso8601_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                      t.time_since_epoch())
+                      .count());
 }
 
 net::http_response render_health(const health_report& report,
