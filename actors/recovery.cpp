@@ -45,10 +45,19 @@ caf::expected<uint64_t> requeue_lost(persistence::mysql_connection& db,
     auto live = persistence::are_live(redis, text);
     if (!live)
       return live.error();
-    std::vector<std::string> lost;
+    std::vector<std::string> missing;
     for (size_t i = 0; i < text.size(); ++i)
       if (!(*live)[i])
-        lost.push_back(text[i]);
+        missing.push_back((*ids)[i]);
+    // A delivery that finished after the page was read is no longer live,
+    // but MySQL says delivered by now: only what is still deliverable is
+    // lost.
+    auto deliverable = persistence::still_deliverable(db, missing);
+    if (!deliverable)
+      return deliverable.error();
+    std::vector<std::string> lost;
+    for (const auto& raw : *deliverable)
+      lost.push_back(text_id(raw));
     if (!lost.empty()) {
       if (auto queued = persistence::enqueue(redis, lost); !queued)
         return queued.error();

@@ -17,7 +17,7 @@ namespace {
 const char* const herald_categories[]
   = {"node",  "ingress", "metrics", "mysql",    "redis",
      "store", "crypto",  "health",  "recovery", "delivery", "log",
-     "pki"};
+     "pki",  "receiver"};
 
 caf::expected<uint16_t> to_port(const char* setting, int64_t value) {
   if (value < 1 || value > 65535)
@@ -73,6 +73,7 @@ herald_config::herald_config() {
   delivery_max_attempts_ = static_cast<int64_t>(d.max_attempts);
   delivery_max_age_ = d.max_age;
   delivery_lease_ttl_ = d.lease_ttl;
+  receiver_writers_ = static_cast<int64_t>(defaults.receiver.writers);
   metrics_address_ = defaults.metrics.address;
   metrics_port_ = defaults.metrics.port;
   mysql_host_ = defaults.mysql.host;
@@ -179,6 +180,9 @@ herald_config::herald_config() {
     .add(delivery_max_age_, "max-age", "older messages fail as expired")
     .add(delivery_lease_ttl_, "lease-ttl",
          "a node silent for this long is dead");
+  opt_group{custom_options_, "receiver"}
+    .add(receiver_writers_, "writers",
+         "MySQL connections storing received messages");
   opt_group{custom_options_, "health"}
     .add(health_interval_, "interval", "time between dependency probes")
     .add(health_probe_timeout_, "probe-timeout",
@@ -287,6 +291,10 @@ caf::expected<settings> herald_config::make_settings() const {
   dl.retry_interval = delivery_retry_interval_;
   dl.max_age = delivery_max_age_;
   dl.lease_ttl = delivery_lease_ttl_;
+  auto receiver_writers = to_count("receiver.writers", receiver_writers_);
+  if (!receiver_writers)
+    return receiver_writers.error();
+  result.receiver.writers = *receiver_writers;
   result.crypto.keys_file = crypto_keys_file_;
   if (result.has_role("ingress") || result.has_role("delivery")
       || result.has_role("receiver")) {

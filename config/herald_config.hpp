@@ -74,6 +74,7 @@ private:
   int64_t delivery_max_attempts_;
   caf::timespan delivery_max_age_;
   caf::timespan delivery_lease_ttl_;
+  int64_t receiver_writers_;
   std::string metrics_address_;
   int64_t metrics_port_;
   std::string mysql_host_;

@@ -146,6 +146,9 @@ caf::error validate(const settings& cfg) {
       return bad("node.shutdown-timeout",
                  "must be longer than twice delivery.timeout");
   }
+  if (cfg.has_role("receiver")
+      && (cfg.receiver.writers < 1 || cfg.receiver.writers > 64))
+    return bad("receiver.writers", "must be between 1 and 64");
   if (cfg.metrics.port == 0)
     return bad("metrics.port", "must be between 1 and 65535");
   if (cfg.mysql.socket.empty() && cfg.mysql.port == 0)

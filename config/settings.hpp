@@ -134,7 +134,7 @@ struct delivery_config {
   /// The CA that signs the downstream's certificate, and the client
   /// certificate Herald presents to it.
   tls_files tls;
-  /// Delivery workers (threads) per node.
+  /// Delivery workers (threads) per node; each sends one message at a time.
   size_t workers = 4;
   /// Messages a worker takes from the queue at once.
   size_t batch = 8;
@@ -168,6 +168,13 @@ struct pki_config {
   }
 };
 
+/// The receiver role (POST /internal/v1/deliver).
+struct receiver_config {
+  /// MySQL connections storing received messages; concurrent commits share
+  /// InnoDB's log flushes.
+  size_t writers = 4;
+};
+
 /// Everything a node or heraldctl needs, typed and validated.
 struct settings {
   node_config node;
@@ -180,6 +187,7 @@ struct settings {
   crypto_config crypto;
   recovery_config recovery;
   delivery_config delivery;
+  receiver_config receiver;
   pki_config pki;
   log::log_config log;
 

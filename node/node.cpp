@@ -122,7 +122,7 @@ make_receiver_context(caf::actor_system& sys, const config::settings& cfg,
     return keys.error();
   auto ctx = std::make_shared<web::receiver_context>();
   ctx->sys = &sys;
-  for (size_t i = 0; i < cfg.store.writers; ++i)
+  for (size_t i = 0; i < cfg.receiver.writers; ++i)
     ctx->stores.push_back(keep(spawn_receiver_store(sys, cfg.mysql)));
   ctx->keys = std::move(*keys);
   ctx->pepper = cfg.crypto.pepper;

@@ -245,6 +245,22 @@ queued_ids(mysql_connection& db, const std::string& after, size_t limit) {
   return result;
 }
 
+caf::expected<std::vector<std::string>>
+still_deliverable(mysql_connection& db, const std::vector<std::string>& ids) {
+  std::vector<std::string> result;
+  if (ids.empty())
+    return result;
+  auto rows = db.query("SELECT id FROM messages WHERE status IN ('queued', "
+                       "'delivering') AND id IN ("
+                         + repeat("?", ids.size()) + ")",
+                       {ids.begin(), ids.end()});
+  if (!rows)
+    return rows.error();
+  for (auto& row : *rows)
+    result.push_back(std::move(*row[0]));
+  return result;
+}
+
 caf::expected<uint64_t> reject_stale_accepting(mysql_connection& db,
                                                caf::timespan grace) {
   auto micros

@@ -39,6 +39,11 @@ find_message(mysql_connection& db, uint64_t client_id, const std::string& id);
 caf::expected<std::vector<std::string>>
 queued_ids(mysql_connection& db, const std::string& after, size_t limit);
 
+/// Of `ids` (raw), those still queued or delivering: the sweep checks again
+/// after asking Redis, since a delivery may have finished in between.
+caf::expected<std::vector<std::string>>
+still_deliverable(mysql_connection& db, const std::vector<std::string>& ids);
+
 /// Rejects messages stuck in "accepting" for longer than `grace` (their node
 /// died between commit and enqueue, before answering). Returns the count.
 caf::expected<uint64_t> reject_stale_accepting(mysql_connection& db,
