@@ -61,14 +61,6 @@ int db_migrate(const std::string& file) {
   return 0;
 }
 
-/// The database named by the configuration file `file`.
-caf::expected<persistence::mysql_connection> open_db(const std::string& file) {
-  auto cfg = load_settings(file);
-  if (!cfg)
-    return cfg.error();
-  return connect_db(*cfg);
-}
-
 int client_add(const std::string& file, const std::string& name,
                const std::string& user, const std::string& cert_file) {
   if (name.empty() || name.size() > 64)

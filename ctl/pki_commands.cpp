@@ -404,10 +404,7 @@ int cert_list(const std::string& file, const pki_options& opt) {
       return fail(render(parsed.error()));
     within = *parsed;
   }
-  auto cfg = load_settings(file);
-  if (!cfg)
-    return fail(render(cfg.error()));
-  auto db = connect_db(*cfg);
+  auto db = open_db(file);
   if (!db)
     return fail(render(db.error()));
   auto rows = persistence::list_certificates(*db, opt.status, within);
@@ -436,10 +433,7 @@ int cert_list(const std::string& file, const pki_options& opt) {
 }
 
 int cert_show(const std::string& file, const pki_options& opt) {
-  auto cfg = load_settings(file);
-  if (!cfg)
-    return fail(render(cfg.error()));
-  auto db = connect_db(*cfg);
+  auto db = open_db(file);
   if (!db)
     return fail(render(db.error()));
   auto c = persistence::find_certificate(*db, opt.id);

@@ -48,6 +48,13 @@ connect_db(const config::settings& cfg) {
   return db;
 }
 
+caf::expected<persistence::mysql_connection> open_db(const std::string& flag) {
+  auto cfg = load_settings(flag);
+  if (!cfg)
+    return cfg.error();
+  return connect_db(*cfg);
+}
+
 void audit(persistence::mysql_connection& db, const std::string& action,
            const std::string& target, bool ok, const std::string& detail) {
   persistence::audit_event event;

@@ -22,6 +22,10 @@ caf::expected<config::settings> load_settings(const std::string& flag);
 caf::expected<persistence::mysql_connection>
 connect_db(const config::settings& cfg);
 
+/// Loads the configuration named by --config-file and connects to its
+/// database.
+caf::expected<persistence::mysql_connection> open_db(const std::string& flag);
+
 /// Appends an action of this heraldctl run to the audit log (actor: the
 /// operating system user, or the one behind sudo; source: heraldctl@host).
 /// A failure to record is reported on stderr, not hidden.
