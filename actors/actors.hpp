@@ -76,11 +76,24 @@ using recovery_actor = caf::typed_actor<
   // Sweeps now and reports what it did.
   caf::replies_to<sweep_atom>::with<sweep_report>>;
 
-/// Stores what the receiver role got, idempotent by message id; owns a
-/// MySQL connection and runs detached.
+/// Gathers what the receiver role got into group commits: a batch is
+/// written by one of the receiver stores, and only then is each delivery
+/// answered. At most `batch-delay` passes between a delivery and the start
+/// of its batch while a store is idle.
+using receiver_actor = caf::typed_actor<
+  // Stores one message once per id; false when it was a duplicate. The
+  // answer follows the commit.
+  caf::replies_to<receive_atom, received_message>::with<bool>,
+  // Timer: writes what has gathered.
+  caf::reacts_to<flush_atom>>;
+
+/// Stores batches of what the receiver role got, idempotent by message id;
+/// owns a MySQL connection and runs detached.
 using receiver_store_actor = caf::typed_actor<
-  // Stores the message; false when it was a duplicate.
-  caf::replies_to<receive_atom, received_message>::with<bool>>;
+  // Stores a batch in one transaction; one flag per message, in order:
+  // true when newly stored, false for a duplicate.
+  caf::replies_to<receive_atom, std::vector<received_message>>::with<
+    std::vector<bool>>>;
 
 /// Takes messages from the queue, delivers each to the downstream endpoint
 /// over mutual TLS and records the outcome; owns its MySQL, Redis and HTTPS

@@ -70,42 +70,52 @@ struct batch_plan {
   std::vector<std::string> released;
 };
 
-/// One attempt of `job`; fills `plan`.
-void attempt(delivery_worker_state& st, const std::string& text_id,
-             const persistence::delivery_job& job, batch_plan& plan) {
+/// A message about to be attempted.
+struct attempt_job {
+  std::string text_id;
+  const persistence::delivery_job* job;
+};
+
+/// Concludes without sending when `job` has expired or cannot be
+/// decrypted; otherwise returns the request that attempts it.
+std::optional<net::http_post> prepare(delivery_worker_state& st,
+                                      const std::string& text_id,
+                                      const persistence::delivery_job& job,
+                                      batch_plan& plan) {
   const auto& d = st.cfg.delivery;
-  auto now = now_ms();
   persistence::attempt_record rec;
   rec.id = job.id;
   rec.attempt = job.attempts + 1;
-  if (now - job.created_ms > to_ms(d.max_age)
+  if (now_ms() - job.created_ms > to_ms(d.max_age)
       || (d.max_attempts > 0 && job.attempts >= d.max_attempts)) {
     rec.outcome = attempt_outcome::expired;
     rec.error = "expired";
-    plan.records.push_back(rec);
-    plan.finished.push_back(text_id);
-    return;
-  }
-  auto payload = persistence::open_payload(st.cfg.keys, job.payload, job.id);
-  if (!payload) {
+  } else if (auto payload = persistence::open_payload(st.cfg.keys,
+                                                      job.payload, job.id)) {
+    return net::http_post{delivery_body(text_id, payload->first,
+                                        payload->second, job.created_ms,
+                                        rec.attempt),
+                          {{"Idempotency-Key", text_id}}};
+  } else {
     rec.outcome = attempt_outcome::failed;
     rec.error = "cannot decrypt: " + render(payload.error());
-    plan.records.push_back(rec);
-    plan.finished.push_back(text_id);
-    return;
   }
-  auto started = std::chrono::steady_clock::now();
-  if (st.stats != nullptr)
-    st.stats->deliveries_in_flight.Increment();
-  auto result = st.client->post(
-    delivery_body(text_id, payload->first, payload->second, job.created_ms,
-                  rec.attempt),
-    {{"Idempotency-Key", text_id}});
-  if (st.stats != nullptr)
-    st.stats->deliveries_in_flight.Decrement();
+  plan.records.push_back(std::move(rec));
+  plan.finished.push_back(text_id);
+  return std::nullopt;
+}
+
+/// Records how the attempt of `job` ended; fills `plan`. A retry is due at
+/// `due` (Unix ms).
+void conclude(delivery_worker_state& st, const attempt_job& x,
+              const net::http_result& result, int64_t due, batch_plan& plan) {
+  const auto& d = st.cfg.delivery;
+  const auto& job = *x.job;
+  persistence::attempt_record rec;
+  rec.id = job.id;
+  rec.attempt = job.attempts + 1;
   rec.latency_ms = static_cast<uint32_t>(
-    std::chrono::duration_cast<std::chrono::milliseconds>(
-      std::chrono::steady_clock::now() - started)
+    std::chrono::duration_cast<std::chrono::milliseconds>(result.elapsed)
       .count());
   rec.http_status = result.status;
   rec.outcome = classify(result);
@@ -115,18 +125,17 @@ void attempt(delivery_worker_state& st, const std::string& text_id,
                       + result.body.substr(0, 200)
                   : result.error;
   if (rec.outcome == attempt_outcome::retry) {
-    auto due = now_ms() + to_ms(d.retry_interval);
     bool out_of_attempts = d.max_attempts > 0 && rec.attempt >= d.max_attempts;
     if (out_of_attempts || due - job.created_ms > to_ms(d.max_age)) {
       rec.outcome = attempt_outcome::expired;
       rec.error = "expired: " + rec.error;
     } else {
       rec.next_attempt_ms = due;
-      plan.retries.emplace_back(text_id, due);
+      plan.retries.emplace_back(x.text_id, due);
     }
   }
   if (rec.outcome != attempt_outcome::retry)
-    plan.finished.push_back(text_id);
+    plan.finished.push_back(x.text_id);
   if (st.stats != nullptr) {
     st.stats->deliveries.Add({{"outcome", persistence::to_string(rec.outcome)}})
       .Increment();
@@ -137,6 +146,26 @@ void attempt(delivery_worker_state& st, const std::string& text_id,
         static_cast<double>(now_ms() - job.created_ms) / 1000.0);
   }
   plan.records.push_back(std::move(rec));
+}
+
+/// Sends the requests of `jobs` concurrently over the worker's pool and
+/// concludes each.
+void attempt_all(delivery_worker_state& st,
+                 const std::vector<attempt_job>& jobs,
+                 const std::vector<net::http_post>& requests,
+                 batch_plan& plan) {
+  if (requests.empty())
+    return;
+  auto count = static_cast<double>(requests.size());
+  if (st.stats != nullptr)
+    st.stats->deliveries_in_flight.Increment(count);
+  auto results = st.client->post_all(requests);
+  if (st.stats != nullptr)
+    st.stats->deliveries_in_flight.Decrement(count);
+  // One due time per batch keeps its retries in one schedule entry group.
+  auto due = now_ms() + to_ms(st.cfg.delivery.retry_interval);
+  for (size_t i = 0; i < jobs.size(); ++i)
+    conclude(st, jobs[i], results[i], due, plan);
 }
 
 /// Takes, delivers and records one batch. Returns false when the worker
@@ -176,6 +205,8 @@ bool deliver_batch(delivery_worker_state& st) {
       st.redis.reset();
     return false;
   }
+  std::vector<attempt_job> to_attempt;
+  std::vector<net::http_post> requests;
   std::map<std::string, const persistence::delivery_job*> by_id;
   for (const auto& job : *jobs)
     by_id.emplace(job.id, &job);
@@ -197,11 +228,15 @@ bool deliver_batch(delivery_worker_state& st) {
       // Queued in Redis a moment before its commit: look again soon.
       plan.retries.emplace_back(text, soon);
     } else if (job.status == "queued" || job.status == "delivering") {
-      attempt(st, text, job, plan);
+      if (auto request = prepare(st, text, job, plan)) {
+        to_attempt.push_back({text, &job});
+        requests.push_back(std::move(*request));
+      }
     } else {
       plan.finished.push_back(text); // delivered, failed or rejected
     }
   }
+  attempt_all(st, to_attempt, requests, plan);
   // MySQL first: a crash before Redis learns the outcome repeats the
   // delivery (at least once), never loses it.
   if (auto err = persistence::record_attempts(*st.db, node, plan.records)) {
@@ -272,7 +307,8 @@ spawn_delivery_worker(caf::actor_system& sys, delivery_actor_config cfg,
                       metrics* stats) {
   // Check the TLS files here so that a bad setting stops the node at once.
   auto client = net::https_client::make(cfg.delivery.url, cfg.delivery.tls,
-                                        cfg.delivery.timeout, "delivery");
+                                        cfg.delivery.timeout,
+                                        cfg.delivery.connections, "delivery");
   if (!client)
     return client.error();
   return sys.spawn<caf::detached>(

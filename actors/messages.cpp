@@ -31,7 +31,11 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<submit_result>("herald.submit_result");
   cfg.add_message_type<message_status>("herald.message_status");
   cfg.add_message_type<sweep_report>("herald.sweep_report");
+  // Also registers std::vector<received_message>, a receiver store's batch.
   cfg.add_message_type<received_message>("herald.received_message");
+  // A receiver store's answer: one flag per message (CAF 0.17 serializes
+  // std::vector<bool> as bytes).
+  cfg.add_message_type<std::vector<bool>>("std::vector<bool>");
   cfg.add_message_type<schedule_status>("herald.schedule_status");
 }
 

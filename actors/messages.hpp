@@ -210,7 +210,8 @@ typename Inspector::result_type inspect(Inspector& f, received_message& x) {
            x.created_ms, x.attempt);
 }
 
-/// Registers every type above with `cfg`.
+/// Registers every type above with `cfg`, and std::vector<bool> (the
+/// answer of a receiver store).
 void register_message_types(caf::actor_system_config& cfg);
 
 } // namespace herald

@@ -1,9 +1,9 @@
 #include "actors/store_writer.hpp"
 
 #include "core/errc.hpp"
-#include "persistence/delivery_store.hpp"
 #include "persistence/message_queue.hpp"
 #include "persistence/message_store.hpp"
+#include "persistence/receiver_store.hpp"
 #include "persistence/reconnect.hpp"
 
 #include <caf/actor_system.hpp>
@@ -93,15 +93,14 @@ receiver_store_actor::behavior_type receiver_store(
   self->state.cfg = std::move(cfg);
   auto& st = self->state;
   return {
-    [&st](receive_atom, const received_message& m) -> caf::result<bool> {
+    [&st](receive_atom, const std::vector<received_message>& batch)
+      -> caf::result<std::vector<bool>> {
       auto result = with_connection(st.db, st.cfg, [&](auto& db) {
-        return persistence::store_received(
-          db, m.id, m.sender_hash, m.sender_masked,
-          {m.key_id, m.nonce, m.ciphertext}, m.created_ms, m.attempt);
+        return persistence::store_received(db, batch);
       });
       if (!result)
         return result.error();
-      return *result;
+      return std::move(*result);
     },
   };
 }

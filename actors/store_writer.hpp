@@ -32,14 +32,17 @@ store_writer_actor spawn_store_writer(caf::actor_system& sys,
 struct receiver_store_state {
   static inline const char* name = "receiver-store";
   config::mysql_config cfg;
+  /// Opened on first use and after a failure.
   std::optional<persistence::mysql_connection> db;
 };
 
-/// Stores received messages; spawn detached only.
+/// Stores batches of received messages for the receiver (see
+/// actors/receiver.hpp); spawn detached only (spawn_receiver_store does).
 receiver_store_actor::behavior_type receiver_store(
   receiver_store_actor::stateful_pointer<receiver_store_state> self,
   config::mysql_config cfg);
 
+/// Spawns a receiver store on a thread of its own.
 receiver_store_actor spawn_receiver_store(caf::actor_system& sys,
                                           config::mysql_config cfg);
 

@@ -8,8 +8,12 @@
 # role, and the script reports delivered msg/s and accept->delivered
 # latency once the queue is empty.
 #
+# With --drain the node only accepts during the load; then a node with the
+# delivery and receiver roles alone starts and the script reports how fast
+# it empties the backlog (delivery capacity without ingress competing).
+#
 # Usage: bench/submission_bench.sh [--duration S] [--rate R] [--connections N]
-#        [--new-connection] [--deliver] [--node-arg ARG]...
+#        [--new-connection] [--deliver | --drain] [--node-arg ARG]...
 # Build first: cmake --build build -j2
 set -euo pipefail
 
@@ -19,6 +23,7 @@ connections=64
 loadgen_extra=()
 node_extra=()
 deliver=0
+drain=0
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift 2 ;;
@@ -27,7 +32,8 @@ while (($#)); do
     --new-connection) loadgen_extra+=(--new-connection); shift ;;
     --node-arg) node_extra+=("$2"); shift 2 ;;
     --deliver) deliver=1; shift ;;
-    --help|-h) sed -n '2,15p' "$0"; exit 0 ;;
+    --drain) drain=1; shift ;;
+    --help|-h) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "unknown argument $1; see --help" >&2; exit 2 ;;
   esac
 done
@@ -72,14 +78,17 @@ build/heraldctl db migrate --config-file "$tmp/herald.ini" >/dev/null
 build/heraldctl client add bench --config-file "$tmp/herald.ini" \
   --certificate "$tmp/pki/client.crt" >/dev/null
 
-build/heraldd --config-file="$tmp/herald.ini" --ingress.rate-limit=0 \
-  --log.level='"warn"' "${node_extra[@]}" >"$tmp/heraldd.out" 2>&1 &
-node_pid=$!
+start_node() {
+  build/heraldd --config-file="$tmp/herald.ini" --ingress.rate-limit=0 \
+    --log.level='"warn"' "$@" "${node_extra[@]}" >>"$tmp/heraldd.out" 2>&1 &
+  node_pid=$!
+  herald_wait_until 20 healthy || { cat "$tmp/heraldd.out"; exit 1; }
+}
 healthy() {
   curl -sf --cacert "$tmp/pki/ca.crt" --cert "$tmp/pki/client.crt" \
     --key "$tmp/pki/client.key" "https://localhost:$HERALD_HTTPS_PORT/api/v1/health"
 }
-herald_wait_until 20 healthy || { cat "$tmp/heraldd.out"; exit 1; }
+start_node
 
 echo "== node $(git rev-parse --short HEAD), $(nproc) cores; loadgen: $connections connections, ${duration}s, rate ${rate}"
 build/bench/herald_loadgen --cacert "$tmp/pki/ca.crt" --cert "$tmp/pki/client.crt" \
@@ -93,11 +102,27 @@ curl -s "http://127.0.0.1:$HERALD_METRICS_PORT/metrics" |
 mariadb --no-defaults --socket="$tmp/mariadb/mysql.sock" -uroot -N herald \
   -e "SELECT CONCAT('messages stored: ', COUNT(*)) FROM messages WHERE status = 'queued'"
 echo "redis pending: $(redis-cli -p "$redis_port" LLEN herald:pending)"
+# CPU seconds used so far by MariaDB, Redis and the node of this run.
+cpu_seconds() {
+  local tick pids
+  tick=$(getconf CLK_TCK)
+  pids="$(pgrep -f "datadir=$tmp/mariadb") $(pgrep -f "redis-server.*:$redis_port")"
+  for pid in $pids $node_pid; do
+    awk -v t="$tick" '{s += $14 + $15} END {printf "%s ", s / t}' "/proc/$pid/stat" 2>/dev/null || true
+  done
+}
 sql() {
   mariadb --no-defaults --socket="$tmp/mariadb/mysql.sock" -uroot -N herald -e "$1"
 }
+if ((drain)); then
+  kill -TERM "$node_pid" && wait "$node_pid" || true
+  cpu_before=$(cpu_seconds)
+  start_node --node.roles='["delivery", "receiver"]'
+  echo "== draining $(redis-cli -p "$redis_port" LLEN herald:pending) queued messages with a delivery + receiver node"
+  deliver=1
+fi
 if ((deliver)); then
-  for _ in $(seq 1 240); do
+  for _ in $(seq 1 1200); do
     left=$(sql "SELECT COUNT(*) FROM messages WHERE status IN ('accepting', 'queued', 'delivering')")
     ((left == 0)) && break
     sleep 0.5
@@ -110,6 +135,16 @@ if ((deliver)); then
        FROM messages WHERE status = 'delivered' ORDER BY 1" |
     awk '{v[NR] = $1} END {printf "accept->delivered ms: p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
       v[int(NR * 0.5)], v[int(NR * 0.99)], v[int(NR * 0.999)], v[NR]}'
+  if ((drain)); then
+    sql "SELECT COUNT(*), TIMESTAMPDIFF(MICROSECOND, (SELECT MIN(attempted_at) FROM delivery_attempts), MAX(delivered_at)) / 1e6
+         FROM messages WHERE status = 'delivered'" |
+      awk '{printf "drained          %d in %.1f s: %.1f msg/s (first attempt to last delivery)\n", $1, $2, $1 / $2}'
+    read -r -a after <<<"$(cpu_seconds)"
+    read -r -a before <<<"$cpu_before"
+    echo "cpu seconds      mariadb $(awk "BEGIN {print ${after[0]} - ${before[0]}}"), redis $(awk "BEGIN {print ${after[1]} - ${before[1]}}"), node ${after[2]}"
+    curl -s "http://127.0.0.1:$HERALD_METRICS_PORT/metrics" |
+      grep -E '^herald_receiver_batch_size_(sum|count)|^herald_deliveries_total'
+  fi
   echo "receiver stored: $(sql "SELECT COUNT(*) FROM received_messages"), duplicates $(sql "SELECT COALESCE(SUM(duplicates), 0) FROM received_messages")"
 fi
 if grep -q -E 'warn|error' "$tmp/heraldd.out"; then

@@ -68,12 +68,16 @@ herald_config::herald_config() {
   delivery_url_ = d.url;
   delivery_workers_ = static_cast<int64_t>(d.workers);
   delivery_batch_ = static_cast<int64_t>(d.batch);
+  delivery_connections_ = static_cast<int64_t>(d.connections);
   delivery_timeout_ = d.timeout;
   delivery_retry_interval_ = d.retry_interval;
   delivery_max_attempts_ = static_cast<int64_t>(d.max_attempts);
   delivery_max_age_ = d.max_age;
   delivery_lease_ttl_ = d.lease_ttl;
+  receiver_batch_size_ = static_cast<int64_t>(defaults.receiver.batch_size);
+  receiver_batch_delay_ = defaults.receiver.batch_delay;
   receiver_writers_ = static_cast<int64_t>(defaults.receiver.writers);
+  receiver_max_pending_ = static_cast<int64_t>(defaults.receiver.max_pending);
   metrics_address_ = defaults.metrics.address;
   metrics_port_ = defaults.metrics.port;
   mysql_host_ = defaults.mysql.host;
@@ -172,6 +176,8 @@ herald_config::herald_config() {
     .add(delivery_ca_, "ca", "CA that signs the downstream's certificate")
     .add(delivery_workers_, "workers", "delivery workers per node")
     .add(delivery_batch_, "batch", "messages a worker takes at once")
+    .add(delivery_connections_, "connections",
+         "concurrent connections (requests in flight) per worker")
     .add(delivery_timeout_, "timeout", "deadline of one attempt")
     .add(delivery_retry_interval_, "retry-interval",
          "time between attempts of a message")
@@ -181,8 +187,14 @@ herald_config::herald_config() {
     .add(delivery_lease_ttl_, "lease-ttl",
          "a node silent for this long is dead");
   opt_group{custom_options_, "receiver"}
+    .add(receiver_batch_size_, "batch-size",
+         "received messages per group commit at most")
+    .add(receiver_batch_delay_, "batch-delay",
+         "longest wait of a received message for its batch")
     .add(receiver_writers_, "writers",
-         "MySQL connections storing received messages");
+         "MySQL connections storing received messages")
+    .add(receiver_max_pending_, "max-pending",
+         "waiting deliveries beyond this get 503");
   opt_group{custom_options_, "health"}
     .add(health_interval_, "interval", "time between dependency probes")
     .add(health_probe_timeout_, "probe-timeout",
@@ -280,21 +292,34 @@ caf::expected<settings> herald_config::make_settings() const {
   auto batch = to_count("delivery.batch", delivery_batch_);
   if (!batch)
     return batch.error();
+  if (delivery_connections_ < 1)
+    return make_error(errc::invalid_config,
+                      "delivery.connections: must be at least 1");
   auto max_attempts = to_count("delivery.max-attempts",
                                delivery_max_attempts_);
   if (!max_attempts)
     return max_attempts.error();
   dl.workers = *workers_count;
   dl.batch = *batch;
+  dl.connections = static_cast<size_t>(delivery_connections_);
   dl.max_attempts = *max_attempts;
   dl.timeout = delivery_timeout_;
   dl.retry_interval = delivery_retry_interval_;
   dl.max_age = delivery_max_age_;
   dl.lease_ttl = delivery_lease_ttl_;
+  auto receiver_batch_size = to_count("receiver.batch-size",
+                                      receiver_batch_size_);
+  if (!receiver_batch_size)
+    return receiver_batch_size.error();
   auto receiver_writers = to_count("receiver.writers", receiver_writers_);
   if (!receiver_writers)
     return receiver_writers.error();
-  result.receiver.writers = *receiver_writers;
+  auto receiver_max_pending = to_count("receiver.max-pending",
+                                       receiver_max_pending_);
+  if (!receiver_max_pending)
+    return receiver_max_pending.error();
+  result.receiver = {*receiver_batch_size, receiver_batch_delay_,
+                     *receiver_writers, *receiver_max_pending};
   result.crypto.keys_file = crypto_keys_file_;
   if (result.has_role("ingress") || result.has_role("delivery")
       || result.has_role("receiver")) {

@@ -69,12 +69,16 @@ private:
   std::string delivery_ca_;
   int64_t delivery_workers_;
   int64_t delivery_batch_;
+  int64_t delivery_connections_;
   caf::timespan delivery_timeout_;
   caf::timespan delivery_retry_interval_;
   int64_t delivery_max_attempts_;
   caf::timespan delivery_max_age_;
   caf::timespan delivery_lease_ttl_;
+  int64_t receiver_batch_size_;
+  caf::timespan receiver_batch_delay_;
   int64_t receiver_writers_;
+  int64_t receiver_max_pending_;
   std::string metrics_address_;
   int64_t metrics_port_;
   std::string mysql_host_;

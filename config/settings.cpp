@@ -146,9 +146,18 @@ caf::error validate(const settings& cfg) {
       return bad("node.shutdown-timeout",
                  "must be longer than twice delivery.timeout");
   }
-  if (cfg.has_role("receiver")
-      && (cfg.receiver.writers < 1 || cfg.receiver.writers > 64))
-    return bad("receiver.writers", "must be between 1 and 64");
+  if (cfg.has_role("receiver")) {
+    const auto& r = cfg.receiver;
+    if (r.batch_size < 1 || r.batch_size > 4096)
+      return bad("receiver.batch-size", "must be between 1 and 4096");
+    if (r.writers < 1 || r.writers > 64)
+      return bad("receiver.writers", "must be between 1 and 64");
+    if (r.max_pending < r.batch_size)
+      return bad("receiver.max-pending",
+                 "must be at least receiver.batch-size");
+    if (r.batch_delay < caf::timespan::zero())
+      return bad("receiver.batch-delay", "must not be negative");
+  }
   if (cfg.metrics.port == 0)
     return bad("metrics.port", "must be between 1 and 65535");
   if (cfg.mysql.socket.empty() && cfg.mysql.port == 0)

@@ -134,10 +134,13 @@ struct delivery_config {
   /// The CA that signs the downstream's certificate, and the client
   /// certificate Herald presents to it.
   tls_files tls;
-  /// Delivery workers (threads) per node; each sends one message at a time.
-  size_t workers = 4;
-  /// Messages a worker takes from the queue at once.
-  size_t batch = 8;
+  /// Delivery workers (threads) per node.
+  size_t workers = 2;
+  /// Messages a worker takes from the queue at once; it sends them
+  /// concurrently over its connections.
+  size_t batch = 64;
+  /// Kept-alive connections per worker: requests in flight at once.
+  size_t connections = 16;
   /// Deadline of one attempt (connect, TLS, request, response).
   caf::timespan timeout = 10s;
   /// Fixed time between attempts of a message.
@@ -170,9 +173,14 @@ struct pki_config {
 
 /// The receiver role (POST /internal/v1/deliver).
 struct receiver_config {
-  /// MySQL connections storing received messages; concurrent commits share
-  /// InnoDB's log flushes.
+  /// A batch is written when it has this many messages...
+  size_t batch_size = 256;
+  /// ...or when its first message has waited this long.
+  caf::timespan batch_delay = 2ms;
+  /// MySQL connections writing batches in parallel.
   size_t writers = 4;
+  /// Deliveries waiting beyond this are refused with 503 (back pressure).
+  size_t max_pending = 10000;
 };
 
 /// Everything a node or heraldctl needs, typed and validated.

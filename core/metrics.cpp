@@ -88,6 +88,11 @@ private:
   }
 };
 
+/// Buckets for messages per group commit.
+prometheus::Histogram::BucketBoundaries batch_buckets() {
+  return {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+}
+
 } // namespace
 
 metrics::metrics(const std::string& node)
@@ -132,8 +137,13 @@ metrics::metrics(const std::string& node)
         .Name("herald_store_batch_size")
         .Help("Messages per group commit.")
         .Register(*registry_)
-        .Add({}, prometheus::Histogram::BucketBoundaries{
-                   1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024})),
+        .Add({}, batch_buckets())),
+    receiver_batch_size(
+      prometheus::BuildHistogram()
+        .Name("herald_receiver_batch_size")
+        .Help("Received messages per group commit of the receiver role.")
+        .Register(*registry_)
+        .Add({}, batch_buckets())),
     queue_length(prometheus::BuildGauge()
                    .Name("herald_queue_length")
                    .Help("Length of the Redis pending list, as last seen.")

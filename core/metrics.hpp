@@ -64,6 +64,9 @@ public:
   /// Messages per group commit.
   prometheus::Histogram& store_batch_size;
 
+  /// Received messages per group commit of the receiver role.
+  prometheus::Histogram& receiver_batch_size;
+
   /// Length of the Redis pending list, as last seen.
   prometheus::Gauge& queue_length;
 

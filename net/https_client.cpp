@@ -11,6 +11,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 
 namespace herald::net {
@@ -20,27 +22,85 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 
+namespace {
+
+/// One kept-alive connection of the pool and the request it carries.
+struct connection {
+  std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
+  beast::flat_buffer buffer;
+  http::request<http::string_body> req;
+  std::optional<http::response_parser<http::string_body>> parser;
+  /// When the current request was taken, for its result's `elapsed`.
+  std::chrono::steady_clock::time_point started;
+  /// Whether the stream carried a request before: a server may close an
+  /// idle connection at any time, so its first failure earns a resend.
+  bool reused = false;
+};
+
+/// Errors of a connection the server closed while it was idle.
+bool stale_connection(const beast::error_code& ec) {
+  return ec == asio::error::eof || ec == asio::error::connection_reset
+         || ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated
+         || ec == http::error::end_of_stream;
+}
+
+std::string describe(const beast::error_code& ec, const char* step) {
+  if (ec == beast::error::timeout)
+    return "timeout";
+  return std::string{step} + ": " + ec.message();
+}
+
+} // namespace
+
 struct https_client::impl {
   asio::io_context ioc;
   asio::ssl::context tls{asio::ssl::context::tls_client};
-  std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
-  beast::flat_buffer buffer;
+  std::vector<std::unique_ptr<connection>> pool;
+  /// Resolved once; cleared when a connect fails, to resolve again.
+  std::optional<tcp::resolver::results_type> endpoints;
   std::string host;
   std::string port;
   std::string target;
   caf::timespan timeout;
 
-  /// Runs the I/O started before it to completion; the stream's deadline
-  /// bounds every operation.
-  void run() {
-    ioc.restart();
-    ioc.run();
+  // State of the running post_all.
+  const std::vector<http_post>* requests = nullptr;
+  std::vector<http_result>* results = nullptr;
+  size_t next = 0;
+  /// Set when a connect failed: the rest of the run fails fast instead of
+  /// waiting for every connection to time out on its own.
+  std::optional<std::string> connect_error;
+
+  /// Gives connection `c` the next unsent request, if any.
+  void take_next(connection& c) {
+    if (next < requests->size()) {
+      c.started = std::chrono::steady_clock::now();
+      send(c, next++, false);
+    }
   }
 
-  beast::error_code connect() {
-    beast::error_code ec;
-    stream.emplace(ioc, tls);
-    auto* ssl = stream->native_handle();
+  void fail(connection& c, size_t i, std::string error) {
+    c.stream.reset();
+    c.buffer.clear();
+    c.reused = false;
+    (*results)[i].error = std::move(error);
+    (*results)[i].elapsed = std::chrono::steady_clock::now() - c.started;
+    take_next(c);
+  }
+
+  void send(connection& c, size_t i, bool resend) {
+    if (c.stream)
+      write(c, i, resend);
+    else
+      connect(c, i);
+  }
+
+  void connect(connection& c, size_t i) {
+    if (connect_error)
+      return fail(c, i, *connect_error);
+    c.stream.emplace(ioc, tls);
+    c.buffer.clear();
+    auto* ssl = c.stream->native_handle();
     SSL_set_tlsext_host_name(ssl, host.c_str());
     auto* param = SSL_get0_param(ssl);
     boost::system::error_code ip_ec;
@@ -49,38 +109,98 @@ struct https_client::impl {
       X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
     else
       X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
-    tcp::resolver resolver{ioc};
-    auto& lowest = beast::get_lowest_layer(*stream);
-    lowest.expires_after(timeout);
-    resolver.async_resolve(
+    beast::get_lowest_layer(*c.stream).expires_after(timeout);
+    if (endpoints)
+      return connect_to(c, i, *endpoints);
+    auto resolver = std::make_shared<tcp::resolver>(ioc);
+    resolver->async_resolve(
       host, port,
-      [&](beast::error_code e, tcp::resolver::results_type results) {
-        if (e) {
-          ec = e;
-          return;
+      [this, &c, i, resolver](beast::error_code ec,
+                              tcp::resolver::results_type found) {
+        if (ec) {
+          connect_error = describe(ec, "resolve");
+          return fail(c, i, *connect_error);
         }
-        lowest.async_connect(results,
-                             [&](beast::error_code e2, auto&&) {
-                               if (e2) {
-                                 ec = e2;
-                                 return;
-                               }
-                               stream->async_handshake(
-                                 asio::ssl::stream_base::client,
-                                 [&](beast::error_code e3) { ec = e3; });
-                             });
+        endpoints = found;
+        connect_to(c, i, found);
       });
-    run();
-    if (ec)
-      stream.reset();
-    return ec;
+  }
+
+  void connect_to(connection& c, size_t i,
+                  const tcp::resolver::results_type& found) {
+    beast::get_lowest_layer(*c.stream)
+      .async_connect(found, [this, &c, i](beast::error_code ec, auto&&) {
+        if (ec) {
+          endpoints.reset();
+          connect_error = describe(ec, "connect");
+          return fail(c, i, *connect_error);
+        }
+        c.stream->async_handshake(asio::ssl::stream_base::client,
+                                  [this, &c, i](beast::error_code ec2) {
+                                    if (ec2) {
+                                      connect_error = describe(ec2, "connect");
+                                      return fail(c, i, *connect_error);
+                                    }
+                                    write(c, i, true);
+                                  });
+      });
+  }
+
+  void write(connection& c, size_t i, bool resend) {
+    const auto& post = (*requests)[i];
+    c.req = {http::verb::post, target, 11};
+    c.req.set(http::field::host, host);
+    c.req.set(http::field::content_type, "application/json");
+    c.req.set(http::field::user_agent, "herald");
+    for (const auto& [name, value] : post.headers)
+      c.req.set(name, value);
+    c.req.body() = post.body;
+    c.req.keep_alive(true);
+    c.req.prepare_payload();
+    c.parser.emplace();
+    c.parser->body_limit(64 * 1024);
+    beast::get_lowest_layer(*c.stream).expires_after(timeout);
+    auto retry_or_fail = [this, &c, i, resend](beast::error_code ec) {
+      if (c.reused && !resend && stale_connection(ec)) {
+        c.stream.reset();
+        c.reused = false;
+        return send(c, i, true);
+      }
+      fail(c, i, describe(ec, "request"));
+    };
+    http::async_write(
+      *c.stream, c.req,
+      [this, &c, i, retry_or_fail](beast::error_code ec, size_t) {
+        if (ec)
+          return retry_or_fail(ec);
+        http::async_read(
+          *c.stream, c.buffer, *c.parser,
+          [this, &c, i, retry_or_fail](beast::error_code ec2, size_t) {
+            if (ec2)
+              return retry_or_fail(ec2);
+            auto res = c.parser->release();
+            auto& result = (*results)[i];
+            result.status = res.result_int();
+            result.body = std::move(res.body());
+            result.elapsed = std::chrono::steady_clock::now() - c.started;
+            c.reused = true;
+            if (!res.keep_alive()) {
+              c.stream.reset();
+              c.reused = false;
+            }
+            take_next(c);
+          });
+      });
   }
 };
 
 caf::expected<std::unique_ptr<https_client>>
 https_client::make(const std::string& url, const config::tls_files& tls,
-                   caf::timespan timeout, const std::string& prefix) {
+                   caf::timespan timeout, size_t connections,
+                   const std::string& prefix) {
   auto ptr = std::make_unique<impl>();
+  for (size_t i = 0; i < std::max<size_t>(connections, 1); ++i)
+    ptr->pool.push_back(std::make_unique<connection>());
   const std::string scheme = "https://";
   if (url.rfind(scheme, 0) != 0)
     return make_error(errc::invalid_config,
@@ -121,52 +241,21 @@ https_client::https_client(std::unique_ptr<impl> ptr)
 
 https_client::~https_client() = default;
 
-http_result https_client::post(
-  const std::string& body,
-  const std::vector<std::pair<std::string, std::string>>& headers) {
+std::vector<http_result>
+https_client::post_all(const std::vector<http_post>& requests) {
   auto& d = *impl_;
-  http_result result;
-  if (!d.stream) {
-    if (auto ec = d.connect()) {
-      result.error = ec == beast::error::timeout ? "timeout"
-                                                 : "connect: " + ec.message();
-      return result;
-    }
-  }
-  http::request<http::string_body> req{http::verb::post, d.target, 11};
-  req.set(http::field::host, d.host);
-  req.set(http::field::content_type, "application/json");
-  req.set(http::field::user_agent, "herald");
-  for (const auto& [name, value] : headers)
-    req.set(name, value);
-  req.body() = body;
-  req.keep_alive(true);
-  req.prepare_payload();
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(64 * 1024);
-  beast::error_code ec;
-  beast::get_lowest_layer(*d.stream).expires_after(d.timeout);
-  http::async_write(*d.stream, req, [&](beast::error_code e, size_t) {
-    if (e) {
-      ec = e;
-      return;
-    }
-    http::async_read(*d.stream, d.buffer, parser,
-                     [&](beast::error_code e2, size_t) { ec = e2; });
-  });
-  d.run();
-  if (ec) {
-    d.stream.reset();
-    d.buffer.clear();
-    result.error = ec == beast::error::timeout ? "timeout" : ec.message();
-    return result;
-  }
-  auto res = parser.release();
-  result.status = res.result_int();
-  result.body = std::move(res.body());
-  if (!res.keep_alive())
-    d.stream.reset();
-  return result;
+  std::vector<http_result> results(requests.size());
+  d.requests = &requests;
+  d.results = &results;
+  d.next = 0;
+  d.connect_error.reset();
+  for (auto& c : d.pool)
+    d.take_next(*c);
+  d.ioc.restart();
+  d.ioc.run();
+  d.requests = nullptr;
+  d.results = nullptr;
+  return results;
 }
 
 } // namespace herald::net

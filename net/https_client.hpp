@@ -4,12 +4,19 @@
 
 #include <caf/expected.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace herald::net {
+
+/// One request of a batch.
+struct http_post {
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
 
 /// What an attempt got back.
 struct http_result {
@@ -18,28 +25,32 @@ struct http_result {
   /// Why no response arrived (timeout, refused, TLS); empty otherwise.
   std::string error;
   std::string body;
+  /// From taking the request to its outcome (a resend included).
+  std::chrono::steady_clock::duration elapsed{};
 };
 
 /// A blocking HTTPS client for one downstream URL with mutual TLS: verifies
 /// the server against `tls.ca` and its host name (or IP), presents
-/// `tls.certificate`, TLS 1.2+. Keeps one connection alive between calls
-/// and reconnects when it breaks. Every call is bounded by `timeout`
-/// (connect, handshake, request and response together). One client per
-/// thread; use it from detached actors only.
+/// `tls.certificate`, TLS 1.2+. Keeps a pool of connections alive between
+/// calls and reconnects the ones that break. Connecting and each request
+/// are bounded by `timeout`. One client per thread; use it from detached
+/// actors only.
 class https_client {
 public:
   /// Parses `url` ("https://host[:port]/path") and loads the TLS files;
-  /// errors name `prefix` settings.
+  /// errors name `prefix` settings. At most `connections` requests are in
+  /// flight at once.
   static caf::expected<std::unique_ptr<https_client>>
   make(const std::string& url, const config::tls_files& tls,
-       caf::timespan timeout, const std::string& prefix);
+       caf::timespan timeout, size_t connections, const std::string& prefix);
 
   ~https_client();
 
-  /// POSTs `body` as application/json with extra `headers`.
-  http_result
-  post(const std::string& body,
-       const std::vector<std::pair<std::string, std::string>>& headers);
+  /// POSTs every request as application/json, spread over the pool, and
+  /// returns when all have an outcome: one result per request, in order.
+  /// A request that fails on a kept-alive connection the server may have
+  /// closed meanwhile is sent once more on a new connection.
+  std::vector<http_result> post_all(const std::vector<http_post>& requests);
 
   struct impl;
 

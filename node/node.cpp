@@ -4,6 +4,7 @@
 #include "actors/dependency_probe.hpp"
 #include "actors/health.hpp"
 #include "actors/pki_monitor.hpp"
+#include "actors/receiver.hpp"
 #include "actors/recovery.hpp"
 #include "actors/store.hpp"
 #include "actors/store_writer.hpp"
@@ -113,6 +114,8 @@ make_messages_context(caf::actor_system& sys, const config::settings& cfg,
   return std::shared_ptr<const web::messages_context>{std::move(ctx)};
 }
 
+/// Spawns the group commit of the receiver role (receiver, its stores) and
+/// loads the key ring it seals with.
 template <class Keep>
 caf::expected<std::shared_ptr<const web::receiver_context>>
 make_receiver_context(caf::actor_system& sys, const config::settings& cfg,
@@ -120,10 +123,16 @@ make_receiver_context(caf::actor_system& sys, const config::settings& cfg,
   auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
   if (!keys)
     return keys.error();
+  std::vector<receiver_store_actor> writers;
+  for (size_t i = 0; i < cfg.receiver.writers; ++i)
+    writers.push_back(keep(spawn_receiver_store(sys, cfg.mysql)));
   auto ctx = std::make_shared<web::receiver_context>();
   ctx->sys = &sys;
-  for (size_t i = 0; i < cfg.receiver.writers; ++i)
-    ctx->stores.push_back(keep(spawn_receiver_store(sys, cfg.mysql)));
+  // The store's deadline per MySQL step: a delivery waits at most that long
+  // for a writer and its write as long again, well within the route's 10 s.
+  ctx->receiver = keep(spawn_receiver(sys, cfg.receiver,
+                                      cfg.ingress.accept_timeout / 5,
+                                      std::move(writers), &m));
   ctx->keys = std::move(*keys);
   ctx->pepper = cfg.crypto.pepper;
   ctx->stats = &m;

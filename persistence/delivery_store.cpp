@@ -2,18 +2,10 @@
 
 #include "core/errc.hpp"
 
+#include <map>
+#include <tuple>
+
 namespace herald::persistence {
-
-namespace {
-
-std::string placeholders(size_t n) {
-  std::string result;
-  for (size_t i = 0; i < n; ++i)
-    result += i == 0 ? "?" : ", ?";
-  return result;
-}
-
-} // namespace
 
 const char* to_string(attempt_outcome x) {
   switch (x) {
@@ -60,7 +52,7 @@ claim_jobs(mysql_connection& db, const std::vector<std::string>& ids) {
                            + sql_unix_ms("created_at")
                            + ", body_key_id, body_nonce, body_ciphertext "
                              "FROM messages WHERE id IN ("
-                           + placeholders(ids.size()) + ") FOR UPDATE",
+                           + sql_repeat("?", ids.size()) + ") FOR UPDATE",
                          params);
     if (!rows)
       return rows.error();
@@ -76,7 +68,7 @@ claim_jobs(mysql_connection& db, const std::vector<std::string>& ids) {
     }
     auto marked = db.execute("UPDATE messages SET status = 'delivering' "
                              "WHERE status = 'queued' AND id IN ("
-                               + placeholders(ids.size()) + ")",
+                               + sql_repeat("?", ids.size()) + ")",
                              params);
     return marked ? caf::none : marked.error();
   });
@@ -110,57 +102,48 @@ caf::error record_attempts(mysql_connection& db, const std::string& node,
                              params);
     if (!logged)
       return logged.error();
+    // One UPDATE per distinct new state (usually one per batch: all
+    // delivered at their first attempt).
+    using state = std::tuple<attempt_outcome, uint32_t, int64_t, std::string>;
+    std::map<state, std::vector<sql_param>> groups;
     for (const auto& r : records) {
-      caf::expected<uint64_t> done{uint64_t{0}};
-      auto attempts = static_cast<int64_t>(r.attempt);
-      switch (r.outcome) {
+      auto error = r.outcome == attempt_outcome::delivered
+                     ? std::string{}
+                     : r.error.substr(0, 512);
+      groups[{r.outcome, r.attempt, r.next_attempt_ms, std::move(error)}]
+        .emplace_back(r.id);
+    }
+    for (auto& [key, ids] : groups) {
+      const auto& [outcome, attempt, next_ms, error] = key;
+      std::vector<sql_param> params{static_cast<int64_t>(attempt)};
+      std::string sql;
+      switch (outcome) {
         case attempt_outcome::delivered:
-          done = db.execute("UPDATE messages SET status = 'delivered', "
-                            "attempts = ?, delivered_at = NOW(6), "
-                            "next_attempt_at = NULL, last_error = NULL "
-                            "WHERE id = ?",
-                            {attempts, r.id});
+          sql = "UPDATE messages SET status = 'delivered', attempts = ?, "
+                "delivered_at = NOW(6), next_attempt_at = NULL, "
+                "last_error = NULL";
           break;
         case attempt_outcome::retry:
-          done = db.execute("UPDATE messages SET status = 'queued', "
-                            "attempts = ?, next_attempt_at = ?, "
-                            "last_error = ? WHERE id = ?",
-                            {attempts, sql_datetime(r.next_attempt_ms),
-                             r.error.substr(0, 512), r.id});
+          sql = "UPDATE messages SET status = 'queued', attempts = ?, "
+                "next_attempt_at = ?, last_error = ?";
+          params.emplace_back(sql_datetime(next_ms));
+          params.emplace_back(error);
           break;
         case attempt_outcome::failed:
         case attempt_outcome::expired:
-          done = db.execute("UPDATE messages SET status = 'failed', "
-                            "attempts = ?, next_attempt_at = NULL, "
-                            "last_error = ? WHERE id = ?",
-                            {attempts, r.error.substr(0, 512), r.id});
+          sql = "UPDATE messages SET status = 'failed', attempts = ?, "
+                "next_attempt_at = NULL, last_error = ?";
+          params.emplace_back(error);
           break;
       }
-      if (!done)
+      sql += " WHERE id IN (" + sql_repeat("?", ids.size()) + ")";
+      params.insert(params.end(), std::make_move_iterator(ids.begin()),
+                    std::make_move_iterator(ids.end()));
+      if (auto done = db.execute(sql, params); !done)
         return done.error();
     }
     return caf::none;
   });
-}
-
-caf::expected<bool> store_received(mysql_connection& db,
-                                   const std::string& id,
-                                   const std::string& sender_hash,
-                                   const std::string& sender_masked,
-                                   const sealed_body& payload,
-                                   int64_t created_ms, uint32_t attempt) {
-  auto done = db.execute(
-    "INSERT INTO received_messages (message_id, sender_hash, sender_masked, "
-    "body_key_id, body_nonce, body_ciphertext, created_at, attempt) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON DUPLICATE KEY UPDATE duplicates = duplicates + 1",
-    {id, sender_hash, sender_masked, static_cast<int64_t>(payload.key_id),
-     payload.nonce, payload.ciphertext, sql_datetime(created_ms),
-     static_cast<int64_t>(attempt)});
-  if (!done)
-    return done.error();
-  // MySQL counts an insert as 1 affected row and an update as 2.
-  return *done == 1;
 }
 
 } // namespace herald::persistence

@@ -65,13 +65,4 @@ claim_jobs(mysql_connection& db, const std::vector<std::string>& ids);
 caf::error record_attempts(mysql_connection& db, const std::string& node,
                            const std::vector<attempt_record>& records);
 
-/// Stores a message the receiver role got; returns false when it had it
-/// already (a duplicate, counted on the row).
-caf::expected<bool> store_received(mysql_connection& db,
-                                   const std::string& id,
-                                   const std::string& sender_hash,
-                                   const std::string& sender_masked,
-                                   const sealed_body& payload,
-                                   int64_t created_ms, uint32_t attempt);
-
 } // namespace herald::persistence

@@ -14,18 +14,6 @@ namespace herald::persistence {
 
 namespace {
 
-/// `row` repeated `count` times, comma-separated: multi-row VALUES lists.
-std::string repeat(const std::string& row, size_t count) {
-  std::string result;
-  result.reserve((row.size() + 2) * count);
-  for (size_t i = 0; i < count; ++i) {
-    if (i > 0)
-      result += ", ";
-    result += row;
-  }
-  return result;
-}
-
 std::string iso8601_ms(const std::optional<std::string>& unix_ms) {
   return unix_ms ? herald::iso8601_ms(std::stoll(*unix_ms)) : std::string{};
 }
@@ -51,7 +39,7 @@ caf::error insert_messages(mysql_connection& db,
   auto done = db.execute(
     "INSERT INTO messages (id, client_id, sender_hash, sender_masked, "
     "body_key_id, body_nonce, body_ciphertext, created_at, status) VALUES "
-      + repeat("(?, ?, ?, ?, ?, ?, ?, ?, 'accepting')", batch.size()),
+      + sql_repeat("(?, ?, ?, ?, ?, ?, ?, ?, 'accepting')", batch.size()),
     params);
   return done ? caf::none : done.error();
 }
@@ -74,7 +62,7 @@ resolve_keys(mysql_connection& db, const std::vector<stored_message>& batch,
   auto claimed = db.execute(
     "INSERT INTO idempotency_keys (client_id, idem_key, request_hash, "
     "message_id) VALUES "
-      + repeat("(?, ?, ?, ?)", keyed.size())
+      + sql_repeat("(?, ?, ?, ?)", keyed.size())
       + " ON DUPLICATE KEY UPDATE message_id = IF(" + stale
       + ", VALUES(message_id), message_id), request_hash = IF(" + stale
       + ", VALUES(request_hash), request_hash), created_at = IF(" + stale
@@ -90,7 +78,7 @@ resolve_keys(mysql_connection& db, const std::vector<stored_message>& batch,
     "SELECT k.client_id, k.idem_key, k.request_hash, k.message_id, m.status "
     "FROM idempotency_keys k JOIN messages m ON m.id = k.message_id "
     "WHERE (k.client_id, k.idem_key) IN ("
-      + repeat("(?, ?)", keyed.size()) + ")",
+      + sql_repeat("(?, ?)", keyed.size()) + ")",
     params);
   if (!rows)
     return rows.error();
@@ -133,7 +121,7 @@ caf::error delete_messages(mysql_connection& db,
   if (ids.empty())
     return caf::none;
   auto done = db.execute("DELETE FROM messages WHERE id IN ("
-                           + repeat("?", ids.size()) + ")",
+                           + sql_repeat("?", ids.size()) + ")",
                          {ids.begin(), ids.end()});
   return done ? caf::none : done.error();
 }
@@ -174,7 +162,7 @@ caf::error mark_queued(mysql_connection& db,
     auto done = db.execute(
       "UPDATE messages SET status = 'queued', next_attempt_at = created_at "
       "WHERE status = 'accepting' AND id IN ("
-        + repeat("?", ids.size()) + ")",
+        + sql_repeat("?", ids.size()) + ")",
       {ids.begin(), ids.end()});
     return done ? caf::none : done.error();
   });
@@ -185,7 +173,7 @@ caf::error mark_rejected(mysql_connection& db,
   if (ids.empty())
     return caf::none;
   std::vector<sql_param> params{ids.begin(), ids.end()};
-  auto in_list = repeat("?", ids.size());
+  auto in_list = sql_repeat("?", ids.size());
   return db.transaction([&]() -> caf::error {
     // "queued" too: a commit that timed out at the store may still have
     // landed, and the client was refused.
@@ -252,7 +240,7 @@ still_deliverable(mysql_connection& db, const std::vector<std::string>& ids) {
     return result;
   auto rows = db.query("SELECT id FROM messages WHERE status IN ('queued', "
                        "'delivering') AND id IN ("
-                         + repeat("?", ids.size()) + ")",
+                         + sql_repeat("?", ids.size()) + ")",
                        {ids.begin(), ids.end()});
   if (!rows)
     return rows.error();

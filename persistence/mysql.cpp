@@ -60,6 +60,17 @@ std::string sql_unix_ms(const std::string& column) {
          + ") DIV 1000)";
 }
 
+std::string sql_repeat(const std::string& row, size_t count) {
+  std::string result;
+  result.reserve((row.size() + 2) * count);
+  for (size_t i = 0; i < count; ++i) {
+    if (i > 0)
+      result += ", ";
+    result += row;
+  }
+  return result;
+}
+
 caf::expected<mysql_connection>
 mysql_connection::connect(const config::mysql_config& cfg,
                           bool multi_statements) {

@@ -31,6 +31,10 @@ std::string sql_datetime(int64_t unix_ms);
 /// SQL for a DATETIME column as Unix milliseconds (past 2038 too).
 std::string sql_unix_ms(const std::string& column);
 
+/// `row` repeated `count` times, comma-separated: placeholder lists for IN
+/// ("?, ?, ?") and multi-row VALUES lists ("(?, ?), (?, ?)").
+std::string sql_repeat(const std::string& row, size_t count);
+
 /// One blocking connection to MariaDB/MySQL (Connector/C). Use it from
 /// dedicated I/O threads or detached actors only, never inside an
 /// event-based behaviour. Every statement with values is prepared and bound:

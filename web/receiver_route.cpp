@@ -88,9 +88,8 @@ void receive(const std::shared_ptr<const receiver_context>& ctx,
   msg.ciphertext = std::move(sealed->ciphertext);
   msg.created_ms = *created_ms;
   msg.attempt = attempt->value.GetUint();
-  const auto& store = ctx->stores[ctx->next++ % ctx->stores.size()];
   ask(
-    *ctx->sys, store, std::chrono::seconds{10},
+    *ctx->sys, ctx->receiver, std::chrono::seconds{10},
     [ctx, respond](bool fresh) {
       if (ctx->stats != nullptr)
         ctx->stats->received.Add({{"result", fresh ? "stored" : "duplicate"}})

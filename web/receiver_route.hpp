@@ -6,10 +6,8 @@
 
 #include <caf/fwd.hpp>
 
-#include <atomic>
 #include <memory>
 #include <string>
-#include <vector>
 
 namespace herald {
 class metrics;
@@ -20,8 +18,8 @@ namespace herald::web {
 /// What the receiver route needs.
 struct receiver_context {
   caf::actor_system* sys = nullptr;
-  std::vector<receiver_store_actor> stores;
-  mutable std::atomic<size_t> next{0};
+  /// Gathers deliveries into group commits.
+  receiver_actor receiver;
   persistence::key_ring keys;
   std::string pepper;
   metrics* stats = nullptr;

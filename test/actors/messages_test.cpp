@@ -54,6 +54,40 @@ BOOST_AUTO_TEST_CASE(message_types_are_registered_by_name) {
   BOOST_TEST(sys.types().portable_name(
                caf::make_rtti_pair<health_report>())
              == "herald.health_report");
+  BOOST_TEST(sys.types().portable_name(
+               caf::make_rtti_pair<std::vector<received_message>>())
+             == "std::vector<herald.received_message>");
+  BOOST_TEST(sys.types().portable_name(
+               caf::make_rtti_pair<std::vector<bool>>())
+             == "std::vector<bool>");
+}
+
+BOOST_AUTO_TEST_CASE(a_batch_of_received_messages_round_trips) {
+  received_message x;
+  x.id = std::string(15, '\0') + '\x07';
+  x.sender_hash = std::string(32, 'h');
+  x.sender_masked = "+49151****678";
+  x.key_id = 3;
+  x.nonce = std::string(12, 'n');
+  x.ciphertext = "sealed";
+  x.created_ms = 1767225600123;
+  x.attempt = 2;
+  auto y = round_trip(sys, std::vector<received_message>{x, x});
+  BOOST_REQUIRE(y.size() == 2u);
+  BOOST_TEST(y[1].id == x.id);
+  BOOST_TEST(y[1].sender_hash == x.sender_hash);
+  BOOST_TEST(y[1].sender_masked == x.sender_masked);
+  BOOST_TEST(y[1].key_id == x.key_id);
+  BOOST_TEST(y[1].nonce == x.nonce);
+  BOOST_TEST(y[1].ciphertext == x.ciphertext);
+  BOOST_TEST(y[1].created_ms == x.created_ms);
+  BOOST_TEST(y[1].attempt == x.attempt);
+}
+
+BOOST_AUTO_TEST_CASE(receiver_store_flags_round_trip) {
+  std::vector<bool> x{true, false, false, true, true, false, true, false,
+                      true};
+  BOOST_TEST((round_trip(sys, x) == x));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -110,6 +110,25 @@ BOOST_AUTO_TEST_CASE(errors_name_the_setting) {
              == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(receiver_nodes_read_their_group_commit_settings) {
+  config_files files;
+  const std::string receiver = "[node]\nroles=[\"receiver\"]\n[receiver]\n";
+  auto cfg = load(files.ini(receiver
+                            + "batch-size=64\nbatch-delay=5ms\n"
+                              "max-pending=500\n"));
+  BOOST_REQUIRE_MESSAGE(cfg, test::why(cfg));
+  BOOST_TEST(cfg->receiver.batch_size == 64u);
+  BOOST_TEST(cfg->receiver.batch_delay.count() == 5'000'000);
+  BOOST_TEST(cfg->receiver.max_pending == 500u);
+  BOOST_TEST(cfg->receiver.writers == 4u);
+  BOOST_TEST(error_of(files.ini(receiver + "batch-size=0\n"))
+               .find("receiver.batch-size")
+             == 0u);
+  BOOST_TEST(error_of(files.ini(receiver + "max-pending=10\n"))
+               .find("receiver.max-pending")
+             == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(ingress_nodes_need_data_keys_and_a_pepper) {
   config_files files;
   files.write("pepper", "short", 0600);

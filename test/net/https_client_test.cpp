@@ -1,0 +1,233 @@
+#include "net/https_client.hpp"
+
+#include "net/http_server.hpp"
+#include "pki/ca.hpp"
+#include "test/fixtures.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace herald;
+using namespace std::chrono_literals;
+
+namespace {
+
+long long ms(std::chrono::steady_clock::duration x) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate in a
+/// temp folder, and an HTTPS server whose answers the tests script.
+struct client_fixture {
+  fs::path dir = fs::temp_directory_path()
+                 / ("herald-https-client-test-" + std::to_string(::getpid()));
+  config::tls_files server_tls;
+  config::tls_files client_tls;
+  std::unique_ptr<net::https_server> server;
+
+  std::mutex mtx;
+  /// Requests the server got, in arrival order.
+  std::vector<net::http_request> seen;
+  /// Responders not answered yet, and the most at once.
+  size_t outstanding = 0;
+  size_t max_outstanding = 0;
+  /// How long the server waits before it answers; negative: never.
+  std::chrono::milliseconds delay{0};
+  std::vector<std::thread> answering;
+  /// Responders the server holds without answering (delay < 0).
+  std::vector<net::responder> held;
+
+  client_fixture() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    auto ca = pki::authority::create((dir / "ca").string(),
+                                     pki::key_algorithm::ec_p256, "");
+    BOOST_REQUIRE_MESSAGE(ca, test::why(ca));
+    auto write = [&](const std::string& name, const std::string& text) {
+      std::ofstream{dir / name} << text;
+      return (dir / name).string();
+    };
+    pki::issue_request req;
+    req.kind = pki::cert_kind::server;
+    req.common_name = "downstream";
+    req.ip_addresses = {"127.0.0.1"};
+    auto srv = ca->issue(req);
+    BOOST_REQUIRE_MESSAGE(srv, test::why(srv));
+    req.kind = pki::cert_kind::client;
+    req.common_name = "herald";
+    req.ip_addresses.clear();
+    auto cli = ca->issue(req);
+    BOOST_REQUIRE_MESSAGE(cli, test::why(cli));
+    auto ca_file = write("ca.pem", ca->certificate_pem());
+    server_tls = {write("server.crt", srv->certificate_pem),
+                  write("server.key", srv->key_pem), ca_file};
+    client_tls = {write("client.crt", cli->certificate_pem),
+                  write("client.key", cli->key_pem), ca_file};
+  }
+
+  ~client_fixture() {
+    if (server)
+      server->stop();
+    for (auto& t : answering)
+      t.join();
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+
+  /// Starts the server; it answers 200 with the request body, or with the
+  /// status a body of the form "status:<code>" asks for.
+  void start(caf::timespan idle_timeout = 60s) {
+    config::ingress_config cfg;
+    cfg.port = 0;
+    cfg.tls = server_tls;
+    cfg.idle_timeout = idle_timeout;
+    auto handler = [this](net::http_request req, net::responder respond) {
+      std::lock_guard<std::mutex> guard{mtx};
+      seen.push_back(req);
+      max_outstanding = std::max(max_outstanding, ++outstanding);
+      unsigned status = 200;
+      if (req.body.rfind("status:", 0) == 0)
+        status = static_cast<unsigned>(std::stoul(req.body.substr(7)));
+      net::http_response res{status, "text/plain", req.body, {}};
+      if (delay.count() < 0)
+        return held.push_back(std::move(respond));
+      answering.emplace_back([this, res, respond, wait = delay] {
+        std::this_thread::sleep_for(wait);
+        {
+          std::lock_guard<std::mutex> guard{mtx};
+          --outstanding;
+        }
+        respond(res);
+      });
+    };
+    auto started = net::https_server::start(cfg, handler, nullptr);
+    BOOST_REQUIRE_MESSAGE(started, test::why(started));
+    server = std::move(*started);
+  }
+
+  std::unique_ptr<net::https_client> client(size_t connections,
+                                            caf::timespan timeout = 5s,
+                                            uint16_t port = 0) {
+    if (port == 0)
+      port = server->port();
+    auto url = "https://127.0.0.1:" + std::to_string(port) + "/deliver";
+    auto result = net::https_client::make(url, client_tls, timeout,
+                                          connections, "delivery");
+    BOOST_REQUIRE_MESSAGE(result, test::why(result));
+    return std::move(*result);
+  }
+
+  static std::vector<net::http_post> posts(size_t n) {
+    std::vector<net::http_post> result;
+    for (size_t i = 0; i < n; ++i)
+      result.push_back({"message " + std::to_string(i), {{"X-Index", "1"}}});
+    return result;
+  }
+};
+
+} // namespace
+
+BOOST_FIXTURE_TEST_SUITE(https_client_suite, client_fixture)
+
+BOOST_AUTO_TEST_CASE(results_come_back_in_request_order) {
+  start();
+  auto requests = posts(20);
+  requests[7].body = "status:503";
+  requests[11].body = "status:404";
+  auto results = client(4)->post_all(requests);
+  BOOST_REQUIRE_EQUAL(results.size(), 20u);
+  for (size_t i = 0; i < results.size(); ++i) {
+    BOOST_TEST_CONTEXT("request " << i) {
+      BOOST_TEST(results[i].error == "");
+      BOOST_TEST(results[i].body == requests[i].body);
+    }
+  }
+  BOOST_TEST(results[0].status == 200u);
+  BOOST_TEST(results[7].status == 503u);
+  BOOST_TEST(results[11].status == 404u);
+  std::lock_guard<std::mutex> guard{mtx};
+  BOOST_REQUIRE_EQUAL(seen.size(), 20u);
+  BOOST_TEST(seen[0].header("x-index") != nullptr);
+  BOOST_TEST(*seen[0].header("content-type") == "application/json");
+}
+
+BOOST_AUTO_TEST_CASE(requests_fly_concurrently_up_to_the_pool_size) {
+  delay = 300ms;
+  start();
+  auto before = std::chrono::steady_clock::now();
+  auto results = client(4)->post_all(posts(8));
+  auto took = std::chrono::steady_clock::now() - before;
+  for (const auto& r : results)
+    BOOST_TEST(r.status == 200u);
+  // Two rounds of four: one after the other would take 2.4 s.
+  BOOST_TEST(ms(took) < 1500);
+  BOOST_TEST(max_outstanding == 4u);
+  BOOST_TEST(ms(results[0].elapsed) >= 300);
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_the_server_closed_while_idle_is_renewed) {
+  start(200ms);
+  auto c = client(1);
+  auto first = c->post_all(posts(1));
+  BOOST_TEST(first[0].status == 200u);
+  // The server drops the kept-alive connection meanwhile.
+  std::this_thread::sleep_for(600ms);
+  auto second = c->post_all(posts(3));
+  for (const auto& r : second) {
+    BOOST_TEST(r.status == 200u);
+    BOOST_TEST(r.error == "");
+  }
+  std::lock_guard<std::mutex> guard{mtx};
+  BOOST_TEST(seen.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_downstream_fails_every_request_fast) {
+  // A port nobody listens on: bind, read the port, close.
+  uint16_t port = 0;
+  {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::acceptor acc{
+      ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+    port = acc.local_endpoint().port();
+  }
+  auto before = std::chrono::steady_clock::now();
+  auto results = client(2, 5s, port)->post_all(posts(8));
+  BOOST_TEST(ms(std::chrono::steady_clock::now() - before) < 1000);
+  for (const auto& r : results) {
+    BOOST_TEST(r.status == 0u);
+    BOOST_TEST(r.error.rfind("connect: ", 0) == 0, r.error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_downstream_times_out) {
+  delay = -1ms;
+  start();
+  auto results = client(2, 300ms)->post_all(posts(2));
+  for (const auto& r : results) {
+    BOOST_TEST(r.status == 0u);
+    BOOST_TEST(r.error == "timeout");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_server_outside_the_ca_is_refused) {
+  start();
+  // The client trusts only its own certificate, not the server's CA.
+  client_tls.ca = client_tls.certificate;
+  auto results = client(1)->post_all(posts(1));
+  BOOST_TEST(results[0].status == 0u);
+  BOOST_TEST(results[0].error.find("certificate verify failed")
+               != std::string::npos,
+             results[0].error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
