@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <map>
+#include <thread>
 
 namespace herald {
 
@@ -168,6 +169,57 @@ void attempt_all(delivery_worker_state& st,
     conclude(st, jobs[i], results[i], due, plan);
 }
 
+/// Claims the messages `ids` (text form), attempts the deliverable ones and
+/// puts the outcome of each into `plan`. Returns the ids whose submission
+/// has not committed yet ("accepting").
+caf::expected<std::vector<std::string>>
+claim_and_attempt(delivery_worker_state& st,
+                  const std::vector<std::string>& ids, batch_plan& plan) {
+  std::vector<std::string> raw;
+  for (const auto& text : ids) {
+    if (auto id = persistence::uuid::parse(text))
+      raw.push_back(id->raw());
+    else
+      plan.finished.push_back(text); // not a message id: drop it
+  }
+  auto jobs = persistence::claim_jobs(*st.db, raw);
+  if (!jobs)
+    return jobs.error();
+  std::vector<std::string> waiting;
+  std::vector<attempt_job> to_attempt;
+  std::vector<net::http_post> requests;
+  std::map<std::string, const persistence::delivery_job*> by_id;
+  for (const auto& job : *jobs)
+    by_id.emplace(job.id, &job);
+  for (const auto& text : ids) {
+    auto id = persistence::uuid::parse(text);
+    if (!id)
+      continue;
+    if (st.cfg.stopping->load()) {
+      plan.released.push_back(text);
+      continue;
+    }
+    auto it = by_id.find(id->raw());
+    if (it == by_id.end()) {
+      plan.finished.push_back(text); // no row: never accepted
+      continue;
+    }
+    const auto& job = *it->second;
+    if (job.status == "accepting") {
+      waiting.push_back(text);
+    } else if (job.status == "queued" || job.status == "delivering") {
+      if (auto request = prepare(st, text, job, plan)) {
+        to_attempt.push_back({text, &job});
+        requests.push_back(std::move(*request));
+      }
+    } else {
+      plan.finished.push_back(text); // delivered, failed or rejected
+    }
+  }
+  attempt_all(st, to_attempt, requests, plan);
+  return waiting;
+}
+
 /// Takes, delivers and records one batch. Returns false when the worker
 /// should pause (a dependency is down).
 bool deliver_batch(delivery_worker_state& st) {
@@ -184,59 +236,36 @@ bool deliver_batch(delivery_worker_state& st) {
   }
   if (ids->empty())
     return true;
-  std::vector<std::string> raw;
   batch_plan plan;
-  for (const auto& text : *ids) {
-    if (auto id = persistence::uuid::parse(text))
-      raw.push_back(id->raw());
-    else
-      plan.finished.push_back(text); // not a message id: drop it
-  }
   auto soon = now_ms() + 1000;
-  auto jobs = persistence::ensure_connected(st.db, st.cfg.mysql)
-                ? caf::expected<std::vector<persistence::delivery_job>>{
-                  make_error(errc::database_failure, "mysql unavailable")}
-                : persistence::claim_jobs(*st.db, raw);
-  if (!jobs) {
+  auto waiting = persistence::ensure_connected(st.db, st.cfg.mysql)
+                   ? caf::expected<std::vector<std::string>>{make_error(
+                     errc::database_failure, "mysql unavailable")}
+                   : claim_and_attempt(st, *ids, plan);
+  if (!waiting) {
     // Try again in a second; Redis keeps them scheduled meanwhile.
-    spdlog::warn("delivery: cannot load messages: {}", render(jobs.error()));
+    spdlog::warn("delivery: cannot load messages: {}",
+                 render(waiting.error()));
     st.db.reset();
     if (auto err = persistence::schedule_retry(*st.redis, node, *ids, soon))
       st.redis.reset();
     return false;
   }
-  std::vector<attempt_job> to_attempt;
-  std::vector<net::http_post> requests;
-  std::map<std::string, const persistence::delivery_job*> by_id;
-  for (const auto& job : *jobs)
-    by_id.emplace(job.id, &job);
-  for (const auto& text : *ids) {
-    auto id = persistence::uuid::parse(text);
-    if (!id)
-      continue;
-    if (st.cfg.stopping->load()) {
-      plan.released.push_back(text);
-      continue;
+  // Submissions are queued in Redis a moment before their commit: look
+  // again shortly rather than a second later through the schedule.
+  auto pause = 2ms;
+  for (int round = 0; !waiting->empty() && round < 5; ++round, pause *= 2) {
+    std::this_thread::sleep_for(pause);
+    auto again = claim_and_attempt(st, *waiting, plan);
+    if (!again) {
+      spdlog::warn("delivery: cannot load messages: {}", render(again.error()));
+      st.db.reset();
+      break;
     }
-    auto it = by_id.find(id->raw());
-    if (it == by_id.end()) {
-      plan.finished.push_back(text); // no row: never accepted
-      continue;
-    }
-    const auto& job = *it->second;
-    if (job.status == "accepting") {
-      // Queued in Redis a moment before its commit: look again soon.
-      plan.retries.emplace_back(text, soon);
-    } else if (job.status == "queued" || job.status == "delivering") {
-      if (auto request = prepare(st, text, job, plan)) {
-        to_attempt.push_back({text, &job});
-        requests.push_back(std::move(*request));
-      }
-    } else {
-      plan.finished.push_back(text); // delivered, failed or rejected
-    }
+    waiting = std::move(again);
   }
-  attempt_all(st, to_attempt, requests, plan);
+  for (auto& text : *waiting)
+    plan.retries.emplace_back(std::move(text), soon);
   // MySQL first: a crash before Redis learns the outcome repeats the
   // delivery (at least once), never loses it.
   if (auto err = persistence::record_attempts(*st.db, node, plan.records)) {

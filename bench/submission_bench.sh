@@ -135,6 +135,13 @@ if ((deliver)); then
        FROM messages WHERE status = 'delivered' ORDER BY 1" |
     awk '{v[NR] = $1} END {printf "accept->delivered ms: p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
       v[int(NR * 0.5)], v[int(NR * 0.99)], v[int(NR * 0.999)], v[NR]}'
+  sql "SELECT TIMESTAMPDIFF(MICROSECOND, m.created_at, a.attempted_at) / 1000
+       FROM messages m JOIN delivery_attempts a ON a.message_id = m.id AND a.attempt = 1 ORDER BY 1" |
+    awk '{v[NR] = $1} END {printf "accept->first attempt ms: p50 %.1f p99 %.1f max %.1f\n",
+      v[int(NR * 0.5)], v[int(NR * 0.99)], v[NR]}'
+  echo "attempts per message: $(sql "SELECT CONCAT(attempts, ': ', COUNT(*)) FROM messages GROUP BY attempts" | tr '\n' ' ')"
+  sql "SELECT CONCAT('retried: ', COUNT(*), ' x ', LEFT(COALESCE(error, ''), 100)) FROM delivery_attempts
+       WHERE outcome <> 'delivered' GROUP BY error"
   if ((drain)); then
     sql "SELECT COUNT(*), TIMESTAMPDIFF(MICROSECOND, (SELECT MIN(attempted_at) FROM delivery_attempts), MAX(delivered_at)) / 1e6
          FROM messages WHERE status = 'delivered'" |
@@ -149,5 +156,5 @@ if ((deliver)); then
 fi
 if grep -q -E 'warn|error' "$tmp/heraldd.out"; then
   echo "== node warnings (first 5 of $(grep -c -E 'warn|error' "$tmp/heraldd.out"))"
-  grep -E 'warn|error' "$tmp/heraldd.out" | head -5
+  grep -E "warn|error" "$tmp/heraldd.out" | head -5
 fi

@@ -140,8 +140,8 @@ caf::error validate(const settings& cfg) {
           std::pair{"delivery.lease-ttl", d.lease_ttl}})
       if (auto err = check_positive(name, value))
         return err;
-    // An attempt on a new connection may take a timeout to connect and one
-    // for the request.
+    // A batch starts its last attempt within one timeout, and that attempt
+    // takes one more (net::https_client::post_all).
     if (cfg.node.shutdown_timeout <= 2 * d.timeout)
       return bad("node.shutdown-timeout",
                  "must be longer than twice delivery.timeout");

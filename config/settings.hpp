@@ -139,8 +139,9 @@ struct delivery_config {
   /// Messages a worker takes from the queue at once; it sends them
   /// concurrently over its connections.
   size_t batch = 64;
-  /// Kept-alive connections per worker: requests in flight at once.
-  size_t connections = 16;
+  /// Kept-alive connections per worker: requests in flight at once. As
+  /// many as the batch sends a batch in one round.
+  size_t connections = 64;
   /// Deadline of one attempt (connect, TLS, request, response).
   caf::timespan timeout = 10s;
   /// Fixed time between attempts of a message.

@@ -30,8 +30,10 @@ struct connection {
   beast::flat_buffer buffer;
   http::request<http::string_body> req;
   std::optional<http::response_parser<http::string_body>> parser;
-  /// When the current request was taken, for its result's `elapsed`.
+  /// When the current request was taken, for its result's `elapsed`, and
+  /// when its attempt (connect, TLS, request, response) runs out of time.
   std::chrono::steady_clock::time_point started;
+  std::chrono::steady_clock::time_point deadline;
   /// Whether the stream carried a request before: a server may close an
   /// idle connection at any time, so its first failure earns a resend.
   bool reused = false;
@@ -71,10 +73,20 @@ struct https_client::impl {
   /// waiting for every connection to time out on its own.
   std::optional<std::string> connect_error;
 
+  /// Requests not started by then stay unsent, which bounds a batch by two
+  /// timeouts (the last start, then its attempt).
+  std::chrono::steady_clock::time_point start_by;
+
   /// Gives connection `c` the next unsent request, if any.
   void take_next(connection& c) {
+    if (next < requests->size() && std::chrono::steady_clock::now() > start_by) {
+      for (; next < requests->size(); ++next)
+        (*results)[next].error = "not sent: the batch ran out of time";
+      return;
+    }
     if (next < requests->size()) {
       c.started = std::chrono::steady_clock::now();
+      c.deadline = c.started + timeout;
       send(c, next++, false);
     }
   }
@@ -109,7 +121,7 @@ struct https_client::impl {
       X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
     else
       X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
-    beast::get_lowest_layer(*c.stream).expires_after(timeout);
+    beast::get_lowest_layer(*c.stream).expires_at(c.deadline);
     if (endpoints)
       return connect_to(c, i, *endpoints);
     auto resolver = std::make_shared<tcp::resolver>(ioc);
@@ -159,7 +171,7 @@ struct https_client::impl {
     c.req.prepare_payload();
     c.parser.emplace();
     c.parser->body_limit(64 * 1024);
-    beast::get_lowest_layer(*c.stream).expires_after(timeout);
+    beast::get_lowest_layer(*c.stream).expires_at(c.deadline);
     auto retry_or_fail = [this, &c, i, resend](beast::error_code ec) {
       if (c.reused && !resend && stale_connection(ec)) {
         c.stream.reset();
@@ -249,6 +261,7 @@ https_client::post_all(const std::vector<http_post>& requests) {
   d.results = &results;
   d.next = 0;
   d.connect_error.reset();
+  d.start_by = std::chrono::steady_clock::now() + d.timeout;
   for (auto& c : d.pool)
     d.take_next(*c);
   d.ioc.restart();

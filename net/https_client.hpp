@@ -32,8 +32,8 @@ struct http_result {
 /// A blocking HTTPS client for one downstream URL with mutual TLS: verifies
 /// the server against `tls.ca` and its host name (or IP), presents
 /// `tls.certificate`, TLS 1.2+. Keeps a pool of connections alive between
-/// calls and reconnects the ones that break. Connecting and each request
-/// are bounded by `timeout`. One client per thread; use it from detached
+/// calls and reconnects the ones that break. Each attempt (connect, TLS,
+/// request, response) is bounded by `timeout`. One client per thread; use it from detached
 /// actors only.
 class https_client {
 public:
@@ -49,7 +49,9 @@ public:
   /// POSTs every request as application/json, spread over the pool, and
   /// returns when all have an outcome: one result per request, in order.
   /// A request that fails on a kept-alive connection the server may have
-  /// closed meanwhile is sent once more on a new connection.
+  /// closed meanwhile is sent once more on a new connection. Requests not
+  /// started within `timeout` of the call are not sent (error "not sent"),
+  /// so a call takes at most 2 x `timeout`.
   std::vector<http_result> post_all(const std::vector<http_post>& requests);
 
   struct impl;

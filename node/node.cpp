@@ -268,12 +268,6 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         exit_code = 1;
       }
     }
-    if (cfg.has_role("delivery") && exit_code == 0) {
-      if (auto err = start_delivery(sys, cfg, stopping, m, keep)) {
-        spdlog::error("cannot start: {}", render(err));
-        exit_code = 1;
-      }
-    }
     bool listens = cfg.has_role("ingress") || cfg.has_role("receiver");
     if (listens && exit_code == 0) {
       auto started = net::https_server::start(
@@ -286,6 +280,14 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         https = std::move(*started);
       } else {
         spdlog::error("cannot start: {}", render(started.error()));
+        exit_code = 1;
+      }
+    }
+    // After the listener: a node that delivers to its own receiver finds
+    // it up from the first batch.
+    if (cfg.has_role("delivery") && exit_code == 0) {
+      if (auto err = start_delivery(sys, cfg, stopping, m, keep)) {
+        spdlog::error("cannot start: {}", render(err));
         exit_code = 1;
       }
     }

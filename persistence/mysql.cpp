@@ -2,6 +2,7 @@
 
 #include "core/errc.hpp"
 
+#include <caf/detail/scope_guard.hpp>
 #include <mysql.h>
 
 #include <algorithm>
@@ -34,13 +35,9 @@ caf::error stmt_error(MYSQL_STMT* stmt, const std::string& what) {
                   "mysql: " + what + ": " + mysql_stmt_error(stmt));
 }
 
-/// Closes a prepared statement on scope exit.
-struct stmt_guard {
-  MYSQL_STMT* stmt;
-  ~stmt_guard() {
-    mysql_stmt_close(stmt);
-  }
-};
+/// Prepared statements a connection keeps.
+constexpr size_t max_cached_statements = 32;
+
 
 } // namespace
 
@@ -127,18 +124,37 @@ caf::expected<mysql_connection> mysql_connection::connect_with_retry(
 }
 
 mysql_connection::mysql_connection(mysql_connection&& other) noexcept
-  : db_(other.db_) {
+  : db_(other.db_), statements_(std::move(other.statements_)) {
   other.db_ = nullptr;
+  other.statements_.clear();
 }
 
 mysql_connection& mysql_connection::operator=(mysql_connection&& other) noexcept {
   std::swap(db_, other.db_);
+  std::swap(statements_, other.statements_);
   return *this;
 }
 
 mysql_connection::~mysql_connection() {
+  close();
+}
+
+void mysql_connection::close() {
+  for (auto& x : statements_)
+    mysql_stmt_close(x.stmt);
+  statements_.clear();
   if (db_ != nullptr)
     mysql_close(db_);
+  db_ = nullptr;
+}
+
+void mysql_connection::forget(MYSQL_STMT* stmt) {
+  auto i = std::find_if(statements_.begin(), statements_.end(),
+                        [stmt](const auto& x) { return x.stmt == stmt; });
+  if (i != statements_.end()) {
+    mysql_stmt_close(stmt);
+    statements_.erase(i);
+  }
 }
 
 caf::error mysql_connection::last_error(std::string_view what) const {
@@ -168,19 +184,34 @@ caf::expected<MYSQL_STMT*>
 mysql_connection::prepare(std::string_view sql,
                           const std::vector<sql_param>& params,
                           std::vector<unsigned long>& lengths) {
-  MYSQL_STMT* stmt = mysql_stmt_init(db_);
-  if (stmt == nullptr)
-    return last_error("cannot create statement");
-  auto fail = [stmt](const std::string& what) {
+  MYSQL_STMT* stmt = nullptr;
+  auto cached = std::find_if(statements_.begin(), statements_.end(),
+                             [sql](const auto& x) { return x.sql == sql; });
+  if (cached != statements_.end()) {
+    stmt = cached->stmt;
+    statements_.splice(statements_.begin(), statements_, cached);
+  } else {
+    stmt = mysql_stmt_init(db_);
+    if (stmt == nullptr)
+      return last_error("cannot create statement");
+    if (mysql_stmt_prepare(stmt, sql.data(), sql.size()) != 0) {
+      auto err = stmt_error(stmt, "prepare failed");
+      mysql_stmt_close(stmt);
+      return err;
+    }
+    statements_.push_front({std::string{sql}, stmt});
+    if (statements_.size() > max_cached_statements) {
+      mysql_stmt_close(statements_.back().stmt);
+      statements_.pop_back();
+    }
+  }
+  auto fail = [this, stmt](const std::string& what) {
     auto err = stmt_error(stmt, what);
-    mysql_stmt_close(stmt);
+    forget(stmt);
     return err;
   };
-  if (mysql_stmt_prepare(stmt, sql.data(), sql.size()) != 0)
-    return fail("prepare failed");
   if (mysql_stmt_param_count(stmt) != params.size()) {
     auto expected = mysql_stmt_param_count(stmt);
-    mysql_stmt_close(stmt);
     return make_error(errc::database_failure,
                       "mysql: statement expects " + std::to_string(expected)
                         + " parameters, got " + std::to_string(params.size()));
@@ -216,9 +247,11 @@ mysql_connection::execute(std::string_view sql,
   auto stmt = prepare(sql, params, lengths);
   if (!stmt)
     return stmt.error();
-  stmt_guard guard{*stmt};
-  if (mysql_stmt_execute(*stmt) != 0)
-    return stmt_error(*stmt, "execute failed");
+  if (mysql_stmt_execute(*stmt) != 0) {
+    auto err = stmt_error(*stmt, "execute failed");
+    forget(*stmt);
+    return err;
+  }
   return static_cast<uint64_t>(mysql_stmt_affected_rows(*stmt));
 }
 
@@ -230,8 +263,17 @@ mysql_connection::query(std::string_view sql,
   if (!prepared)
     return prepared.error();
   auto stmt = *prepared;
-  stmt_guard guard{stmt};
-  auto fail = [stmt](const char* what) { return stmt_error(stmt, what); };
+  // After an error the statement is dropped, not reused.
+  bool failed = false;
+  auto done = caf::detail::make_scope_guard([&] {
+    mysql_stmt_free_result(stmt);
+    if (failed)
+      forget(stmt);
+  });
+  auto fail = [stmt, &failed](const char* what) {
+    failed = true;
+    return stmt_error(stmt, what);
+  };
   // Let store_result compute each column's longest value, then size the
   // buffers once.
   my_bool update_max = 1;

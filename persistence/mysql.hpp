@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,12 +92,27 @@ private:
 
   caf::error last_error(std::string_view what) const;
 
-  /// Prepares `sql` and binds `params`; the caller owns the statement.
+  /// Returns the prepared statement for `sql` (from the cache, or prepared
+  /// now) with `params` bound. The connection owns the statement.
   caf::expected<struct st_mysql_stmt*>
   prepare(std::string_view sql, const std::vector<sql_param>& params,
           std::vector<unsigned long>& lengths);
 
+  /// Drops `stmt` from the cache after an error left it in doubt.
+  void forget(struct st_mysql_stmt* stmt);
+
+  void close();
+
   st_mysql* db_ = nullptr;
+
+  /// Prepared statements, most recently used first: batch loops run the
+  /// same few statements over and over, and preparing each time costs the
+  /// server a parse and the client a round trip.
+  struct cached_statement {
+    std::string sql;
+    struct st_mysql_stmt* stmt;
+  };
+  std::list<cached_statement> statements_;
 };
 
 } // namespace herald::persistence

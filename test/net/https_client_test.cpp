@@ -219,6 +219,27 @@ BOOST_AUTO_TEST_CASE(a_silent_downstream_times_out) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(requests_not_started_within_the_timeout_stay_unsent) {
+  delay = 200ms;
+  start();
+  auto before = std::chrono::steady_clock::now();
+  // One connection: the requests queue behind each other, 200 ms apiece.
+  auto results = client(1, 500ms)->post_all(posts(6));
+  BOOST_TEST(ms(std::chrono::steady_clock::now() - before) < 1000);
+  size_t sent = 0;
+  for (const auto& r : results) {
+    if (r.status == 200u)
+      ++sent;
+    else
+      BOOST_TEST(r.error == "not sent: the batch ran out of time");
+  }
+  BOOST_TEST(sent >= 2u);
+  BOOST_TEST(sent <= 4u);
+  BOOST_TEST(results.back().status == 0u);
+  std::lock_guard<std::mutex> guard{mtx};
+  BOOST_TEST(seen.size() == sent);
+}
+
 BOOST_AUTO_TEST_CASE(a_server_outside_the_ca_is_refused) {
   start();
   // The client trusts only its own certificate, not the server's CA.
