@@ -104,16 +104,22 @@ stop_downstream
 sed -i "s|^roles=.*|roles=[\"ingress\", \"delivery\", \"receiver\"]|; s|^url=.*|url=\"$base/internal/v1/deliver\"|" "$ini"
 check "the node restarts as its own downstream" start_node
 "$LOADGEN" --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
-  --url "$messages" --connections 32 --duration 6 --warmup 0 \
+  --url "$messages" --connections 32 --duration 10 --warmup 0 \
   >"$tmp/loadgen.out" 2>/dev/null &
 loadgen_pid=$!
-# Mid-burst: thousands accepted, many being delivered.
-sleep 5
+# Mid-burst, once 10,000 messages are in and delivery is under way (or
+# after 9 s on a slow machine).
+for _ in $(seq 1 45); do
+  sleep 0.2
+  (($(sql "SELECT COUNT(*) FROM messages") >= 10100)) && break
+done
 kill -9 "$node_pid"
 node_pid=""
 wait "$loadgen_pid"
 accepted=$(sed -n 's/.*status_202=\([0-9]*\).*/\1/p' "$tmp/loadgen.out")
-check "a burst was accepted before the crash (${accepted:-0})" test "${accepted:-0}" -gt 1000
+check "10,000 messages were accepted before the crash (${accepted:-0})" test "${accepted:-0}" -ge 10000
+check "delivery was under way at the crash" \
+  test "$(sql "SELECT COUNT(*) FROM received_messages")" -gt 0
 check "the node restarts after kill -9" start_node
 drained() {
   [[ "$(sql "SELECT COUNT(*) FROM messages WHERE status IN ('queued', 'delivering', 'accepting')")" == 0 ]]
