@@ -8,6 +8,7 @@
 #include <caf/config_option_adder.hpp>
 #include <caf/settings.hpp>
 
+#include <cctype>
 #include <fstream>
 
 namespace herald::config {
@@ -78,6 +79,7 @@ herald_config::herald_config() {
   receiver_batch_delay_ = defaults.receiver.batch_delay;
   receiver_writers_ = static_cast<int64_t>(defaults.receiver.writers);
   receiver_max_pending_ = static_cast<int64_t>(defaults.receiver.max_pending);
+  receiver_callers_ = defaults.receiver.callers;
   metrics_address_ = defaults.metrics.address;
   metrics_port_ = defaults.metrics.port;
   mysql_host_ = defaults.mysql.host;
@@ -194,7 +196,10 @@ herald_config::herald_config() {
     .add(receiver_writers_, "writers",
          "MySQL connections storing received messages")
     .add(receiver_max_pending_, "max-pending",
-         "waiting deliveries beyond this get 503");
+         "waiting deliveries beyond this get 503")
+    .add(receiver_callers_, "callers",
+         "SHA-256 fingerprints of the node certificates that may deliver "
+         "(empty: every node certificate)");
   opt_group{custom_options_, "health"}
     .add(health_interval_, "interval", "time between dependency probes")
     .add(health_probe_timeout_, "probe-timeout",
@@ -319,7 +324,13 @@ caf::expected<settings> herald_config::make_settings() const {
   if (!receiver_max_pending)
     return receiver_max_pending.error();
   result.receiver = {*receiver_batch_size, receiver_batch_delay_,
-                     *receiver_writers, *receiver_max_pending};
+                     *receiver_writers, *receiver_max_pending,
+                     receiver_callers_};
+  // Fingerprints compare as lower-case hex, as net::fingerprint_sha256()
+  // gives them; upper case (openssl x509 -fingerprint) is accepted too.
+  for (auto& fingerprint : result.receiver.callers)
+    for (auto& c : fingerprint)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   result.crypto.keys_file = crypto_keys_file_;
   if (result.has_role("ingress") || result.has_role("delivery")
       || result.has_role("receiver")) {

@@ -79,6 +79,7 @@ private:
   caf::timespan receiver_batch_delay_;
   int64_t receiver_writers_;
   int64_t receiver_max_pending_;
+  std::vector<std::string> receiver_callers_;
   std::string metrics_address_;
   int64_t metrics_port_;
   std::string mysql_host_;

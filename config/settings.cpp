@@ -157,6 +157,14 @@ caf::error validate(const settings& cfg) {
                  "must be at least receiver.batch-size");
     if (r.batch_delay < caf::timespan::zero())
       return bad("receiver.batch-delay", "must not be negative");
+    for (const auto& fingerprint : r.callers)
+      if (fingerprint.size() != 64
+          || fingerprint.find_first_not_of("0123456789abcdef")
+               != std::string::npos)
+        return bad("receiver.callers",
+                   "'" + fingerprint
+                     + "' is no SHA-256 fingerprint: give 64 hex digits "
+                       "without colons, as heraldctl cert show prints them");
   }
   if (cfg.metrics.port == 0)
     return bad("metrics.port", "must be between 1 and 65535");

@@ -182,6 +182,10 @@ struct receiver_config {
   size_t writers = 4;
   /// Deliveries waiting beyond this are refused with 503 (back pressure).
   size_t max_pending = 10000;
+  /// SHA-256 fingerprints (lower-case hex) of the node certificates that
+  /// may deliver; empty: every node certificate of ingress.ca. Client
+  /// certificates are always refused.
+  std::vector<std::string> callers;
 };
 
 /// Everything a node or heraldctl needs, typed and validated.

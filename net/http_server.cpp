@@ -113,6 +113,7 @@ private:
     count_handshake("ok");
     if (auto cert = SSL_get1_peer_certificate(stream_.native_handle())) {
       fingerprint_ = fingerprint_sha256(cert);
+      is_node_ = is_node_certificate(cert);
       X509_free(cert);
     }
     read_request();
@@ -180,6 +181,7 @@ private:
     }
     req.body = std::move(msg.body());
     req.client_fingerprint = fingerprint_;
+    req.client_is_node = is_node_;
     req.remote_address = remote_;
     // No deadline while the request is processed; the routes bound it.
     beast::get_lowest_layer(stream_).expires_never();
@@ -240,6 +242,7 @@ private:
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string fingerprint_;
+  bool is_node_ = false;
   std::string remote_;
   bool keep_alive_ = true;
 };

@@ -19,6 +19,8 @@ struct http_request {
   /// SHA-256 fingerprint (lower-case hex) of the verified client
   /// certificate; empty on plain-HTTP listeners.
   std::string client_fingerprint;
+  /// Whether that certificate is a node's (extended key usage serverAuth).
+  bool client_is_node = false;
   /// Peer address, for logs and the audit trail.
   std::string remote_address;
 

@@ -9,6 +9,7 @@
 #include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <cstdio>
 #include <ctime>
@@ -126,6 +127,14 @@ std::string fingerprint_sha256(X509* cert) {
     result += hex[md[i] & 0x0f];
   }
   return result;
+}
+
+bool is_node_certificate(X509* cert) {
+  // X509_get_extended_key_usage() answers "any" for a certificate without
+  // the extension, hence the flag check first.
+  return cert != nullptr
+         && (X509_get_extension_flags(cert) & EXFLAG_XKUSAGE) != 0
+         && (X509_get_extended_key_usage(cert) & XKU_SSL_SERVER) != 0;
 }
 
 } // namespace herald::net

@@ -33,6 +33,11 @@ std::string openssl_error();
 /// SHA-256 fingerprint of `cert`, lower-case hex without separators.
 std::string fingerprint_sha256(X509* cert);
 
+/// Returns whether `cert` is a node certificate: its extended key usage
+/// names serverAuth (heraldctl cert server). A certificate without that
+/// extension is no node certificate.
+bool is_node_certificate(X509* cert);
+
 /// Reads a PEM certificate and describes it for registration.
 caf::expected<persistence::certificate_record>
 read_certificate(const std::string& path);

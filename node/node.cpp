@@ -135,6 +135,7 @@ make_receiver_context(caf::actor_system& sys, const config::settings& cfg,
                                       std::move(writers), &m));
   ctx->keys = std::move(*keys);
   ctx->pepper = cfg.crypto.pepper;
+  ctx->callers = cfg.receiver.callers;
   ctx->stats = &m;
   return std::shared_ptr<const web::receiver_context>{std::move(ctx)};
 }

@@ -11,8 +11,10 @@
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <optional>
 
 namespace herald::web {
 
@@ -38,8 +40,31 @@ std::optional<int64_t> parse_time(const std::string& text) {
   return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
 }
 
+/// The 403 for a caller that may not deliver, if `req` comes from one.
+std::optional<net::http_response> refuse(const receiver_context& ctx,
+                                         const net::http_request& req) {
+  std::optional<net::http_response> result;
+  if (!req.client_is_node)
+    result = net::problem(403, "not-a-node", "Not a node",
+                          "Only Herald nodes may deliver here; present a node "
+                          "certificate issued with heraldctl cert server.");
+  else if (!ctx.callers.empty()
+           && std::find(ctx.callers.begin(), ctx.callers.end(),
+                        req.client_fingerprint)
+                == ctx.callers.end())
+    result = net::problem(403, "caller-not-allowed", "Caller not allowed",
+                          "This node certificate is not in receiver.callers "
+                          "of the receiving node; add its SHA-256 "
+                          "fingerprint there.");
+  if (result && ctx.stats != nullptr)
+    ctx.stats->received.Add({{"result", "forbidden"}}).Increment();
+  return result;
+}
+
 void receive(const std::shared_ptr<const receiver_context>& ctx,
              const net::http_request& req, net::responder respond) {
+  if (auto resp = refuse(*ctx, req))
+    return respond(std::move(*resp));
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(req.body.data(),
                                                    req.body.size());

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace herald {
 class metrics;
@@ -22,6 +23,9 @@ struct receiver_context {
   receiver_actor receiver;
   persistence::key_ring keys;
   std::string pepper;
+  /// Fingerprints of the node certificates that may deliver (receiver.
+  /// callers); empty: every node certificate.
+  std::vector<std::string> callers;
   metrics* stats = nullptr;
 };
 
@@ -29,7 +33,10 @@ struct receiver_context {
 /// server"): validates the delivery, stores it encrypted under this node's
 /// keys, once per message id. 200 {"status":"received"} for a new message,
 /// 200 {"status":"duplicate"} for a repeat (at-least-once delivery), 503
-/// when it cannot be stored (the sender retries).
+/// when it cannot be stored (the sender retries). Only nodes may call it:
+/// a caller without a node certificate gets 403 not-a-node, a node missing
+/// from a non-empty `callers` list 403 caller-not-allowed, both before the
+/// body is looked at.
 void add_receiver_route(router& r,
                         std::shared_ptr<const receiver_context> ctx);
 

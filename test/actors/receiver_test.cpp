@@ -89,7 +89,7 @@ struct answers_seen {
 struct receiver_fixture : test::deterministic_fixture {
   std::shared_ptr<script> s = std::make_shared<script>();
   /// Batches of 4 after 2 ms; at most 8 waiting or in flight.
-  config::receiver_config cfg{4, 2ms, 1, 8};
+  config::receiver_config cfg{4, 2ms, 1, 8, {}};
   std::vector<fake_store_actor> stores;
 
   receiver_actor spawn_receiver_actor(size_t writers = 1) {

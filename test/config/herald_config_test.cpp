@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 namespace fs = std::filesystem;
 using namespace herald;
@@ -126,6 +128,34 @@ BOOST_AUTO_TEST_CASE(receiver_nodes_read_their_group_commit_settings) {
              == 0u);
   BOOST_TEST(error_of(files.ini(receiver + "max-pending=10\n"))
                .find("receiver.max-pending")
+             == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(receiver_callers_are_sha256_fingerprints) {
+  config_files files;
+  const std::string receiver = "[node]\nroles=[\"receiver\"]\n[receiver]\n";
+  auto cfg = load(files.ini(receiver));
+  BOOST_REQUIRE_MESSAGE(cfg, test::why(cfg));
+  BOOST_TEST(cfg->receiver.callers.empty());
+  // Upper case (openssl x509 -fingerprint) is taken as lower case.
+  cfg = load(files.ini(receiver + "callers=[\"" + std::string(64, 'a')
+                       + "\", \"" + std::string(64, 'B') + "\"]\n"));
+  BOOST_REQUIRE_MESSAGE(cfg, test::why(cfg));
+  BOOST_TEST(cfg->receiver.callers
+             == (std::vector<std::string>{std::string(64, 'a'),
+                                          std::string(64, 'b')}));
+  auto msg = error_of(files.ini(receiver + "callers=[\"" + std::string(63, 'a')
+                                + "\"]\n"));
+  BOOST_TEST(msg.find("receiver.callers: '" + std::string(63, 'a')) == 0u, msg);
+  BOOST_TEST(msg.find("64 hex digits") != std::string::npos, msg);
+  auto colons = std::string(64, 'a');
+  colons[2] = ':';
+  BOOST_TEST(error_of(files.ini(receiver + "callers=[\"" + colons + "\"]\n"))
+               .find("receiver.callers")
+             == 0u);
+  BOOST_TEST(error_of(files.ini(receiver + "callers=[\"" + std::string(64, 'g')
+                                + "\"]\n"))
+               .find("receiver.callers")
              == 0u);
 }
 

@@ -132,6 +132,27 @@ check "the receiver stored each delivered message once ($stored of $sent)" \
 check "no accepted message is lost (${accepted:-0} accepted)" \
   test "$(sql "SELECT COUNT(*) FROM messages WHERE status = 'delivered'")" -ge "${accepted:-0}"
 echo "duplicates dropped by the receiver: $(sql "SELECT COALESCE(SUM(duplicates), 0) FROM received_messages")"
+
+# -- only nodes may deliver -----------------------------------------------------------------------
+
+# deliver NAME: POSTs a valid delivery of a fresh id with certificate NAME;
+# prints the status code and the body.
+deliver() {
+  as "$1" -w '\n%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"message_id\":\"$(cat /proc/sys/kernel/random/uuid)\",\"sender_number\":\"+4915112345678\",\"message_body\":\"injected\",\"created_at\":\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\",\"attempt\":1}" \
+    "$base/internal/v1/deliver"
+}
+received() { sql "SELECT COUNT(*) FROM received_messages"; }
+before=$(received)
+answer=$(deliver client)
+check "a client certificate may not deliver (403)" test "$(tail -1 <<<"$answer")" = 403
+check "it is told it is not a node" grep -q '"type":"urn:herald:problem:not-a-node"' <<<"$answer"
+check "nothing was stored for it" test "$(received)" = "$before"
+answer=$(deliver server)
+check "the node's own certificate may (200)" test "$(tail -1 <<<"$answer")" = 200
+check "its delivery was stored" test "$(received)" = "$((before + 1))"
+check "the refusal is counted" \
+  bash -c "curl -s --max-time 5 'http://127.0.0.1:$HERALD_METRICS_PORT/metrics' | grep -q '^herald_received_total{result=\"forbidden\"} 1'"
 check "SIGTERM stops the node with exit code 0" stop_node
 
 e2e_finish
