@@ -77,7 +77,9 @@ private:
 /// spawned actor for the shutdown.
 template <class Keep>
 caf::expected<std::shared_ptr<const web::messages_context>>
-make_messages_context(caf::actor_system& sys, const config::settings& cfg,
+make_messages_context(caf::actor_system& sys,
+                      std::shared_ptr<const web::actor_bridge> bridge,
+                      const config::settings& cfg,
                       web::client_registry& clients,
                       web::rate_limiter& limiter, metrics& m, Keep& keep) {
   auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
@@ -97,7 +99,7 @@ make_messages_context(caf::actor_system& sys, const config::settings& cfg,
     writers.push_back(keep(spawn_store_writer(sys, cfg.mysql)));
   auto queue = keep(spawn_queue(sys, cfg.redis));
   auto ctx = std::make_shared<web::messages_context>();
-  ctx->sys = &sys;
+  ctx->bridge = std::move(bridge);
   // The wait for a writer and the four steps of a batch (insert, enqueue,
   // commit or reject) share the deadline.
   ctx->store = keep(spawn_store(sys, cfg.store,
@@ -118,8 +120,9 @@ make_messages_context(caf::actor_system& sys, const config::settings& cfg,
 /// loads the key ring it seals with.
 template <class Keep>
 caf::expected<std::shared_ptr<const web::receiver_context>>
-make_receiver_context(caf::actor_system& sys, const config::settings& cfg,
-                      metrics& m, Keep& keep) {
+make_receiver_context(caf::actor_system& sys,
+                      std::shared_ptr<const web::actor_bridge> bridge,
+                      const config::settings& cfg, metrics& m, Keep& keep) {
   auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
   if (!keys)
     return keys.error();
@@ -127,7 +130,7 @@ make_receiver_context(caf::actor_system& sys, const config::settings& cfg,
   for (size_t i = 0; i < cfg.receiver.writers; ++i)
     writers.push_back(keep(spawn_receiver_store(sys, cfg.mysql)));
   auto ctx = std::make_shared<web::receiver_context>();
-  ctx->sys = &sys;
+  ctx->bridge = std::move(bridge);
   // The store's deadline per MySQL step: a delivery waits at most that long
   // for a writer and its write as long again, well within the route's 10 s.
   ctx->receiver = keep(spawn_receiver(sys, cfg.receiver,
@@ -247,12 +250,18 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     }
     keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh}, crl, &m));
     web::router routes{&m};
-    web::add_health_route(routes, sys, health, cfg.node.name);
+    // The HTTPS threads reach actors through it; two bridge actors, one per
+    // core of a small node, keep it off the critical path.
+    auto bridge = std::make_shared<const web::actor_bridge>(sys, 2);
+    for (const auto& x : bridge->actors())
+      keep(x);
+    web::add_health_route(routes, bridge, health, cfg.node.name);
     web::client_registry clients;
     web::rate_limiter limiter{cfg.ingress.rate_limit, cfg.ingress.rate_burst};
     std::unique_ptr<net::https_server> https;
     if (cfg.has_role("ingress")) {
-      auto ctx = make_messages_context(sys, cfg, clients, limiter, m, keep);
+      auto ctx = make_messages_context(sys, bridge, cfg, clients, limiter, m,
+                                       keep);
       if (ctx) {
         keep(spawn_client_directory(sys, maintenance, &clients));
         web::add_message_routes(routes, std::move(*ctx));
@@ -262,7 +271,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       }
     }
     if (cfg.has_role("receiver") && exit_code == 0) {
-      if (auto ctx = make_receiver_context(sys, cfg, m, keep))
+      if (auto ctx = make_receiver_context(sys, bridge, cfg, m, keep))
         web::add_receiver_route(routes, std::move(*ctx));
       else {
         spdlog::error("cannot start: {}", render(ctx.error()));

@@ -67,13 +67,13 @@ net::http_response render_health(const health_report& report,
   return resp;
 }
 
-void add_health_route(router& r, caf::actor_system& sys, health_actor health,
-                      std::string node) {
+void add_health_route(router& r, std::shared_ptr<const actor_bridge> bridge,
+                      health_actor health, std::string node) {
   r.add("GET", "/api/v1/health",
-        [&sys, health, node](const net::http_request&, const route_params&,
-                             net::responder respond) {
-          ask(
-            sys, health, std::chrono::seconds{2},
+        [bridge, health, node](const net::http_request&, const route_params&,
+                               net::responder respond) {
+          bridge->ask(
+            health, std::chrono::seconds{2},
             [respond, node](health_report report) {
               respond(render_health(report, node));
             },

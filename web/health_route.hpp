@@ -2,6 +2,7 @@
 
 #include "actors/actors.hpp"
 #include "net/http_types.hpp"
+#include "web/actor_bridge.hpp"
 #include "web/router.hpp"
 
 #include <caf/fwd.hpp>
@@ -20,7 +21,7 @@ net::http_response render_health(const health_report& report,
                                  const std::string& node);
 
 /// Adds GET /api/v1/health, answered from the health actor's latest report.
-void add_health_route(router& r, caf::actor_system& sys, health_actor health,
-                      std::string node);
+void add_health_route(router& r, std::shared_ptr<const actor_bridge> bridge,
+                      health_actor health, std::string node);
 
 } // namespace herald::web

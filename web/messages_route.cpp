@@ -163,8 +163,8 @@ void submit(const std::shared_ptr<const messages_context>& ctx,
   msg.ciphertext = std::move(sealed->ciphertext);
   msg.request_hash = persistence::sha256(input.sender_number + '\0'
                                          + input.message_body);
-  ask(
-    *ctx->sys, ctx->store, ctx->accept_timeout + std::chrono::seconds{2},
+  ctx->bridge->ask(
+    ctx->store, ctx->accept_timeout + std::chrono::seconds{2},
     [ctx, respond, start](submit_result& result) {
       switch (result.outcome) {
         case submit_outcome::accepted:
@@ -217,8 +217,8 @@ void status(const std::shared_ptr<const messages_context>& ctx,
   auto id = persistence::uuid::parse(params.at("id"));
   if (!id)
     return respond(not_found());
-  ask(
-    *ctx->sys, ctx->reader, ctx->accept_timeout,
+  ctx->bridge->ask(
+    ctx->reader, ctx->accept_timeout,
     [respond](message_status& st) {
       rapidjson::StringBuffer buf;
       rapidjson::Writer<rapidjson::StringBuffer> w{buf};

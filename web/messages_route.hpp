@@ -3,6 +3,7 @@
 #include "actors/actors.hpp"
 #include "net/http_types.hpp"
 #include "persistence/crypto.hpp"
+#include "web/actor_bridge.hpp"
 #include "web/client_registry.hpp"
 #include "web/rate_limiter.hpp"
 #include "web/router.hpp"
@@ -41,7 +42,7 @@ bool is_valid_idempotency_key(std::string_view key);
 
 /// Everything the message routes use, shared by all requests.
 struct messages_context {
-  caf::actor_system* sys = nullptr;
+  std::shared_ptr<const actor_bridge> bridge;
   store_actor store;
   /// Answers status queries, apart from the batch writers.
   store_writer_actor reader;

@@ -113,8 +113,8 @@ void receive(const std::shared_ptr<const receiver_context>& ctx,
   msg.ciphertext = std::move(sealed->ciphertext);
   msg.created_ms = *created_ms;
   msg.attempt = attempt->value.GetUint();
-  ask(
-    *ctx->sys, ctx->receiver, std::chrono::seconds{10},
+  ctx->bridge->ask(
+    ctx->receiver, std::chrono::seconds{10},
     [ctx, respond](bool fresh) {
       if (ctx->stats != nullptr)
         ctx->stats->received.Add({{"result", fresh ? "stored" : "duplicate"}})

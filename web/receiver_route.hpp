@@ -2,6 +2,7 @@
 
 #include "actors/actors.hpp"
 #include "persistence/crypto.hpp"
+#include "web/actor_bridge.hpp"
 #include "web/router.hpp"
 
 #include <caf/fwd.hpp>
@@ -18,7 +19,7 @@ namespace herald::web {
 
 /// What the receiver route needs.
 struct receiver_context {
-  caf::actor_system* sys = nullptr;
+  std::shared_ptr<const actor_bridge> bridge;
   /// Gathers deliveries into group commits.
   receiver_actor receiver;
   persistence::key_ring keys;

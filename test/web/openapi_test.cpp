@@ -262,7 +262,8 @@ BOOST_AUTO_TEST_CASE(path_placeholders_are_declared_path_parameters) {
 
 BOOST_AUTO_TEST_CASE(the_operations_are_exactly_the_registered_routes) {
   web::router r{nullptr};
-  web::add_health_route(r, sys, health_actor{}, "n");
+  web::add_health_route(r, std::make_shared<const web::actor_bridge>(sys, 1),
+                        health_actor{}, "n");
   web::add_message_routes(r, std::make_shared<const web::messages_context>());
   web::add_receiver_route(r, std::make_shared<const web::receiver_context>());
   auto registered = r.routes();
