@@ -228,44 +228,52 @@ bool deliver_batch(delivery_worker_state& st) {
     spdlog::warn("delivery: redis: {}", render(err));
     return false;
   }
-  auto ids = persistence::take(*st.redis, node, st.cfg.delivery.batch, 1s);
-  if (!ids) {
-    spdlog::warn("delivery: cannot take work: {}", render(ids.error()));
+  // Ids whose submission had not committed at the last look join this
+  // batch; with some of them in hand, do not wait for new work.
+  auto taken = persistence::take(*st.redis, node, st.cfg.delivery.batch,
+                                 st.carried.empty() ? 1s : 0s);
+  if (!taken) {
+    spdlog::warn("delivery: cannot take work: {}", render(taken.error()));
     st.redis.reset();
     return false;
   }
-  if (ids->empty())
+  if (taken->empty() && st.carried.empty())
     return true;
+  if (taken->empty())
+    std::this_thread::sleep_for(2ms); // give their commits a moment
+  auto ids = std::move(*taken);
+  for (const auto& [text, give_up] : st.carried)
+    ids.push_back(text);
   batch_plan plan;
-  auto soon = now_ms() + 1000;
+  auto now = now_ms();
+  auto soon = now + 1000;
   auto waiting = persistence::ensure_connected(st.db, st.cfg.mysql)
                    ? caf::expected<std::vector<std::string>>{make_error(
                      errc::database_failure, "mysql unavailable")}
-                   : claim_and_attempt(st, *ids, plan);
+                   : claim_and_attempt(st, ids, plan);
   if (!waiting) {
     // Try again in a second; Redis keeps them scheduled meanwhile.
     spdlog::warn("delivery: cannot load messages: {}",
                  render(waiting.error()));
     st.db.reset();
-    if (auto err = persistence::schedule_retry(*st.redis, node, *ids, soon))
+    st.carried.clear();
+    if (auto err = persistence::schedule_retry(*st.redis, node, ids, soon))
       st.redis.reset();
     return false;
   }
   // Submissions are queued in Redis a moment before their commit: look
-  // again shortly rather than a second later through the schedule.
-  auto pause = 2ms;
-  for (int round = 0; !waiting->empty() && round < 5; ++round, pause *= 2) {
-    std::this_thread::sleep_for(pause);
-    auto again = claim_and_attempt(st, *waiting, plan);
-    if (!again) {
-      spdlog::warn("delivery: cannot load messages: {}", render(again.error()));
-      st.db.reset();
-      break;
-    }
-    waiting = std::move(again);
+  // again with the next batch, and only after 250 ms send them through
+  // the retry schedule.
+  std::map<std::string, int64_t> carried;
+  for (auto& text : *waiting) {
+    auto known = st.carried.find(text);
+    auto give_up = known != st.carried.end() ? known->second : now + 250;
+    if (now >= give_up)
+      plan.retries.emplace_back(std::move(text), soon);
+    else
+      carried.emplace(std::move(text), give_up);
   }
-  for (auto& text : *waiting)
-    plan.retries.emplace_back(std::move(text), soon);
+  st.carried = std::move(carried);
   // MySQL first: a crash before Redis learns the outcome repeats the
   // delivery (at least once), never loses it.
   if (auto err = persistence::record_attempts(*st.db, node, plan.records)) {
@@ -322,6 +330,12 @@ delivery_worker_actor::behavior_type delivery_worker(
       auto& st = self->state;
       if (st.cfg.stopping->load())
         return;
+      if (!st.warmed_up) {
+        st.warmed_up = true;
+        auto open = st.client->connect_all();
+        spdlog::debug("delivery: {} connections to {} open", open,
+                      st.cfg.delivery.url);
+      }
       metrics::sample_mailbox(st.stats, self);
       if (deliver_batch(st))
         self->send(self, tick_atom::value);

@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -42,6 +43,12 @@ struct delivery_worker_state {
   std::optional<persistence::mysql_connection> db;
   std::optional<persistence::redis_connection> redis;
   std::shared_ptr<net::https_client> client;
+  /// Ids (text) taken from the queue whose submission had not committed
+  /// yet, with the time (Unix ms) to stop looking and schedule a retry.
+  /// Redis keeps them in this node's processing list meanwhile.
+  std::map<std::string, int64_t> carried;
+  /// Whether the connection pool was opened ahead of the first batch.
+  bool warmed_up = false;
 };
 
 /// Spawn detached only (spawn_delivery_worker does).

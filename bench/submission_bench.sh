@@ -135,6 +135,11 @@ if ((deliver)); then
        FROM messages WHERE status = 'delivered' ORDER BY 1" |
     awk '{v[NR] = $1} END {printf "accept->delivered ms: p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
       v[int(NR * 0.5)], v[int(NR * 0.99)], v[int(NR * 0.999)], v[NR]}'
+  sql "SELECT TIMESTAMPDIFF(MICROSECOND, created_at, delivered_at) / 1000
+       FROM messages WHERE status = 'delivered'
+         AND created_at >= (SELECT MIN(created_at) + INTERVAL 5 SECOND FROM messages) ORDER BY 1" |
+    awk '{v[NR] = $1} END {if (NR) printf "  after the first 5 s: p50 %.1f p99 %.1f p99.9 %.1f max %.1f\n",
+      v[int(NR * 0.5)], v[int(NR * 0.99)], v[int(NR * 0.999)], v[NR]}'
   sql "SELECT TIMESTAMPDIFF(MICROSECOND, m.created_at, a.attempted_at) / 1000
        FROM messages m JOIN delivery_attempts a ON a.message_id = m.id AND a.attempt = 1 ORDER BY 1" |
     awk '{v[NR] = $1} END {printf "accept->first attempt ms: p50 %.1f p99 %.1f max %.1f\n",

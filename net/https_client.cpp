@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <optional>
 
 namespace herald::net {
@@ -102,16 +103,24 @@ struct https_client::impl {
 
   void send(connection& c, size_t i, bool resend) {
     if (c.stream)
-      write(c, i, resend);
-    else
-      connect(c, i);
-  }
-
-  void connect(connection& c, size_t i) {
+      return write(c, i, resend);
     if (connect_error)
       return fail(c, i, *connect_error);
+    connect(c, [this, &c, i](const std::string& error) {
+      if (!error.empty()) {
+        connect_error = error;
+        return fail(c, i, error);
+      }
+      write(c, i, true);
+    });
+  }
+
+  /// Opens `c` (resolving the host once, TCP, TLS) by `c.deadline`, then
+  /// calls `done` with an empty string, or why it failed (`c` closed).
+  void connect(connection& c, std::function<void(const std::string&)> done) {
     c.stream.emplace(ioc, tls);
     c.buffer.clear();
+    c.reused = false;
     auto* ssl = c.stream->native_handle();
     SSL_set_tlsext_host_name(ssl, host.c_str());
     auto* param = SSL_get0_param(ssl);
@@ -122,39 +131,42 @@ struct https_client::impl {
     else
       X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
     beast::get_lowest_layer(*c.stream).expires_at(c.deadline);
-    if (endpoints)
-      return connect_to(c, i, *endpoints);
+    auto failed = [&c, done](const std::string& why) {
+      c.stream.reset();
+      done(why);
+    };
+    auto handshake = [this, &c, done, failed](beast::error_code ec) {
+      if (ec) {
+        endpoints.reset();
+        return failed(describe(ec, "connect"));
+      }
+      c.stream->async_handshake(asio::ssl::stream_base::client,
+                                [done, failed](beast::error_code ec2) {
+                                  if (ec2)
+                                    return failed(describe(ec2, "connect"));
+                                  done({});
+                                });
+    };
+    if (endpoints) {
+      beast::get_lowest_layer(*c.stream)
+        .async_connect(*endpoints,
+                       [handshake](beast::error_code ec, auto&&) {
+                         handshake(ec);
+                       });
+      return;
+    }
     auto resolver = std::make_shared<tcp::resolver>(ioc);
     resolver->async_resolve(
       host, port,
-      [this, &c, i, resolver](beast::error_code ec,
-                              tcp::resolver::results_type found) {
-        if (ec) {
-          connect_error = describe(ec, "resolve");
-          return fail(c, i, *connect_error);
-        }
+      [this, &c, resolver, failed, handshake](
+        beast::error_code ec, tcp::resolver::results_type found) {
+        if (ec)
+          return failed(describe(ec, "resolve"));
         endpoints = found;
-        connect_to(c, i, found);
-      });
-  }
-
-  void connect_to(connection& c, size_t i,
-                  const tcp::resolver::results_type& found) {
-    beast::get_lowest_layer(*c.stream)
-      .async_connect(found, [this, &c, i](beast::error_code ec, auto&&) {
-        if (ec) {
-          endpoints.reset();
-          connect_error = describe(ec, "connect");
-          return fail(c, i, *connect_error);
-        }
-        c.stream->async_handshake(asio::ssl::stream_base::client,
-                                  [this, &c, i](beast::error_code ec2) {
-                                    if (ec2) {
-                                      connect_error = describe(ec2, "connect");
-                                      return fail(c, i, *connect_error);
-                                    }
-                                    write(c, i, true);
-                                  });
+        beast::get_lowest_layer(*c.stream)
+          .async_connect(found, [handshake](beast::error_code ec2, auto&&) {
+            handshake(ec2);
+          });
       });
   }
 
@@ -252,6 +264,25 @@ https_client::https_client(std::unique_ptr<impl> ptr)
 }
 
 https_client::~https_client() = default;
+
+size_t https_client::connect_all() {
+  auto& d = *impl_;
+  // Short: a downstream with a small listen backlog drops some of the
+  // connects, and their retransmissions must not hold up the first batch.
+  auto deadline = std::chrono::steady_clock::now()
+                  + std::min<caf::timespan>(d.timeout, std::chrono::seconds{1});
+  for (auto& c : d.pool) {
+    if (!c->stream) {
+      c->deadline = deadline;
+      d.connect(*c, [](const std::string&) {});
+    }
+  }
+  d.ioc.restart();
+  d.ioc.run();
+  return static_cast<size_t>(
+    std::count_if(d.pool.begin(), d.pool.end(),
+                  [](const auto& c) { return c->stream.has_value(); }));
+}
 
 std::vector<http_result>
 https_client::post_all(const std::vector<http_post>& requests) {

@@ -46,6 +46,11 @@ public:
 
   ~https_client();
 
+  /// Opens every connection of the pool that is not open, at once, within
+  /// a second (or `timeout` if shorter); returns how many are open. Spares
+  /// the first batches the TLS handshakes; the rest open when needed.
+  size_t connect_all();
+
   /// POSTs every request as application/json, spread over the pool, and
   /// returns when all have an outcome: one result per request, in order.
   /// A request that fails on a kept-alive connection the server may have

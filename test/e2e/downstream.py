@@ -65,6 +65,8 @@ context.minimum_version = ssl.TLSVersion.TLSv1_2
 context.load_cert_chain(args.cert, args.key)
 context.load_verify_locations(args.ca)
 context.verify_mode = ssl.CERT_REQUIRED
+# A real server's listen backlog: Herald opens its connection pool at once.
+http.server.ThreadingHTTPServer.request_queue_size = 128
 server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 server.socket = context.wrap_socket(server.socket, server_side=True)
 server.serve_forever()

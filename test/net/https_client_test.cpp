@@ -26,6 +26,14 @@ long long ms(std::chrono::steady_clock::duration x) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
 }
 
+/// A port nobody listens on: bind, read the port, close.
+uint16_t unused_port() {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor acc{
+    ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}};
+  return acc.local_endpoint().port();
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate in a
 /// temp folder, and an HTTPS server whose answers the tests script.
 struct client_fixture {
@@ -192,14 +200,7 @@ BOOST_AUTO_TEST_CASE(a_connection_the_server_closed_while_idle_is_renewed) {
 }
 
 BOOST_AUTO_TEST_CASE(an_unreachable_downstream_fails_every_request_fast) {
-  // A port nobody listens on: bind, read the port, close.
-  uint16_t port = 0;
-  {
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::acceptor acc{
-      ioc, {boost::asio::ip::make_address("127.0.0.1"), 0}};
-    port = acc.local_endpoint().port();
-  }
+  auto port = unused_port();
   auto before = std::chrono::steady_clock::now();
   auto results = client(2, 5s, port)->post_all(posts(8));
   BOOST_TEST(ms(std::chrono::steady_clock::now() - before) < 1000);
@@ -238,6 +239,24 @@ BOOST_AUTO_TEST_CASE(requests_not_started_within_the_timeout_stay_unsent) {
   BOOST_TEST(results.back().status == 0u);
   std::lock_guard<std::mutex> guard{mtx};
   BOOST_TEST(seen.size() == sent);
+}
+
+BOOST_AUTO_TEST_CASE(the_pool_opens_ahead_of_the_first_batch) {
+  start();
+  auto c = client(4);
+  BOOST_TEST(c->connect_all() == 4u);
+  BOOST_TEST(c->connect_all() == 4u); // already open: nothing to do
+  auto results = c->post_all(posts(4));
+  for (const auto& r : results)
+    BOOST_TEST(r.status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(opening_the_pool_against_nobody_opens_nothing) {
+  auto c = client(4, 5s, unused_port());
+  BOOST_TEST(c->connect_all() == 0u);
+  auto results = c->post_all(posts(2));
+  for (const auto& r : results)
+    BOOST_TEST(r.error.rfind("connect: ", 0) == 0, r.error);
 }
 
 BOOST_AUTO_TEST_CASE(a_server_outside_the_ca_is_refused) {
