@@ -8,15 +8,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <iterator>
 #include <memory>
 
 namespace herald {
 
 namespace {
 
-using batch_ptr = std::shared_ptr<std::vector<pending_delivery>>;
+using batch_ptr = receiver_queue::batch_ptr;
 using self_ptr = receiver_actor::stateful_pointer<receiver_state>;
 
 void drain(self_ptr self);
@@ -25,15 +23,13 @@ void drain(self_ptr self);
 /// writer and starts the next batch with what gathered meanwhile.
 void finish(self_ptr self, const batch_ptr& batch, size_t writer,
             const std::vector<bool>* fresh, const caf::error& err) {
-  auto& st = self->state;
-  st.in_flight -= batch->size();
+  self->state.waiting.finish(writer, batch->size());
   for (size_t i = 0; i < batch->size(); ++i) {
     if (fresh != nullptr)
       (*batch)[i].promise.deliver(static_cast<bool>((*fresh)[i]));
     else
       (*batch)[i].promise.deliver(err);
   }
-  st.idle.push_back(writer);
   drain(self);
 }
 
@@ -46,21 +42,15 @@ void fail(self_ptr self, const batch_ptr& batch, size_t w,
 }
 
 /// Runs one batch on writer `w`: store -> answer.
-void write_batch(self_ptr self, size_t w) {
+void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
   auto& st = self->state;
-  auto count = std::min(st.pending.size(), st.cfg.batch_size);
-  auto batch = std::make_shared<std::vector<pending_delivery>>(
-    std::make_move_iterator(st.pending.begin()),
-    std::make_move_iterator(st.pending.begin() + count));
-  st.pending.erase(st.pending.begin(), st.pending.begin() + count);
-  st.in_flight += count;
   if (st.stats != nullptr)
-    st.stats->receiver_batch_size.Observe(static_cast<double>(count));
+    st.stats->receiver_batch_size.Observe(static_cast<double>(batch->size()));
   // The promises are all the batch needs from here on.
   std::vector<received_message> msgs;
-  msgs.reserve(count);
+  msgs.reserve(batch->size());
   for (auto& x : *batch)
-    msgs.push_back(std::move(x.msg));
+    msgs.push_back(std::move(x.item));
   self
     ->request(st.writers[w], st.step_timeout, receive_atom::value,
               std::move(msgs))
@@ -83,28 +73,16 @@ void write_batch(self_ptr self, size_t w) {
       });
 }
 
-/// Refuses deliveries that waited too long for a writer.
-void expire_waiting(self_ptr self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  // Pending is in arrival order, so the expired ones lead.
-  auto in_time = std::find_if(
-    st.pending.begin(), st.pending.end(),
-    [now](const pending_delivery& x) { return x.start_by > now; });
-  for (auto i = st.pending.begin(); i != in_time; ++i)
-    i->promise.deliver(make_error(errc::overloaded,
-                                  "no receiver store became free in time"));
-  st.pending.erase(st.pending.begin(), in_time);
-}
-
-/// Starts batches while there are deliveries and idle writers.
+/// Refuses deliveries that waited too long for a writer, then starts
+/// batches while there are deliveries and idle writers.
 void drain(self_ptr self) {
   auto& st = self->state;
-  expire_waiting(self);
-  while (!st.pending.empty() && !st.idle.empty()) {
-    auto w = st.idle.back();
-    st.idle.pop_back();
-    write_batch(self, w);
+  st.waiting.expire(self->clock().now(),
+                    make_error(errc::overloaded,
+                               "no receiver store became free in time"));
+  while (st.waiting.can_start()) {
+    auto [w, batch] = st.waiting.start();
+    write_batch(self, w, batch);
   }
 }
 
@@ -118,29 +96,15 @@ receiver(receiver_actor::stateful_pointer<receiver_state> self,
   st.cfg = cfg;
   st.step_timeout = step_timeout;
   st.writers = std::move(writers);
-  for (size_t i = 0; i < st.writers.size(); ++i)
-    st.idle.push_back(i);
+  st.waiting = receiver_queue{st.writers.size(), cfg.batch_size,
+                              cfg.max_pending};
   st.stats = stats;
   return {
     [self](receive_atom,
            received_message& msg) -> caf::typed_response_promise<bool> {
-      auto& st = self->state;
-      metrics::sample_mailbox(st.stats, self);
-      auto promise = self->make_response_promise<bool>();
-      if (st.pending.size() + st.in_flight >= st.cfg.max_pending) {
-        promise.deliver(make_error(errc::overloaded,
-                                   "too many deliveries are waiting"));
-        return promise;
-      }
-      st.pending.push_back({std::move(msg), promise,
-                            self->clock().now() + st.step_timeout});
-      if (st.pending.size() >= st.cfg.batch_size) {
-        drain(self);
-      } else if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->delayed_send(self, st.cfg.batch_delay, flush_atom::value);
-      }
-      return promise;
+      metrics::sample_mailbox(self->state.stats, self);
+      return admit<bool>(self, std::move(msg),
+                         "too many deliveries are waiting", drain);
     },
     [self](flush_atom) {
       self->state.flush_scheduled = false;

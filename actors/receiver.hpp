@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/group_commit.hpp"
 #include "config/settings.hpp"
 
 #include <caf/actor_clock.hpp>
@@ -8,22 +9,16 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include <deque>
 #include <vector>
 
 namespace herald {
 
 class metrics;
 
-/// A received message waiting for its batch.
-struct pending_delivery {
-  received_message msg;
-  caf::typed_response_promise<bool> promise;
-  /// A delivery whose batch has not started by then is refused: with the
-  /// write of its batch, every delivery is answered within
-  /// 2 x step_timeout.
-  caf::actor_clock::time_point start_by;
-};
+/// Deliveries waiting for or in a batch. One whose batch has not started
+/// by its start_by (step_timeout after arrival) is refused: with the write
+/// of its batch, every delivery is answered within 2 x step_timeout.
+using receiver_queue = group_commit<received_message, bool>;
 
 struct receiver_state {
   static inline const char* name = "receiver";
@@ -31,15 +26,9 @@ struct receiver_state {
   /// Deadline of the write of a batch, and of the wait for a writer.
   caf::timespan step_timeout;
   std::vector<receiver_store_actor> writers;
-  /// Indexes of writers without a batch. A batch is only started on an idle
-  /// writer, so under load deliveries gather into larger batches.
-  std::vector<size_t> idle;
   /// Optional; tests run without.
   metrics* stats = nullptr;
-  /// In arrival order.
-  std::deque<pending_delivery> pending;
-  /// Deliveries in batches being written; count toward max_pending.
-  size_t in_flight = 0;
+  receiver_queue waiting;
   bool flush_scheduled = false;
 };
 

@@ -15,7 +15,7 @@ namespace herald {
 
 namespace {
 
-using batch_ptr = std::shared_ptr<std::vector<pending_submission>>;
+using batch_ptr = store_queue::batch_ptr;
 using self_ptr = store_actor::stateful_pointer<store_state>;
 
 void drain(self_ptr self);
@@ -24,15 +24,13 @@ void drain(self_ptr self);
 /// batch with what gathered meanwhile.
 void finish(self_ptr self, const batch_ptr& batch, size_t writer,
             std::vector<submit_result>* results, const caf::error& err) {
-  auto& st = self->state;
-  st.in_flight -= batch->size();
+  self->state.waiting.finish(writer, batch->size());
   for (size_t i = 0; i < batch->size(); ++i) {
     if (results != nullptr)
       (*batch)[i].promise.deliver(std::move((*results)[i]));
     else
       (*batch)[i].promise.deliver(err);
   }
-  st.idle.push_back(writer);
   drain(self);
 }
 
@@ -69,22 +67,16 @@ void reject_and_fail(self_ptr self, const batch_ptr& batch, size_t w,
 }
 
 /// Runs one batch on writer `w`: insert -> enqueue -> commit -> answer.
-void write_batch(self_ptr self, size_t w) {
+void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
   auto& st = self->state;
-  auto count = std::min(st.pending.size(), st.cfg.batch_size);
-  auto batch = std::make_shared<std::vector<pending_submission>>(
-    std::make_move_iterator(st.pending.begin()),
-    std::make_move_iterator(st.pending.begin() + count));
-  st.pending.erase(st.pending.begin(), st.pending.begin() + count);
-  st.in_flight += count;
   if (st.stats != nullptr)
-    st.stats->store_batch_size.Observe(static_cast<double>(count));
+    st.stats->store_batch_size.Observe(static_cast<double>(batch->size()));
   std::vector<stored_message> msgs;
   std::vector<std::string> all_ids;
-  msgs.reserve(count);
+  msgs.reserve(batch->size());
   for (auto& x : *batch) {
-    msgs.push_back(x.msg);
-    all_ids.push_back(x.msg.id);
+    msgs.push_back(x.item);
+    all_ids.push_back(x.item.id);
   }
   auto writer = st.writers[w];
   auto timeout = st.step_timeout;
@@ -127,33 +119,19 @@ void write_batch(self_ptr self, size_t w) {
       });
 }
 
-/// Refuses submissions that waited too long for a writer.
-void expire_waiting(self_ptr self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  // Pending is in arrival order, so the expired ones lead.
-  auto fresh = std::find_if(
-    st.pending.begin(), st.pending.end(),
-    [now](const pending_submission& x) { return x.start_by > now; });
-  if (fresh == st.pending.begin())
-    return;
-  if (st.stats != nullptr)
-    st.stats->rejections.Add({{"reason", "store_busy"}})
-      .Increment(static_cast<double>(fresh - st.pending.begin()));
-  for (auto i = st.pending.begin(); i != fresh; ++i)
-    i->promise.deliver(make_error(errc::overloaded,
-                                  "no store writer became free in time"));
-  st.pending.erase(st.pending.begin(), fresh);
-}
-
-/// Starts batches while there are submissions and idle writers.
+/// Refuses submissions that waited too long for a writer, then starts
+/// batches while there are submissions and idle writers.
 void drain(self_ptr self) {
   auto& st = self->state;
-  expire_waiting(self);
-  while (!st.pending.empty() && !st.idle.empty()) {
-    auto w = st.idle.back();
-    st.idle.pop_back();
-    write_batch(self, w);
+  auto expired = st.waiting.expire(
+    self->clock().now(),
+    make_error(errc::overloaded, "no store writer became free in time"));
+  if (expired > 0 && st.stats != nullptr)
+    st.stats->rejections.Add({{"reason", "store_busy"}})
+      .Increment(static_cast<double>(expired));
+  while (st.waiting.can_start()) {
+    auto [w, batch] = st.waiting.start();
+    write_batch(self, w, batch);
   }
 }
 
@@ -167,34 +145,19 @@ store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
   st.cfg = cfg;
   st.step_timeout = step_timeout;
   st.writers = std::move(writers);
-  for (size_t i = 0; i < st.writers.size(); ++i)
-    st.idle.push_back(i);
+  st.waiting = store_queue{st.writers.size(), cfg.batch_size,
+                           cfg.max_pending};
   st.queue = std::move(queue);
   st.stats = stats;
   return {
     [self](submit_atom, stored_message& msg)
       -> caf::typed_response_promise<submit_result> {
-      auto& st = self->state;
-      metrics::sample_mailbox(st.stats, self);
-      auto promise = self->make_response_promise<submit_result>();
-      if (st.pending.size() + st.in_flight >= st.cfg.max_pending) {
-        promise.deliver(make_error(errc::overloaded,
-                                   "too many submissions are waiting"));
-        return promise;
-      }
-      st.pending.push_back({std::move(msg), promise,
-                            self->clock().now() + st.step_timeout});
-      if (st.pending.size() >= st.cfg.batch_size) {
-        drain(self);
-      } else if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->delayed_send(self, st.cfg.batch_delay, flush_atom::value);
-      }
-      return promise;
+      metrics::sample_mailbox(self->state.stats, self);
+      return admit<submit_result>(self, std::move(msg),
+                                  "too many submissions are waiting", drain);
     },
     [self](flush_atom) {
-      auto& st = self->state;
-      st.flush_scheduled = false;
+      self->state.flush_scheduled = false;
       drain(self);
     },
   };

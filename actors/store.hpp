@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/group_commit.hpp"
 #include "config/settings.hpp"
 
 #include <caf/actor_clock.hpp>
@@ -15,15 +16,10 @@ namespace herald {
 
 class metrics;
 
-/// A submission waiting for its batch.
-struct pending_submission {
-  stored_message msg;
-  caf::typed_response_promise<submit_result> promise;
-  /// A submission whose batch has not started by then is refused: with the
-  /// three steps of its batch, every submission is answered within
-  /// 4 x step_timeout.
-  caf::actor_clock::time_point start_by;
-};
+/// Submissions waiting for or in a batch. One whose batch has not started
+/// by its start_by (step_timeout after arrival) is refused: with the three
+/// steps of its batch, every submission is answered within 4 x step_timeout.
+using store_queue = group_commit<stored_message, submit_result>;
 
 struct store_state {
   static inline const char* name = "store";
@@ -32,15 +28,10 @@ struct store_state {
   /// a batch.
   caf::timespan step_timeout;
   std::vector<store_writer_actor> writers;
-  /// Indexes of writers without a batch. A batch is only started on an idle
-  /// writer, so under load submissions gather into larger batches.
-  std::vector<size_t> idle;
   queue_actor queue;
   /// Optional; tests run without.
   metrics* stats = nullptr;
-  std::vector<pending_submission> pending;
-  /// Submissions in batches being written; counts toward max_pending.
-  size_t in_flight = 0;
+  store_queue waiting;
   bool flush_scheduled = false;
 };
 
