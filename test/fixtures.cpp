@@ -63,4 +63,44 @@ std::string create_test_database(const std::string& prefix) {
   return name;
 }
 
+namespace {
+
+std::filesystem::path fresh_folder(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path()
+             / ("herald-" + name + "-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+pki::authority new_authority(const std::filesystem::path& dir) {
+  auto result = pki::authority::create((dir / "ca").string(),
+                                       pki::key_algorithm::ec_p256, "");
+  BOOST_REQUIRE_MESSAGE(result, why(result));
+  return std::move(*result);
+}
+
+} // namespace
+
+net::http_response dispatch(const web::router& r, net::http_request req) {
+  net::http_response result;
+  bool answered = false;
+  r.dispatch(std::move(req), [&](net::http_response resp) {
+    result = std::move(resp);
+    answered = true;
+  });
+  BOOST_REQUIRE(answered);
+  return result;
+}
+
+temp_ca::temp_ca(const std::string& name)
+  : dir(fresh_folder(name)), ca(new_authority(dir)) {
+  // nop
+}
+
+temp_ca::~temp_ca() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
 } // namespace herald::test

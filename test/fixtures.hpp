@@ -3,12 +3,15 @@
 #include "config/herald_config.hpp"
 #include "actors/messages.hpp"
 #include "config/settings.hpp"
+#include "pki/ca.hpp"
+#include "web/router.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <filesystem>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -101,5 +104,20 @@ config::redis_config test_redis();
 
 /// Creates a fresh, empty database with a unique name and returns it.
 std::string create_test_database(const std::string& prefix);
+
+/// Dispatches `req` to routes that answer synchronously and returns the
+/// response; fails the test when no answer came.
+net::http_response dispatch(const web::router& r, net::http_request req);
+
+/// A fresh temp folder `dir` (named after `name` and the process) with a
+/// certificate authority (EC P-256, no passphrase) in `dir`/ca; removed at
+/// the end.
+struct temp_ca {
+  explicit temp_ca(const std::string& name);
+  ~temp_ca();
+
+  std::filesystem::path dir;
+  pki::authority ca;
+};
 
 } // namespace herald::test

@@ -6,7 +6,6 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
@@ -17,25 +16,12 @@ using namespace herald;
 namespace {
 
 /// A CA, its CRL file and a store watching it.
-struct crl_fixture {
-  fs::path dir = fs::temp_directory_path()
-                 / ("herald-crl-test-" + std::to_string(::getpid()));
-  pki::authority ca = make();
+struct crl_fixture : test::temp_ca {
   std::string crl_file = (dir / "crl.pem").string();
   net::crl_store store{crl_file, (dir / "ca" / "ca.crt").string()};
 
-  ~crl_fixture() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
-  pki::authority make() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    auto result = pki::authority::create((dir / "ca").string(),
-                                         pki::key_algorithm::ec_p256, "");
-    BOOST_REQUIRE_MESSAGE(result, test::why(result));
-    return std::move(*result);
+  crl_fixture() : test::temp_ca("crl-test") {
+    // nop
   }
 
   /// Publishes a CRL issued at `at` (0: now), as heraldctl crl does.

@@ -7,7 +7,6 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -16,7 +15,6 @@
 #include <mutex>
 #include <thread>
 
-namespace fs = std::filesystem;
 using namespace herald;
 using namespace std::chrono_literals;
 
@@ -36,9 +34,7 @@ uint16_t unused_port() {
 
 /// A CA, a server certificate for 127.0.0.1 and a client certificate in a
 /// temp folder, and an HTTPS server whose answers the tests script.
-struct client_fixture {
-  fs::path dir = fs::temp_directory_path()
-                 / ("herald-https-client-test-" + std::to_string(::getpid()));
+struct client_fixture : test::temp_ca {
   config::tls_files server_tls;
   config::tls_files client_tls;
   std::unique_ptr<net::https_server> server;
@@ -55,12 +51,7 @@ struct client_fixture {
   /// Responders the server holds without answering (delay < 0).
   std::vector<net::responder> held;
 
-  client_fixture() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    auto ca = pki::authority::create((dir / "ca").string(),
-                                     pki::key_algorithm::ec_p256, "");
-    BOOST_REQUIRE_MESSAGE(ca, test::why(ca));
+  client_fixture() : test::temp_ca("https-client-test") {
     auto write = [&](const std::string& name, const std::string& text) {
       std::ofstream{dir / name} << text;
       return (dir / name).string();
@@ -69,14 +60,14 @@ struct client_fixture {
     req.kind = pki::cert_kind::server;
     req.common_name = "downstream";
     req.ip_addresses = {"127.0.0.1"};
-    auto srv = ca->issue(req);
+    auto srv = ca.issue(req);
     BOOST_REQUIRE_MESSAGE(srv, test::why(srv));
     req.kind = pki::cert_kind::client;
     req.common_name = "herald";
     req.ip_addresses.clear();
-    auto cli = ca->issue(req);
+    auto cli = ca.issue(req);
     BOOST_REQUIRE_MESSAGE(cli, test::why(cli));
-    auto ca_file = write("ca.pem", ca->certificate_pem());
+    auto ca_file = write("ca.pem", ca.certificate_pem());
     server_tls = {write("server.crt", srv->certificate_pem),
                   write("server.key", srv->key_pem), ca_file};
     client_tls = {write("client.crt", cli->certificate_pem),
@@ -88,8 +79,6 @@ struct client_fixture {
       server->stop();
     for (auto& t : answering)
       t.join();
-    std::error_code ec;
-    fs::remove_all(dir, ec);
   }
 
   /// Starts the server; it answers 200 with the request body, or with the

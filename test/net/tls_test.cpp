@@ -9,13 +9,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
 
-namespace fs = std::filesystem;
 using namespace herald;
 
 namespace {
@@ -32,23 +30,9 @@ x509_ptr parse(const std::string& pem) {
 }
 
 /// A CA in a temp folder.
-struct ca_fixture {
-  fs::path dir = fs::temp_directory_path()
-                 / ("herald-tls-test-" + std::to_string(::getpid()));
-  pki::authority ca = make();
-
-  ~ca_fixture() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
-  pki::authority make() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    auto result = pki::authority::create((dir / "ca").string(),
-                                         pki::key_algorithm::ec_p256, "");
-    BOOST_REQUIRE_MESSAGE(result, test::why(result));
-    return std::move(*result);
+struct ca_fixture : test::temp_ca {
+  ca_fixture() : test::temp_ca("tls-test") {
+    // nop
   }
 
   x509_ptr issue(pki::cert_kind kind) {

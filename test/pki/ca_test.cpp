@@ -6,7 +6,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
@@ -21,23 +20,11 @@ namespace {
 constexpr int64_t day = 86400;
 
 /// A temp folder with one CA (EC, no passphrase) in `ca`.
-struct ca_fixture {
-  fs::path dir = fs::temp_directory_path()
-                 / ("herald-pki-test-" + std::to_string(::getpid()));
+struct ca_fixture : test::temp_ca {
   std::string ca_dir = (dir / "ca").string();
-  authority ca = make();
 
-  ~ca_fixture() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-
-  authority make() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    auto result = authority::create(ca_dir, key_algorithm::ec_p256, "");
-    BOOST_REQUIRE_MESSAGE(result, test::why(result));
-    return std::move(*result);
+  ca_fixture() : test::temp_ca("pki-test") {
+    // nop
   }
 
   issued client(const std::string& name, int64_t not_before = 0,

@@ -1,6 +1,7 @@
 #include "web/receiver_route.hpp"
 
 #include "core/metrics.hpp"
+#include "test/fixtures.hpp"
 #include "web/router.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -40,14 +41,7 @@ struct route_fixture {
     req.body = std::move(body);
     req.client_fingerprint = std::move(fingerprint);
     req.client_is_node = is_node;
-    net::http_response result;
-    bool answered = false;
-    r.dispatch(std::move(req), [&](net::http_response resp) {
-      result = std::move(resp);
-      answered = true;
-    });
-    BOOST_REQUIRE(answered);
-    return result;
+    return test::dispatch(r, std::move(req));
   }
 
   double refused() {

@@ -1,6 +1,7 @@
 #include "web/router.hpp"
 
 #include "core/metrics.hpp"
+#include "test/fixtures.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -16,14 +17,7 @@ net::http_response call(const web::router& r, std::string method,
   net::http_request req;
   req.method = std::move(method);
   req.target = std::move(target);
-  net::http_response result;
-  bool answered = false;
-  r.dispatch(std::move(req), [&](net::http_response resp) {
-    result = std::move(resp);
-    answered = true;
-  });
-  BOOST_REQUIRE(answered);
-  return result;
+  return test::dispatch(r, std::move(req));
 }
 
 rapidjson::Document json(const std::string& text) {
