@@ -155,6 +155,18 @@ caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
   auto redis = persistence::redis_connection::connect(cfg.redis);
   if (!redis)
     return redis.error();
+  // Two nodes with one name would share a processing list and a lease, and
+  // the reap below would take the other's messages in hand.
+  auto in_use = persistence::lease_in_use(*redis, cfg.node.name,
+                                          std::chrono::milliseconds{1500});
+  if (!in_use)
+    return in_use.error();
+  if (*in_use)
+    return make_error(errc::invalid_config,
+                      "node.name: another running node is named '"
+                        + cfg.node.name
+                        + "' (its delivery lease in Redis is being "
+                          "refreshed); give every node a unique name");
   auto returned = persistence::reap(*redis, cfg.node.name, true);
   if (!returned)
     return returned.error();

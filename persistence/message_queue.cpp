@@ -3,6 +3,8 @@
 #include "core/errc.hpp"
 
 #include <chrono>
+#include <optional>
+#include <thread>
 
 namespace herald::persistence {
 
@@ -202,9 +204,31 @@ caf::expected<int64_t> retry_count(redis_connection& redis) {
 
 caf::error refresh_lease(redis_connection& redis, const std::string& node,
                          caf::timespan ttl) {
-  auto reply = redis.command(
-    {"SET", queue_keys::lease(node), "1", "PX", ms_string(ttl)});
+  auto now = std::chrono::system_clock::now().time_since_epoch();
+  auto reply = redis.command({"SET", queue_keys::lease(node),
+                              std::to_string(now.count()), "PX",
+                              ms_string(ttl)});
   return reply ? caf::none : reply.error();
+}
+
+caf::expected<bool> lease_in_use(redis_connection& redis,
+                                 const std::string& node, caf::timespan wait) {
+  auto read = [&]() -> caf::expected<std::optional<std::string>> {
+    auto reply = redis.command({"GET", queue_keys::lease(node)});
+    if (!reply)
+      return reply.error();
+    if (reply->type != redis_reply::kind::string)
+      return std::optional<std::string>{};
+    return std::optional<std::string>{std::move(reply->str)};
+  };
+  auto before = read();
+  if (!before || !*before)
+    return before ? caf::expected<bool>{false} : before.error();
+  std::this_thread::sleep_for(wait);
+  auto after = read();
+  if (!after)
+    return after.error();
+  return *after && **after != **before;
 }
 
 caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,

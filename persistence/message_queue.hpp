@@ -81,9 +81,17 @@ caf::expected<int64_t> earliest_retry(redis_connection& redis);
 /// Size of the retry schedule.
 caf::expected<int64_t> retry_count(redis_connection& redis);
 
-/// Marks `node` alive for `ttl`.
+/// Marks `node` alive for `ttl`. The value is the refresh time, so that
+/// each refresh changes it.
 caf::error refresh_lease(redis_connection& redis, const std::string& node,
                          caf::timespan ttl);
+
+/// Whether a running process holds the lease of `node`: it exists and
+/// changes within `wait` (a live node refreshes it at least once a
+/// second; a crashed one leaves it to expire). Blocks for `wait` when a
+/// lease exists.
+caf::expected<bool> lease_in_use(redis_connection& redis,
+                                 const std::string& node, caf::timespan wait);
 
 /// Returns the processing lists of nodes without a lease (and the node's
 /// own list when `include_self`, for a restart under the same name) to

@@ -103,6 +103,13 @@ check "SIGTERM stops the node with exit code 0" stop_node
 stop_downstream
 sed -i "s|^roles=.*|roles=[\"ingress\", \"delivery\", \"receiver\"]|; s|^url=.*|url=\"$base/internal/v1/deliver\"|" "$ini"
 check "the node restarts as its own downstream" start_node
+second_node() {
+  "$HERALDD" --config-file="$ini" --ingress.port="$(herald_free_port)" \
+    --metrics.port="$(herald_free_port)" >"$tmp/second.out" 2>&1
+}
+check "a second node under the same name refuses to start (exit 1)" \
+  test "$(second_node; echo $?)" = 1
+check "and says the name is in use" grep -q "another running node is named" "$tmp/second.out"
 "$LOADGEN" --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
   --url "$messages" --connections 32 --duration 10 --warmup 0 \
   >"$tmp/loadgen.out" 2>/dev/null &
