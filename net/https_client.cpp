@@ -43,7 +43,8 @@ struct connection {
 /// Errors of a connection the server closed while it was idle.
 bool stale_connection(const beast::error_code& ec) {
   return ec == asio::error::eof || ec == asio::error::connection_reset
-         || ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated
+         || ec == asio::error::broken_pipe
+         || ec == asio::ssl::error::stream_truncated
          || ec == http::error::end_of_stream;
 }
 
@@ -80,7 +81,8 @@ struct https_client::impl {
 
   /// Gives connection `c` the next unsent request, if any.
   void take_next(connection& c) {
-    if (next < requests->size() && std::chrono::steady_clock::now() > start_by) {
+    if (next < requests->size()
+        && std::chrono::steady_clock::now() > start_by) {
       for (; next < requests->size(); ++next)
         (*results)[next].error = "not sent: the batch ran out of time";
       return;

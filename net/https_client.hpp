@@ -33,8 +33,8 @@ struct http_result {
 /// the server against `tls.ca` and its host name (or IP), presents
 /// `tls.certificate`, TLS 1.2+. Keeps a pool of connections alive between
 /// calls and reconnects the ones that break. Each attempt (connect, TLS,
-/// request, response) is bounded by `timeout`. One client per thread; use it from detached
-/// actors only.
+/// request, response) is bounded by `timeout`. One client per thread; use
+/// it from detached actors only.
 class https_client {
 public:
   /// Parses `url` ("https://host[:port]/path") and loads the TLS files;
