@@ -267,10 +267,8 @@ int issue_client(const std::string& file, const pki_options& opt, bool renew) {
   if (!db)
     return fail(render(db.error()));
   auto ca = load_ca(*cfg, opt);
-  if (!ca) {
-    audit(*db, action, opt.client, false, render(ca.error()));
-    return fail(render(ca.error()));
-  }
+  if (!ca)
+    return fail_audited(*db, action, opt.client, ca.error());
   auto exists
     = db->query("SELECT id FROM clients WHERE name = ?", {opt.client});
   if (!exists)
@@ -298,8 +296,8 @@ int issue_client(const std::string& file, const pki_options& opt, bool renew) {
         : persistence::add_certificate(*db, opt.client, record);
   if (!registered) {
     remove_files(*written);
-    audit(*db, action, opt.client, false, render(registered.error()));
-    return fail(render(registered.error()) + "; no files were kept");
+    return fail_audited(*db, action, opt.client, registered.error(),
+                        "; no files were kept");
   }
   audit(*db, action, opt.client, true,
         "serial " + cert->info.serial + " fingerprint "
@@ -332,10 +330,8 @@ int cert_server(const std::string& file, const pki_options& opt) {
   if (!db)
     return fail(render(db.error()));
   auto ca = load_ca(*cfg, opt);
-  if (!ca) {
-    audit(*db, "cert.server", name, false, render(ca.error()));
-    return fail(render(ca.error()));
-  }
+  if (!ca)
+    return fail_audited(*db, "cert.server", name, ca.error());
   pki::issue_request req;
   req.kind = pki::cert_kind::server;
   req.common_name = name;
@@ -353,8 +349,8 @@ int cert_server(const std::string& file, const pki_options& opt) {
   if (auto err
       = persistence::add_server_certificate(*db, to_record(cert->info))) {
     remove_files(*written);
-    audit(*db, "cert.server", name, false, render(err));
-    return fail(render(err) + "; no files were kept");
+    return fail_audited(*db, "cert.server", name, err,
+                        "; no files were kept");
   }
   audit(*db, "cert.server", name, true,
         "serial " + cert->info.serial + " fingerprint "
@@ -470,14 +466,11 @@ int cert_revoke(const std::string& file, const pki_options& opt) {
     return fail(render(c.error()));
   // Load the CA first: a wrong passphrase must change nothing.
   auto ca = load_ca(*cfg, opt);
-  if (!ca) {
-    audit(*db, "cert.revoke", c->serial, false, render(ca.error()));
-    return fail(render(ca.error()));
-  }
+  if (!ca)
+    return fail_audited(*db, "cert.revoke", c->serial, ca.error());
   if (auto err
       = persistence::revoke_certificate(*db, c->fingerprint, opt.reason)) {
-    audit(*db, "cert.revoke", c->serial, false, render(err));
-    return fail(render(err));
+    return fail_audited(*db, "cert.revoke", c->serial, err);
   }
   audit(*db, "cert.revoke", c->serial, true,
         "reason " + opt.reason + " client "
@@ -539,17 +532,13 @@ int crl(const std::string& file, const pki_options& opt) {
   if (!db)
     return fail(render(db.error()));
   auto ca = load_ca(*cfg, opt);
-  if (!ca) {
-    audit(*db, "crl.publish", cfg->pki.crl_destination(), false,
-          render(ca.error()));
-    return fail(render(ca.error()));
-  }
+  if (!ca)
+    return fail_audited(*db, "crl.publish", cfg->pki.crl_destination(),
+                        ca.error());
   auto path = publish_crl(*cfg, *ca, *db);
-  if (!path) {
-    audit(*db, "crl.publish", cfg->pki.crl_destination(), false,
-          render(path.error()));
-    return fail(render(path.error()));
-  }
+  if (!path)
+    return fail_audited(*db, "crl.publish", cfg->pki.crl_destination(),
+                        path.error());
   audit(*db, "crl.publish", *path, true);
   std::cout << "CRL published to " << *path << ", valid for "
             << cfg->pki.crl_days

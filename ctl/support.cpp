@@ -78,4 +78,11 @@ void audit(persistence::mysql_connection& db, const std::string& action,
               << "; run heraldctl db migrate if the table is missing\n";
 }
 
+int fail_audited(persistence::mysql_connection& db, const std::string& action,
+                 const std::string& target, const caf::error& err,
+                 const std::string& hint) {
+  audit(db, action, target, false, render(err));
+  return fail(render(err) + hint);
+}
+
 } // namespace herald::ctl

@@ -32,4 +32,10 @@ caf::expected<persistence::mysql_connection> open_db(const std::string& flag);
 void audit(persistence::mysql_connection& db, const std::string& action,
            const std::string& target, bool ok, const std::string& detail = "");
 
+/// Audits that `action` on `target` failed with `err`, then reports it
+/// (with `hint` appended) like fail(): returns 1.
+int fail_audited(persistence::mysql_connection& db, const std::string& action,
+                 const std::string& target, const caf::error& err,
+                 const std::string& hint = "");
+
 } // namespace herald::ctl
