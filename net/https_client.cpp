@@ -35,9 +35,10 @@ struct connection {
   /// when its attempt (connect, TLS, request, response) runs out of time.
   std::chrono::steady_clock::time_point started;
   std::chrono::steady_clock::time_point deadline;
-  /// Whether the stream carried a request before: a server may close an
-  /// idle connection at any time, so its first failure earns a resend.
-  bool reused = false;
+  /// Whether the stream sat open before this request (kept alive after one,
+  /// or opened ahead by connect_all): the server may have closed it
+  /// meanwhile, so a failure earns one resend on a new connection.
+  bool was_idle = false;
 };
 
 /// Errors of a connection the server closed while it was idle.
@@ -97,7 +98,7 @@ struct https_client::impl {
   void fail(connection& c, size_t i, std::string error) {
     c.stream.reset();
     c.buffer.clear();
-    c.reused = false;
+    c.was_idle = false;
     (*results)[i].error = std::move(error);
     (*results)[i].elapsed = std::chrono::steady_clock::now() - c.started;
     take_next(c);
@@ -122,7 +123,7 @@ struct https_client::impl {
   void connect(connection& c, std::function<void(const std::string&)> done) {
     c.stream.emplace(ioc, tls);
     c.buffer.clear();
-    c.reused = false;
+    c.was_idle = false;
     auto* ssl = c.stream->native_handle();
     SSL_set_tlsext_host_name(ssl, host.c_str());
     auto* param = SSL_get0_param(ssl);
@@ -187,9 +188,9 @@ struct https_client::impl {
     c.parser->body_limit(64 * 1024);
     beast::get_lowest_layer(*c.stream).expires_at(c.deadline);
     auto retry_or_fail = [this, &c, i, resend](beast::error_code ec) {
-      if (c.reused && !resend && stale_connection(ec)) {
+      if (c.was_idle && !resend && stale_connection(ec)) {
         c.stream.reset();
-        c.reused = false;
+        c.was_idle = false;
         return send(c, i, true);
       }
       fail(c, i, describe(ec, "request"));
@@ -209,10 +210,10 @@ struct https_client::impl {
             result.status = res.result_int();
             result.body = std::move(res.body());
             result.elapsed = std::chrono::steady_clock::now() - c.started;
-            c.reused = true;
+            c.was_idle = true;
             if (!res.keep_alive()) {
               c.stream.reset();
-              c.reused = false;
+              c.was_idle = false;
             }
             take_next(c);
           });
@@ -276,7 +277,9 @@ size_t https_client::connect_all() {
   for (auto& c : d.pool) {
     if (!c->stream) {
       c->deadline = deadline;
-      d.connect(*c, [](const std::string&) {});
+      d.connect(*c, [&c](const std::string& error) {
+        c->was_idle = error.empty();
+      });
     }
   }
   d.ioc.restart();

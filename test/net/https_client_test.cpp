@@ -240,6 +240,17 @@ BOOST_AUTO_TEST_CASE(the_pool_opens_ahead_of_the_first_batch) {
     BOOST_TEST(r.status == 200u);
 }
 
+BOOST_AUTO_TEST_CASE(a_connection_opened_ahead_and_closed_meanwhile_is_renewed) {
+  start(200ms);
+  auto c = client(1);
+  BOOST_TEST(c->connect_all() == 1u);
+  // The server drops the idle connection before the first request.
+  std::this_thread::sleep_for(600ms);
+  auto results = c->post_all(posts(1));
+  BOOST_TEST(results[0].status == 200u);
+  BOOST_TEST(results[0].error == "");
+}
+
 BOOST_AUTO_TEST_CASE(opening_the_pool_against_nobody_opens_nothing) {
   auto c = client(4, 5s, unused_port());
   BOOST_TEST(c->connect_all() == 0u);
