@@ -260,17 +260,15 @@ int issue_client(const std::string& file, const pki_options& opt, bool renew) {
   if (!is_client_name(opt.client))
     return fail("client name '" + opt.client
                 + "': use 1 to 64 letters, digits, '.', '_' or '-'");
-  auto cfg = load_settings(file);
-  if (!cfg)
-    return fail(render(cfg.error()));
-  auto db = connect_db(*cfg);
-  if (!db)
-    return fail(render(db.error()));
-  auto ca = load_ca(*cfg, opt);
+  auto opened = open_session(file);
+  if (!opened)
+    return fail(render(opened.error()));
+  auto& [cfg, db] = *opened;
+  auto ca = load_ca(cfg, opt);
   if (!ca)
-    return fail_audited(*db, action, opt.client, ca.error());
+    return fail_audited(db, action, opt.client, ca.error());
   auto exists
-    = db->query("SELECT id FROM clients WHERE name = ?", {opt.client});
+    = db.query("SELECT id FROM clients WHERE name = ?", {opt.client});
   if (!exists)
     return fail(render(exists.error()));
   if (renew && exists->empty())
@@ -292,14 +290,14 @@ int issue_client(const std::string& file, const pki_options& opt, bool renew) {
   auto record = to_record(cert->info);
   auto registered
     = exists->empty()
-        ? persistence::add_client(*db, opt.client, opt.user, record)
-        : persistence::add_certificate(*db, opt.client, record);
+        ? persistence::add_client(db, opt.client, opt.user, record)
+        : persistence::add_certificate(db, opt.client, record);
   if (!registered) {
     remove_files(*written);
-    return fail_audited(*db, action, opt.client, registered.error(),
+    return fail_audited(db, action, opt.client, registered.error(),
                         "; no files were kept");
   }
-  audit(*db, action, opt.client, true,
+  audit(db, action, opt.client, true,
         "serial " + cert->info.serial + " fingerprint "
           + cert->info.fingerprint);
   std::cout << (renew ? "renewed" : "issued") << " a certificate for client '"
@@ -455,24 +453,22 @@ int cert_revoke(const std::string& file, const pki_options& opt) {
     return fail("--reason '" + opt.reason
                 + "': use keyCompromise, superseded, cessationOfOperation, "
                   "affiliationChanged, cACompromise or unspecified");
-  auto cfg = load_settings(file);
-  if (!cfg)
-    return fail(render(cfg.error()));
-  auto db = connect_db(*cfg);
-  if (!db)
-    return fail(render(db.error()));
-  auto c = persistence::find_certificate(*db, opt.id);
+  auto opened = open_session(file);
+  if (!opened)
+    return fail(render(opened.error()));
+  auto& [cfg, db] = *opened;
+  auto c = persistence::find_certificate(db, opt.id);
   if (!c)
     return fail(render(c.error()));
   // Load the CA first: a wrong passphrase must change nothing.
-  auto ca = load_ca(*cfg, opt);
+  auto ca = load_ca(cfg, opt);
   if (!ca)
-    return fail_audited(*db, "cert.revoke", c->serial, ca.error());
+    return fail_audited(db, "cert.revoke", c->serial, ca.error());
   if (auto err
-      = persistence::revoke_certificate(*db, c->fingerprint, opt.reason)) {
-    return fail_audited(*db, "cert.revoke", c->serial, err);
+      = persistence::revoke_certificate(db, c->fingerprint, opt.reason)) {
+    return fail_audited(db, "cert.revoke", c->serial, err);
   }
-  audit(*db, "cert.revoke", c->serial, true,
+  audit(db, "cert.revoke", c->serial, true,
         "reason " + opt.reason + " client "
           + (c->client.empty() ? "-" : c->client) + " fingerprint "
           + c->fingerprint);
@@ -480,11 +476,11 @@ int cert_revoke(const std::string& file, const pki_options& opt) {
             << (c->client.empty() ? c->subject : "client " + c->client) << ", "
             << opt.reason << ")\n"
             << "Running nodes refuse it within a few seconds.\n";
-  auto crl = publish_crl(*cfg, *ca, *db);
+  auto crl = publish_crl(cfg, *ca, db);
   if (!crl)
     return fail("the revocation is recorded but the CRL was not published: "
                 + render(crl.error()) + "; run heraldctl crl");
-  audit(*db, "crl.publish", *crl, true);
+  audit(db, "crl.publish", *crl, true);
   std::cout << "CRL published to " << *crl << '\n';
   return 0;
 }
@@ -525,33 +521,28 @@ int cert_verify(const std::string& file, const pki_options& opt) {
 }
 
 int crl(const std::string& file, const pki_options& opt) {
-  auto cfg = load_settings(file);
-  if (!cfg)
-    return fail(render(cfg.error()));
-  auto db = connect_db(*cfg);
-  if (!db)
-    return fail(render(db.error()));
-  auto ca = load_ca(*cfg, opt);
+  auto opened = open_session(file);
+  if (!opened)
+    return fail(render(opened.error()));
+  auto& [cfg, db] = *opened;
+  auto ca = load_ca(cfg, opt);
   if (!ca)
-    return fail_audited(*db, "crl.publish", cfg->pki.crl_destination(),
+    return fail_audited(db, "crl.publish", cfg.pki.crl_destination(),
                         ca.error());
-  auto path = publish_crl(*cfg, *ca, *db);
+  auto path = publish_crl(cfg, *ca, db);
   if (!path)
-    return fail_audited(*db, "crl.publish", cfg->pki.crl_destination(),
+    return fail_audited(db, "crl.publish", cfg.pki.crl_destination(),
                         path.error());
-  audit(*db, "crl.publish", *path, true);
+  audit(db, "crl.publish", *path, true);
   std::cout << "CRL published to " << *path << ", valid for "
-            << cfg->pki.crl_days
+            << cfg.pki.crl_days
             << " days; nodes reload it within pki.crl-refresh. Publish "
                "again well before it expires.\n";
   return 0;
 }
 
 int audit_verify(const std::string& file) {
-  auto cfg = load_settings(file);
-  if (!cfg)
-    return fail(render(cfg.error()));
-  auto db = connect_db(*cfg);
+  auto db = open_db(file);
   if (!db)
     return fail(render(db.error()));
   auto check = persistence::verify_audit(*db);

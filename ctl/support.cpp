@@ -48,11 +48,21 @@ connect_db(const config::settings& cfg) {
   return db;
 }
 
-caf::expected<persistence::mysql_connection> open_db(const std::string& flag) {
+caf::expected<session> open_session(const std::string& flag) {
   auto cfg = load_settings(flag);
   if (!cfg)
     return cfg.error();
-  return connect_db(*cfg);
+  auto db = connect_db(*cfg);
+  if (!db)
+    return db.error();
+  return session{std::move(*cfg), std::move(*db)};
+}
+
+caf::expected<persistence::mysql_connection> open_db(const std::string& flag) {
+  auto s = open_session(flag);
+  if (!s)
+    return s.error();
+  return std::move(s->db);
 }
 
 void audit(persistence::mysql_connection& db, const std::string& action,

@@ -22,6 +22,15 @@ caf::expected<config::settings> load_settings(const std::string& flag);
 caf::expected<persistence::mysql_connection>
 connect_db(const config::settings& cfg);
 
+/// The configuration named by --config-file and a connection to its
+/// database, for commands that need both.
+struct session {
+  config::settings cfg;
+  persistence::mysql_connection db;
+};
+
+caf::expected<session> open_session(const std::string& flag);
+
 /// Loads the configuration named by --config-file and connects to its
 /// database.
 caf::expected<persistence::mysql_connection> open_db(const std::string& flag);
