@@ -160,26 +160,26 @@ cert_info describe(X509* cert) {
   return info;
 }
 
-caf::expected<x509_ptr> parse_certificate(const std::string& pem) {
+/// Reads one PEM object of the kind `what` with OpenSSL's `read`.
+template <class Ptr, class Read>
+caf::expected<Ptr> parse_pem(const std::string& pem, Read read,
+                             const char* what) {
   auto bio = memory_bio(pem);
-  x509_ptr cert{PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)};
-  if (!cert) {
+  Ptr result{read(bio.get(), nullptr, nullptr, nullptr)};
+  if (!result) {
     ERR_clear_error();
-    return make_error(errc::invalid_input,
-                      "not a PEM certificate (corrupt or wrong file?)");
+    return make_error(errc::invalid_input, std::string{"not a PEM "} + what
+                                             + " (corrupt or wrong file?)");
   }
-  return cert;
+  return result;
+}
+
+caf::expected<x509_ptr> parse_certificate(const std::string& pem) {
+  return parse_pem<x509_ptr>(pem, PEM_read_bio_X509, "certificate");
 }
 
 caf::expected<crl_ptr> parse_crl(const std::string& pem) {
-  auto bio = memory_bio(pem);
-  crl_ptr crl{PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr)};
-  if (!crl) {
-    ERR_clear_error();
-    return make_error(errc::invalid_input,
-                      "not a PEM CRL (corrupt or wrong file?)");
-  }
-  return crl;
+  return parse_pem<crl_ptr>(pem, PEM_read_bio_X509_CRL, "CRL");
 }
 
 caf::expected<key_ptr> generate_key(key_algorithm algorithm) {
