@@ -91,12 +91,21 @@ std::optional<net::http_post> prepare(delivery_worker_state& st,
       || (d.max_attempts > 0 && job.attempts >= d.max_attempts)) {
     rec.outcome = attempt_outcome::expired;
     rec.error = "expired";
-  } else if (auto payload = persistence::open_payload(st.cfg.keys,
+  } else if (auto payload = persistence::open_payload(*st.cfg.keys->current(),
                                                       job.payload, job.id)) {
     return net::http_post{delivery_body(text_id, payload->first,
                                         payload->second, job.created_ms,
                                         rec.attempt),
                           {{"Idempotency-Key", text_id}}};
+  } else if (payload.error() == errc::not_found) {
+    // Sealed under a key this node has not loaded yet (rotated on another
+    // node): the key file is read again within seconds, so try later.
+    rec.outcome = attempt_outcome::retry;
+    rec.error = "unknown data key " + std::to_string(job.payload.key_id);
+    rec.next_attempt_ms = now_ms() + to_ms(d.retry_interval);
+    plan.retries.emplace_back(text_id, rec.next_attempt_ms);
+    plan.records.push_back(std::move(rec));
+    return std::nullopt;
   } else {
     rec.outcome = attempt_outcome::failed;
     rec.error = "cannot decrypt: " + render(payload.error());
@@ -105,6 +114,18 @@ std::optional<net::http_post> prepare(delivery_worker_state& st,
   plan.finished.push_back(text_id);
   return std::nullopt;
 }
+
+} // namespace
+
+std::string describe_failure(const net::http_result& result) {
+  // Never the downstream's body: it may echo the message (FastAPI's 422
+  // does), and it is not ours to store or show.
+  if (result.status != 0)
+    return "HTTP " + std::to_string(result.status);
+  return result.error;
+}
+
+namespace {
 
 /// Records how the attempt of `job` ended; fills `plan`. A retry is due at
 /// `due` (Unix ms).
@@ -121,10 +142,7 @@ void conclude(delivery_worker_state& st, const attempt_job& x,
   rec.http_status = result.status;
   rec.outcome = classify(result);
   if (rec.outcome != attempt_outcome::delivered)
-    rec.error = result.status != 0
-                  ? "HTTP " + std::to_string(result.status) + ": "
-                      + result.body.substr(0, 200)
-                  : result.error;
+    rec.error = describe_failure(result);
   if (rec.outcome == attempt_outcome::retry) {
     bool out_of_attempts = d.max_attempts > 0 && rec.attempt >= d.max_attempts;
     if (out_of_attempts || due - job.created_ms > to_ms(d.max_age)) {
@@ -351,7 +369,8 @@ spawn_delivery_worker(caf::actor_system& sys, delivery_actor_config cfg,
   // Check the TLS files here so that a bad setting stops the node at once.
   auto client = net::https_client::make(cfg.delivery.url, cfg.delivery.tls,
                                         cfg.delivery.timeout,
-                                        cfg.delivery.connections, "delivery");
+                                        cfg.delivery.connections, "delivery",
+                                        cfg.crl);
   if (!client)
     return client.error();
   return sys.spawn<caf::detached>(

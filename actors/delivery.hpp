@@ -26,7 +26,10 @@ struct delivery_actor_config {
   config::delivery_config delivery;
   config::mysql_config mysql;
   config::redis_config redis;
-  persistence::key_ring keys;
+  std::shared_ptr<persistence::live_key_ring> keys;
+  /// The downstream's certificate is checked against it; null: no CRL
+  /// (delivery.crl-file "none").
+  std::shared_ptr<net::crl_store> crl;
   /// Set when the node shuts down: workers stop between messages and
   /// return what they have not attempted.
   std::shared_ptr<std::atomic<bool>> stopping;
@@ -35,6 +38,12 @@ struct delivery_actor_config {
 /// The decision for one attempt's result (pure; see docs/DESIGN.md):
 /// 2xx delivered; 408, 429, 5xx and transport errors retry; other 4xx fail.
 persistence::attempt_outcome classify(const net::http_result& result);
+
+/// What an attempt's record and the message's last_error say of a failed
+/// `result`: "HTTP <status>", or the transport error Herald itself saw
+/// (timeout, connect or TLS failure). Never the downstream's body, which
+/// may echo the message.
+std::string describe_failure(const net::http_result& result);
 
 struct delivery_worker_state {
   static inline const char* name = "delivery-worker";

@@ -89,7 +89,7 @@ struct stored_message {
   uint64_t client_id = 0;
   /// HMAC-SHA-256(pepper, sender number), 32 raw bytes.
   std::string sender_hash;
-  /// Display form, e.g. "+49151****678".
+  /// Display form, e.g. "+49****78" (persistence::mask_e164).
   std::string sender_masked;
   uint32_t key_id = 0;
   std::string nonce;
@@ -97,7 +97,8 @@ struct stored_message {
   std::string ciphertext;
   /// Client-chosen Idempotency-Key; empty when none was sent.
   std::string idempotency_key;
-  /// SHA-256 of sender number and body, to tell a replay from a reused key.
+  /// persistence::request_hash of sender number and body (keyed), to tell a
+  /// replay from a reused key.
   std::string request_hash;
 };
 

@@ -10,29 +10,48 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <ctime>
 
 namespace herald {
 
 namespace {
 
-void check_crl(pki_monitor_state& st, int64_t now) {
-  auto err = st.crl->refresh();
+/// Logs `err` for `file` once, and its recovery; returns whether it is ok.
+bool report(pki_monitor_state& st, const std::string& file,
+            const caf::error& err, const std::string& recovered) {
   auto problem = err ? render(err) : std::string{};
-  if (problem != st.crl_problem) {
+  auto& last = st.problems[file];
+  if (problem != last) {
     if (err)
       spdlog::error("pki-monitor: {}", problem);
     else
-      spdlog::info("pki-monitor: CRL '{}' in force, next update due in {} h",
-                   st.crl->path(), (st.crl->next_update() - now) / 3600);
-    st.crl_problem = std::move(problem);
+      spdlog::info("pki-monitor: {}", recovered);
+    last = std::move(problem);
   }
-  if (st.stats == nullptr)
+  return !err;
+}
+
+void check_files(pki_monitor_state& st, int64_t now) {
+  bool current = true;
+  double oldest = 0;
+  for (const auto& crl : st.files.crls) {
+    auto err = crl->refresh();
+    current &= report(st, crl->path(), err,
+                      "CRL '" + crl->path() + "' in force, next update due in "
+                        + std::to_string((crl->next_update() - now) / 3600)
+                        + " h");
+    if (auto this_update = crl->this_update(); this_update != 0)
+      oldest = std::max(oldest, static_cast<double>(now - this_update));
+  }
+  if (st.files.keys)
+    report(st, "keys", st.files.keys->refresh(),
+           "data keys reloaded, active key "
+             + std::to_string(st.files.keys->current()->active().id));
+  if (st.stats == nullptr || st.files.crls.empty())
     return;
-  auto this_update = st.crl->this_update();
-  st.stats->crl_age.Set(
-    this_update != 0 ? static_cast<double>(now - this_update) : 0.0);
-  st.stats->crl_current.Set(err ? 0 : 1);
+  st.stats->crl_age.Set(oldest);
+  st.stats->crl_current.Set(current ? 1 : 0);
 }
 
 caf::error count_certificates(pki_monitor_state& st, int64_t now) {
@@ -62,18 +81,16 @@ caf::error count_certificates(pki_monitor_state& st, int64_t now) {
 
 pki_monitor_actor::behavior_type
 pki_monitor(pki_monitor_actor::stateful_pointer<pki_monitor_state> self,
-            pki_monitor_config cfg, std::shared_ptr<net::crl_store> crl,
-            metrics* stats) {
+            pki_monitor_config cfg, watched_files files, metrics* stats) {
   self->state.cfg = std::move(cfg);
-  self->state.crl = std::move(crl);
+  self->state.files = std::move(files);
   self->state.stats = stats;
   self->send(self, tick_atom::value);
   return {
     [self](tick_atom) {
       auto& st = self->state;
       auto now = static_cast<int64_t>(std::time(nullptr));
-      if (st.crl)
-        check_crl(st, now);
+      check_files(st, now);
       if (auto err = count_certificates(st, now)) {
         st.db.reset();
         spdlog::warn("pki-monitor: cannot count certificates: {}", render(err));
@@ -85,10 +102,9 @@ pki_monitor(pki_monitor_actor::stateful_pointer<pki_monitor_state> self,
 
 pki_monitor_actor spawn_pki_monitor(caf::actor_system& sys,
                                     pki_monitor_config cfg,
-                                    std::shared_ptr<net::crl_store> crl,
-                                    metrics* stats) {
-  return sys.spawn<caf::detached>(pki_monitor, std::move(cfg), std::move(crl),
-                                  stats);
+                                    watched_files files, metrics* stats) {
+  return sys.spawn<caf::detached>(pki_monitor, std::move(cfg),
+                                  std::move(files), stats);
 }
 
 } // namespace herald

@@ -4,6 +4,7 @@
 #include "config/herald_config.hpp"
 #include "core/errc.hpp"
 #include "core/logging.hpp"
+#include "node/hardening.hpp"
 #include "node/node.hpp"
 #include "node/signals.hpp"
 
@@ -13,6 +14,7 @@
 
 int main(int argc, char** argv) {
   using namespace herald;
+  node::disable_core_dumps();
   // Before any thread starts, so that only the main thread sees signals.
   node::block_termination_signals();
   config::herald_config cfg;

@@ -52,6 +52,12 @@ herald_config::herald_config() {
   ingress_max_body_bytes_
     = static_cast<int64_t>(defaults.ingress.max_body_bytes);
   ingress_read_timeout_ = defaults.ingress.read_timeout;
+  ingress_handshake_timeout_ = defaults.ingress.handshake_timeout;
+  ingress_max_connection_age_ = defaults.ingress.max_connection_age;
+  ingress_max_connection_requests_
+    = static_cast<int64_t>(defaults.ingress.max_connection_requests);
+  ingress_max_handshakes_per_ip_
+    = static_cast<int64_t>(defaults.ingress.max_handshakes_per_ip);
   ingress_idle_timeout_ = defaults.ingress.idle_timeout;
   ingress_max_message_chars_
     = static_cast<int64_t>(defaults.ingress.max_message_chars);
@@ -95,6 +101,7 @@ herald_config::herald_config() {
   health_interval_ = defaults.health.interval;
   health_probe_timeout_ = defaults.health.probe_timeout;
   pki_ca_dir_ = defaults.pki.ca_dir;
+  pki_crl_file_ = defaults.pki.crl_file;
   pki_crl_days_ = defaults.pki.crl_days;
   pki_crl_refresh_ = defaults.pki.crl_refresh;
   log_level_ = defaults.log.level;
@@ -118,8 +125,16 @@ herald_config::herald_config() {
          "size of a request's headers at most")
     .add(ingress_max_body_bytes_, "max-body-bytes",
          "size of a request body at most")
+    .add(ingress_max_handshakes_per_ip_, "max-handshakes-per-ip",
+         "connections of one address still in the TLS handshake at most")
+    .add(ingress_handshake_timeout_, "handshake-timeout",
+         "deadline for the TLS handshake of a new connection")
     .add(ingress_read_timeout_, "read-timeout",
-         "deadline for a handshake or a whole request")
+         "deadline for a whole request")
+    .add(ingress_max_connection_age_, "max-connection-age",
+         "connections are closed after an answer once this old")
+    .add(ingress_max_connection_requests_, "max-connection-requests",
+         "connections are closed after this many requests")
     .add(ingress_idle_timeout_, "idle-timeout",
          "idle kept-alive connections are closed after this")
     .add(ingress_max_message_chars_, "max-message-chars",
@@ -141,7 +156,9 @@ herald_config::herald_config() {
     .add(crypto_keys_file_, "keys-file",
          "data key file, mode 0600 (or set HERALD_DATA_KEYS)")
     .add(crypto_pepper_file_, "pepper-file",
-         "sender-hash pepper file, mode 0600 (or set HERALD_SENDER_PEPPER)");
+         "sender-hash pepper file, mode 0600 (or set HERALD_SENDER_PEPPER)")
+    .add(crypto_audit_key_file_, "audit-key-file",
+         "audit chain HMAC key file, mode 0600 (or set HERALD_AUDIT_KEY)");
   opt_group{custom_options_, "recovery"}
     .add(recovery_interval_, "interval", "time between recovery sweeps")
     .add(recovery_accepting_grace_, "accepting-grace",
@@ -161,7 +178,12 @@ herald_config::herald_config() {
          "file holding the password (or set HERALD_MYSQL_PASSWORD)")
     .add(mysql_connect_timeout_, "connect-timeout",
          "how long to wait for the database at start")
-    .add(mysql_io_timeout_, "io-timeout", "deadline of one read or write");
+    .add(mysql_io_timeout_, "io-timeout", "deadline of one read or write")
+    .add(mysql_tls_ca_, "tls-ca",
+         "CA of the server's certificate: turns on verified TLS")
+    .add(mysql_tls_certificate_, "tls-certificate",
+         "client certificate for the server (PEM; optional)")
+    .add(mysql_tls_key_, "tls-key", "its private key (PEM, mode 0600)");
   opt_group{custom_options_, "redis"}
     .add(redis_host_, "host", "Redis host")
     .add(redis_port_, "port", "Redis port")
@@ -169,13 +191,20 @@ herald_config::herald_config() {
          "file holding the password (or set HERALD_REDIS_PASSWORD)")
     .add(redis_connect_timeout_, "connect-timeout",
          "how long to wait for Redis at start")
-    .add(redis_io_timeout_, "io-timeout", "deadline of one command");
+    .add(redis_io_timeout_, "io-timeout", "deadline of one command")
+    .add(redis_tls_ca_, "tls-ca",
+         "CA of the server's certificate: turns on verified TLS")
+    .add(redis_tls_certificate_, "tls-certificate",
+         "client certificate for the server (PEM; optional)")
+    .add(redis_tls_key_, "tls-key", "its private key (PEM, mode 0600)");
   opt_group{custom_options_, "delivery"}
     .add(delivery_url_, "url", "downstream endpoint (https://...)")
     .add(delivery_certificate_, "certificate",
          "client certificate presented downstream (PEM)")
     .add(delivery_key_, "key", "its private key (PEM, mode 0600)")
     .add(delivery_ca_, "ca", "CA that signs the downstream's certificate")
+    .add(delivery_crl_file_, "crl-file",
+         "CRL of that CA (empty: pki.crl-file; \"none\": no check)")
     .add(delivery_workers_, "workers", "delivery workers per node")
     .add(delivery_batch_, "batch", "messages a worker takes at once")
     .add(delivery_connections_, "connections",
@@ -207,7 +236,7 @@ herald_config::herald_config() {
   opt_group{custom_options_, "pki"}
     .add(pki_ca_dir_, "ca-dir", "folder of ca.crt and ca.key (heraldctl)")
     .add(pki_crl_file_, "crl-file",
-         "CRL that heraldctl publishes and nodes check (empty: none)")
+         "CRL that heraldctl publishes and nodes check (required)")
     .add(pki_crl_days_, "crl-days", "days a published CRL stays valid")
     .add(pki_crl_refresh_, "crl-refresh",
          "how often nodes look for a changed CRL");
@@ -239,6 +268,8 @@ caf::expected<settings> herald_config::make_settings() const {
   in.address = ingress_address_;
   in.tls = {ingress_certificate_, ingress_key_, ingress_ca_};
   in.read_timeout = ingress_read_timeout_;
+  in.handshake_timeout = ingress_handshake_timeout_;
+  in.max_connection_age = ingress_max_connection_age_;
   in.idle_timeout = ingress_idle_timeout_;
   // Ports are only checked for the roles that listen.
   if (result.has_role("ingress") || result.has_role("receiver")) {
@@ -254,6 +285,16 @@ caf::expected<settings> herald_config::make_settings() const {
                             ingress_max_connections_);
   if (!max_conns)
     return max_conns.error();
+  auto max_handshakes = to_count("ingress.max-handshakes-per-ip",
+                                 ingress_max_handshakes_per_ip_);
+  if (!max_handshakes)
+    return max_handshakes.error();
+  in.max_handshakes_per_ip = *max_handshakes;
+  auto max_requests = to_count("ingress.max-connection-requests",
+                               ingress_max_connection_requests_);
+  if (!max_requests)
+    return max_requests.error();
+  in.max_connection_requests = *max_requests;
   auto max_header = to_count("ingress.max-header-bytes",
                              ingress_max_header_bytes_);
   if (!max_header)
@@ -291,6 +332,7 @@ caf::expected<settings> herald_config::make_settings() const {
   auto& dl = result.delivery;
   dl.url = delivery_url_;
   dl.tls = {delivery_certificate_, delivery_key_, delivery_ca_};
+  dl.crl_file = delivery_crl_file_;
   auto workers_count = to_count("delivery.workers", delivery_workers_);
   if (!workers_count)
     return workers_count.error();
@@ -332,6 +374,11 @@ caf::expected<settings> herald_config::make_settings() const {
     for (auto& c : fingerprint)
       c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   result.crypto.keys_file = crypto_keys_file_;
+  auto audit_key = read_secret("crypto.audit-key-file", crypto_audit_key_file_,
+                               "HERALD_AUDIT_KEY");
+  if (!audit_key)
+    return audit_key.error();
+  result.crypto.audit_key = std::move(*audit_key);
   if (result.has_role("ingress") || result.has_role("delivery")
       || result.has_role("receiver")) {
     auto pepper = read_secret("crypto.pepper-file", crypto_pepper_file_,
@@ -360,6 +407,7 @@ caf::expected<settings> herald_config::make_settings() const {
   my.database = mysql_database_;
   my.connect_timeout = mysql_connect_timeout_;
   my.io_timeout = mysql_io_timeout_;
+  my.tls = {mysql_tls_certificate_, mysql_tls_key_, mysql_tls_ca_};
   auto mysql_password = read_secret("mysql.password-file",
                                     mysql_password_file_,
                                     "HERALD_MYSQL_PASSWORD");
@@ -371,6 +419,7 @@ caf::expected<settings> herald_config::make_settings() const {
   rd.port = *redis_port;
   rd.connect_timeout = redis_connect_timeout_;
   rd.io_timeout = redis_io_timeout_;
+  rd.tls = {redis_tls_certificate_, redis_tls_key_, redis_tls_ca_};
   auto redis_password = read_secret("redis.password-file",
                                     redis_password_file_,
                                     "HERALD_REDIS_PASSWORD");

@@ -49,6 +49,18 @@ private:
   int64_t ingress_max_header_bytes_;
   int64_t ingress_max_body_bytes_;
   caf::timespan ingress_read_timeout_;
+  std::string delivery_crl_file_;
+  std::string crypto_audit_key_file_;
+  std::string mysql_tls_ca_;
+  std::string mysql_tls_certificate_;
+  std::string mysql_tls_key_;
+  std::string redis_tls_ca_;
+  std::string redis_tls_certificate_;
+  std::string redis_tls_key_;
+  caf::timespan ingress_handshake_timeout_;
+  caf::timespan ingress_max_connection_age_;
+  int64_t ingress_max_connection_requests_;
+  int64_t ingress_max_handshakes_per_ip_;
   caf::timespan ingress_idle_timeout_;
   int64_t ingress_max_message_chars_;
   double ingress_rate_limit_;

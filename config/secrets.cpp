@@ -5,6 +5,10 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <fstream>
 #include <iterator>
 
@@ -15,13 +19,33 @@ namespace {
 /// Secrets are short; a larger file is a mistake (a certificate, a dump).
 constexpr size_t max_secret_size = 4096;
 
+/// The value of secret variable `name`, removed from the environment at
+/// the first call and remembered for the next ones.
+std::optional<std::string> take_env(const char* name) {
+  static std::mutex mtx;
+  static std::map<std::string, std::optional<std::string>> taken;
+  std::lock_guard<std::mutex> guard{mtx};
+  auto i = taken.find(name);
+  if (i != taken.end())
+    return i->second;
+  std::optional<std::string> result;
+  if (auto* value = std::getenv(name); value != nullptr && *value != '\0') {
+    result = std::string{value};
+    // Overwrite the copy in the environment block before unsetting it.
+    std::memset(value, 0, std::strlen(value));
+    ::unsetenv(name);
+  }
+  taken.emplace(name, result);
+  return result;
+}
+
 } // namespace
 
 caf::expected<std::string> read_secret(const std::string& setting,
                                        const std::string& path,
                                        const char* env_var) {
-  if (auto value = std::getenv(env_var); value != nullptr && *value != '\0')
-    return std::string{value};
+  if (auto value = take_env(env_var))
+    return std::move(*value);
   if (path.empty())
     return std::string{};
   struct stat st {};

@@ -1,6 +1,7 @@
 #include "config/settings.hpp"
 
 #include "core/errc.hpp"
+#include "persistence/limits.hpp"
 
 #include <sys/stat.h>
 
@@ -36,6 +37,27 @@ caf::error check_private_key(const std::string& setting,
                           + "' is readable by group or others; run chmod 600 '"
                           + path + "'");
   return caf::none;
+}
+
+/// TLS to MariaDB or Redis: a CA turns it on; a client certificate needs
+/// its key and the CA.
+caf::error check_link_tls(const std::string& prefix, const tls_files& tls) {
+  if (tls.ca.empty()) {
+    if (!tls.certificate.empty() || !tls.key.empty())
+      return bad(prefix + ".tls-ca", "not set; a client certificate needs "
+                                     "TLS, which needs the server's CA");
+    return caf::none;
+  }
+  if (auto err = check_readable(prefix + ".tls-ca", tls.ca))
+    return err;
+  if (tls.certificate.empty() != tls.key.empty())
+    return bad(prefix + ".tls-certificate",
+               "set both tls-certificate and tls-key, or neither");
+  if (tls.certificate.empty())
+    return caf::none;
+  if (auto err = check_readable(prefix + ".tls-certificate", tls.certificate))
+    return err;
+  return check_private_key(prefix + ".tls-key", tls.key);
 }
 
 caf::error check_positive(const std::string& setting, caf::timespan value) {
@@ -75,12 +97,20 @@ caf::error validate(const settings& cfg) {
       return bad("ingress.threads", "must be between 1 and 64");
     if (in.max_connections < 1)
       return bad("ingress.max-connections", "must be at least 1");
+    if (in.max_handshakes_per_ip < 1)
+      return bad("ingress.max-handshakes-per-ip", "must be at least 1");
+    if (in.max_connection_requests < 1)
+      return bad("ingress.max-connection-requests", "must be at least 1");
     if (in.max_header_bytes < 1024 || in.max_header_bytes > 1024 * 1024)
       return bad("ingress.max-header-bytes", "must be between 1 KiB and 1 MiB");
     if (in.max_body_bytes < 1024 || in.max_body_bytes > 16 * 1024 * 1024)
       return bad("ingress.max-body-bytes", "must be between 1 KiB and 16 MiB");
-    if (auto err = check_positive("ingress.read-timeout", in.read_timeout))
-      return err;
+    for (auto [name, value] :
+         {std::pair{"ingress.handshake-timeout", in.handshake_timeout},
+          std::pair{"ingress.read-timeout", in.read_timeout},
+          std::pair{"ingress.max-connection-age", in.max_connection_age}})
+      if (auto err = check_positive(name, value))
+        return err;
     if (auto err = check_positive("ingress.idle-timeout", in.idle_timeout))
       return err;
     if (auto err = check_readable("ingress.certificate", in.tls.certificate))
@@ -91,8 +121,12 @@ caf::error validate(const settings& cfg) {
       return err;
     if (in.port == cfg.metrics.port && in.address == cfg.metrics.address)
       return bad("metrics.port", "collides with ingress.port");
-    if (in.max_message_chars < 1 || in.max_message_chars > 16384)
-      return bad("ingress.max-message-chars", "must be between 1 and 16384");
+    if (in.max_message_chars < 1
+        || in.max_message_chars > persistence::max_message_chars)
+      return bad("ingress.max-message-chars",
+                 "must be between 1 and "
+                   + std::to_string(persistence::max_message_chars)
+                   + " (the sealed body must fit messages.body_ciphertext)");
     if (in.rate_limit < 0 || in.rate_burst < 1)
       return bad("ingress.rate-limit",
                  "rate-limit must not be negative, rate-burst at least 1");
@@ -179,6 +213,8 @@ caf::error validate(const settings& cfg) {
     return err;
   if (auto err = check_positive("mysql.io-timeout", cfg.mysql.io_timeout))
     return err;
+  if (auto err = check_link_tls("mysql", cfg.mysql.tls))
+    return err;
   if (cfg.redis.port == 0)
     return bad("redis.port", "must be between 1 and 65535");
   if (auto err = check_positive("redis.connect-timeout",
@@ -186,6 +222,15 @@ caf::error validate(const settings& cfg) {
     return err;
   if (auto err = check_positive("redis.io-timeout", cfg.redis.io_timeout))
     return err;
+  if (auto err = check_link_tls("redis", cfg.redis.tls))
+    return err;
+  if (!cfg.crypto.audit_key.empty() && cfg.crypto.audit_key.size() < 32)
+    return bad("crypto.audit-key-file",
+               "the key must have at least 32 characters; generate one "
+               "with: openssl rand -hex 32");
+  if (cfg.pki.crl_file.empty())
+    return bad("pki.crl-file", "not set; name the CRL that heraldctl crl "
+                               "publishes and nodes check");
   if (cfg.pki.crl_days < 1 || cfg.pki.crl_days > 366)
     return bad("pki.crl-days", "must be between 1 and 366");
   if (auto err = check_positive("pki.crl-refresh", cfg.pki.crl_refresh))

@@ -41,12 +41,22 @@ struct ingress_config {
   size_t threads = 2;
   tls_files tls;
   size_t max_connections = 1024;
+  /// Connections of one IP address that have not finished their TLS
+  /// handshake; more are closed at once, so unauthenticated peers cannot
+  /// take every slot.
+  size_t max_handshakes_per_ip = 32;
   size_t max_header_bytes = 8 * 1024;
   size_t max_body_bytes = 16 * 1024;
-  /// Deadline for a TLS handshake and for each request to arrive whole.
+  /// Deadline for the TLS handshake of a new connection.
+  caf::timespan handshake_timeout = 5s;
+  /// Deadline for each request to arrive whole.
   caf::timespan read_timeout = 10s;
   /// A kept-alive connection with no request for this long is closed.
   caf::timespan idle_timeout = 60s;
+  /// A connection is closed after its answer once it is this old or has
+  /// carried this many requests, so no peer keeps one forever.
+  caf::timespan max_connection_age = 10min;
+  size_t max_connection_requests = 10000;
   /// Longest message body, in Unicode code points.
   size_t max_message_chars = 1600;
   /// Submissions per second and client (token bucket); 0 turns it off.
@@ -76,6 +86,10 @@ struct crypto_config {
   /// Resolved secret for sender-number hashes (from pepper-file or
   /// HERALD_SENDER_PEPPER).
   std::string pepper;
+  /// Resolved secret that keys the audit chain's HMACs (from
+  /// audit-key-file or HERALD_AUDIT_KEY); kept out of the database so that
+  /// write access to it cannot rewrite the chain unnoticed.
+  std::string audit_key;
 };
 
 /// The recovery sweep that makes MySQL the source of truth.
@@ -107,6 +121,11 @@ struct mysql_config {
   caf::timespan connect_timeout = 10s;
   /// Deadline of one network read or write.
   caf::timespan io_timeout = 5s;
+  /// TLS to the server: with `tls.ca` set, the link is TLS 1.2+ and the
+  /// server's certificate must chain to it and name mysql.host; with
+  /// `tls.certificate` and `tls.key` too, Herald presents a client
+  /// certificate. Empty `tls.ca`: plain TCP (or the Unix socket).
+  tls_files tls;
 };
 
 /// Redis.
@@ -117,6 +136,8 @@ struct redis_config {
   std::string password;
   caf::timespan connect_timeout = 10s;
   caf::timespan io_timeout = 5s;
+  /// TLS to Redis (its tls-port): as mysql_config::tls.
+  tls_files tls;
 };
 
 /// Dependency probes behind /api/v1/health.
@@ -134,6 +155,10 @@ struct delivery_config {
   /// The CA that signs the downstream's certificate, and the client
   /// certificate Herald presents to it.
   tls_files tls;
+  /// The CRL of that CA, checked in every handshake. Empty: pki.crl-file
+  /// (the downstream is a Herald receiver); "none": no revocation check,
+  /// for a downstream whose CA publishes no CRL.
+  std::string crl_file;
   /// Delivery workers (threads) per node.
   size_t workers = 2;
   /// Messages a worker takes from the queue at once; it sends them
@@ -158,18 +183,14 @@ struct delivery_config {
 struct pki_config {
   /// Folder of ca.crt and ca.key (mode 0600); heraldctl only.
   std::string ca_dir = "/etc/herald/ca";
-  /// The CRL heraldctl publishes and nodes check in every handshake. Empty:
-  /// heraldctl writes <ca-dir>/crl.pem and nodes check no CRL.
-  std::string crl_file;
+  /// The CRL heraldctl publishes and nodes check in every handshake. A
+  /// node that listens refuses to start without a valid one.
+  std::string crl_file = "/etc/herald/pki/crl.pem";
   /// Days a published CRL stays valid (its nextUpdate).
   int64_t crl_days = 7;
   /// How often nodes look for a changed CRL file.
   caf::timespan crl_refresh = 2s;
 
-  /// Where heraldctl publishes the CRL.
-  std::string crl_destination() const {
-    return crl_file.empty() ? ca_dir + "/crl.pem" : crl_file;
-  }
 };
 
 /// The receiver role (POST /internal/v1/deliver).

@@ -114,6 +114,16 @@ metrics::metrics(const std::string& node)
                        .Name("herald_http_connections")
                        .Help("Open client connections of the HTTPS listener.")
                        .Register(*registry_)),
+    refused_connections(prometheus::BuildCounter()
+                          .Name("herald_http_refused_connections_total")
+                          .Help("Connections closed at accept, by reason.")
+                          .Register(*registry_)),
+    unregistered_requests(
+      prometheus::BuildCounter()
+        .Name("herald_http_unregistered_requests_total")
+        .Help("Requests refused because their certificate is not "
+              "registered or no longer active.")
+        .Register(*registry_)),
     dependency_up(prometheus::BuildGauge()
                     .Name("herald_dependency_up")
                     .Help("1 when the dependency answered its last probe.")

@@ -48,6 +48,14 @@ public:
   /// Open client connections of the HTTPS listener.
   prometheus::Family<prometheus::Gauge>& http_connections;
 
+  /// Connections closed at accept, by reason (max_connections,
+  /// max_handshakes_per_ip, peer_gone).
+  prometheus::Family<prometheus::Counter>& refused_connections;
+
+  /// Requests refused before any route because their certificate is not
+  /// registered or no longer active.
+  prometheus::Family<prometheus::Counter>& unregistered_requests;
+
   /// 1 when a dependency (mysql, redis) answered its last probe, else 0.
   prometheus::Family<prometheus::Gauge>& dependency_up;
 

@@ -16,7 +16,9 @@
 #include <rapidjson/writer.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <optional>
 
 namespace herald::ctl {
 
@@ -68,15 +70,21 @@ int client_add(const std::string& file, const std::string& name,
   auto cert = net::read_certificate(cert_file);
   if (!cert)
     return fail(render(cert.error()));
+  // A node certificate as a client's would let that client deliver to
+  // receivers; issue client certificates with heraldctl cert client.
+  if (cert->server_auth)
+    return fail("'" + cert_file
+                + "' is a node certificate (extended key usage serverAuth); "
+                  "register a client certificate from heraldctl cert client");
   auto db = open_db(file);
   if (!db)
     return fail(render(db.error()));
   auto id = persistence::add_client(*db, name, user, *cert);
-  if (!id) {
-    audit(*db, "client.add", name, false, render(id.error()));
-    return fail(render(id.error()));
-  }
-  audit(*db, "client.add", name, true, "fingerprint " + cert->fingerprint);
+  if (!id)
+    return fail_audited(*db, "client.add", name, id.error());
+  if (auto code = audit(*db, "client.add", name, true,
+                        "fingerprint " + cert->fingerprint))
+    return code;
   std::cout << "client '" << name << "' added (id " << *id
             << "), certificate " << cert->fingerprint << '\n'
             << "running nodes accept it within a few seconds\n";
@@ -89,11 +97,10 @@ int client_set_status(const std::string& file, const std::string& name,
   if (!db)
     return fail(render(db.error()));
   auto action = status == "active" ? "client.enable" : "client.disable";
-  if (auto err = persistence::set_client_status(*db, name, status)) {
-    audit(*db, action, name, false, render(err));
-    return fail(render(err));
-  }
-  audit(*db, action, name, true);
+  if (auto err = persistence::set_client_status(*db, name, status))
+    return fail_audited(*db, action, name, err);
+  if (auto code = audit(*db, action, name, true))
+    return code;
   std::cout << "client '" << name << "' is " << status << '\n';
   return 0;
 }
@@ -149,12 +156,27 @@ int keys_rotate(const std::string& flag) {
     return fail(render(err));
   if (cfg.keys_file().empty())
     return fail("crypto.keys-file is not set in " + *path);
+  // The first key is made while setting up, before the database exists;
+  // every later rotation is audited, and refused when it cannot be.
+  std::optional<persistence::mysql_connection> db;
+  if (std::ifstream existing{cfg.keys_file()}; existing) {
+    auto opened = open_db(*path);
+    if (!opened)
+      return fail(render(opened.error()));
+    db.emplace(std::move(*opened));
+  }
   auto id = persistence::key_ring::rotate(cfg.keys_file());
   if (!id)
-    return fail(render(id.error()));
+    return db ? fail_audited(*db, "keys.rotate", cfg.keys_file(), id.error())
+              : fail(render(id.error()));
+  if (db)
+    if (auto code = audit(*db, "keys.rotate", cfg.keys_file(), true,
+                          "active key " + std::to_string(*id)))
+      return code;
   std::cout << "data key " << *id << " added to " << cfg.keys_file()
             << " and active for new messages; older keys stay for reading.\n"
-            << "Restart the ingress nodes to use it; back up the key file.\n";
+            << "Running nodes load it within pki.crl-refresh (2 s); copy "
+               "the file to every node first, and back it up.\n";
   return 0;
 }
 

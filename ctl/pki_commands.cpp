@@ -4,6 +4,7 @@
 #include "core/errc.hpp"
 #include "core/time.hpp"
 #include "ctl/support.hpp"
+#include "net/tls.hpp"
 #include "persistence/audit.hpp"
 #include "persistence/certificates.hpp"
 #include "persistence/clients.hpp"
@@ -204,7 +205,7 @@ caf::expected<std::string> publish_crl(const config::settings& cfg,
   auto crl = ca.make_crl(entries, cfg.pki.crl_days);
   if (!crl)
     return crl.error();
-  auto path = cfg.pki.crl_destination();
+  auto path = cfg.pki.crl_file;
   if (auto err = pki::replace_file(path, *crl, 0644))
     return err;
   return path;
@@ -223,13 +224,13 @@ int ca_init(const std::string& file, const pki_options& opt) {
   auto pass = passphrase(opt);
   if (!pass)
     return fail(render(pass.error()));
-  auto ca = pki::authority::create(cfg->pki.ca_dir, *algorithm, *pass);
+  // Fail closed: no CA that the audit log does not record.
   auto db = connect_db(*cfg);
-  if (!ca) {
-    if (db)
-      audit(*db, "ca.init", cfg->pki.ca_dir, false, render(ca.error()));
-    return fail(render(ca.error()));
-  }
+  if (!db)
+    return fail(render(db.error()));
+  auto ca = pki::authority::create(cfg->pki.ca_dir, *algorithm, *pass);
+  if (!ca)
+    return fail_audited(*db, "ca.init", cfg->pki.ca_dir, ca.error());
   auto info = ca->info();
   std::cout << "CA created in " << cfg->pki.ca_dir << " (" << opt.algorithm
             << ", valid until " << format_time(info.not_after) << ")\n"
@@ -237,15 +238,11 @@ int ca_init(const std::string& file, const pki_options& opt) {
             << info.fingerprint << '\n'
             << "  private key " << cfg->pki.ca_dir << "/ca.key (mode 0600"
             << (pass->empty() ? ", not encrypted" : ", encrypted") << ")\n";
-  if (!db) {
-    std::cerr << "heraldctl: warning: not recorded in the audit log: "
-              << render(db.error()) << '\n';
-  } else {
-    audit(*db, "ca.init", cfg->pki.ca_dir, true,
-          "fingerprint " + info.fingerprint);
-    if (auto crl = publish_crl(*cfg, *ca, *db))
-      std::cout << "  empty CRL published to " << *crl << '\n';
-  }
+  if (auto code = audit(*db, "ca.init", cfg->pki.ca_dir, true,
+                        "fingerprint " + info.fingerprint))
+    return code;
+  if (auto crl = publish_crl(*cfg, *ca, *db))
+    std::cout << "  empty CRL published to " << *crl << '\n';
   std::cout << "Next: back up ca.key (see docs/CERTIFICATES.md), set "
                "ingress.ca to "
             << cfg->pki.ca_dir << "/ca.crt on every node, and issue "
@@ -297,9 +294,10 @@ int issue_client(const std::string& file, const pki_options& opt, bool renew) {
     return fail_audited(db, action, opt.client, registered.error(),
                         "; no files were kept");
   }
-  audit(db, action, opt.client, true,
-        "serial " + cert->info.serial + " fingerprint "
-          + cert->info.fingerprint);
+  if (auto code = audit(db, action, opt.client, true,
+                        "serial " + cert->info.serial + " fingerprint "
+                          + cert->info.fingerprint))
+    return code;
   std::cout << (renew ? "renewed" : "issued") << " a certificate for client '"
             << opt.client << "' (serial " << cert->info.serial
             << ", valid until " << format_time(cert->info.not_after) << ")\n";
@@ -350,9 +348,10 @@ int cert_server(const std::string& file, const pki_options& opt) {
     return fail_audited(*db, "cert.server", name, err,
                         "; no files were kept");
   }
-  audit(*db, "cert.server", name, true,
-        "serial " + cert->info.serial + " fingerprint "
-          + cert->info.fingerprint);
+  if (auto code = audit(*db, "cert.server", name, true,
+                        "serial " + cert->info.serial + " fingerprint "
+                          + cert->info.fingerprint))
+    return code;
   std::cout << "issued a server certificate '" << name << "' (serial "
             << cert->info.serial << ", valid until "
             << format_time(cert->info.not_after) << ")\n";
@@ -468,10 +467,11 @@ int cert_revoke(const std::string& file, const pki_options& opt) {
       = persistence::revoke_certificate(db, c->fingerprint, opt.reason)) {
     return fail_audited(db, "cert.revoke", c->serial, err);
   }
-  audit(db, "cert.revoke", c->serial, true,
-        "reason " + opt.reason + " client "
-          + (c->client.empty() ? "-" : c->client) + " fingerprint "
-          + c->fingerprint);
+  if (auto code = audit(db, "cert.revoke", c->serial, true,
+                        "reason " + opt.reason + " client "
+                          + (c->client.empty() ? "-" : c->client)
+                          + " fingerprint " + c->fingerprint))
+    return code;
   std::cout << "revoked certificate " << c->serial << " ("
             << (c->client.empty() ? c->subject : "client " + c->client) << ", "
             << opt.reason << ")\n"
@@ -480,7 +480,8 @@ int cert_revoke(const std::string& file, const pki_options& opt) {
   if (!crl)
     return fail("the revocation is recorded but the CRL was not published: "
                 + render(crl.error()) + "; run heraldctl crl");
-  audit(db, "crl.publish", *crl, true);
+  if (auto code = audit(db, "crl.publish", *crl, true))
+    return code;
   std::cout << "CRL published to " << *crl << '\n';
   return 0;
 }
@@ -496,7 +497,7 @@ int cert_verify(const std::string& file, const pki_options& opt) {
   if (!ca_pem)
     return fail(render(ca_pem.error()) + "; check pki.ca-dir");
   std::string crl_pem;
-  auto crl_path = cfg->pki.crl_destination();
+  auto crl_path = cfg->pki.crl_file;
   if (auto crl = pki::read_file(crl_path))
     crl_pem = std::move(*crl);
   auto v = pki::verify(*pem, *ca_pem, crl_pem);
@@ -520,6 +521,45 @@ int cert_verify(const std::string& file, const pki_options& opt) {
   return v.valid ? 0 : 1;
 }
 
+int cert_register(const std::string& file, const pki_options& opt) {
+  auto opened = open_session(file);
+  if (!opened)
+    return fail(render(opened.error()));
+  auto& [cfg, db] = *opened;
+  auto pem = pki::read_file(opt.file);
+  if (!pem)
+    return fail(render(pem.error()));
+  auto ca_pem = pki::read_file(cfg.pki.ca_dir + "/ca.crt");
+  if (!ca_pem)
+    return fail(render(ca_pem.error()) + "; check pki.ca-dir");
+  std::string crl_pem;
+  if (auto crl = pki::read_file(cfg.pki.crl_file))
+    crl_pem = std::move(*crl);
+  if (auto v = pki::verify(*pem, *ca_pem, crl_pem); !v.valid)
+    return fail_audited(db, "cert.register", opt.file,
+                        make_error(errc::invalid_input,
+                                   opt.file + " is not valid: " + v.reason));
+  auto cert = net::read_certificate(opt.file);
+  if (!cert)
+    return fail(render(cert.error()));
+  if (!cert->server_auth)
+    return fail_audited(db, "cert.register", opt.file,
+                        make_error(errc::invalid_input,
+                                   opt.file + " lacks serverAuth: only node "
+                                              "certificates are registered "
+                                              "here; use heraldctl client "
+                                              "add for clients"));
+  if (auto err = persistence::add_server_certificate(db, *cert))
+    return fail_audited(db, "cert.register", opt.file, err);
+  if (auto code = audit(db, "cert.register", cert->subject, true,
+                        "serial " + cert->serial + " fingerprint "
+                          + cert->fingerprint))
+    return code;
+  std::cout << "registered node certificate " << cert->subject << " (serial "
+            << cert->serial << ")\n";
+  return 0;
+}
+
 int crl(const std::string& file, const pki_options& opt) {
   auto opened = open_session(file);
   if (!opened)
@@ -527,13 +567,14 @@ int crl(const std::string& file, const pki_options& opt) {
   auto& [cfg, db] = *opened;
   auto ca = load_ca(cfg, opt);
   if (!ca)
-    return fail_audited(db, "crl.publish", cfg.pki.crl_destination(),
+    return fail_audited(db, "crl.publish", cfg.pki.crl_file,
                         ca.error());
   auto path = publish_crl(cfg, *ca, db);
   if (!path)
-    return fail_audited(db, "crl.publish", cfg.pki.crl_destination(),
+    return fail_audited(db, "crl.publish", cfg.pki.crl_file,
                         path.error());
-  audit(db, "crl.publish", *path, true);
+  if (auto code = audit(db, "crl.publish", *path, true))
+    return code;
   std::cout << "CRL published to " << *path << ", valid for "
             << cfg.pki.crl_days
             << " days; nodes reload it within pki.crl-refresh. Publish "
@@ -542,10 +583,11 @@ int crl(const std::string& file, const pki_options& opt) {
 }
 
 int audit_verify(const std::string& file) {
-  auto db = open_db(file);
-  if (!db)
-    return fail(render(db.error()));
-  auto check = persistence::verify_audit(*db);
+  auto opened = open_session(file);
+  if (!opened)
+    return fail(render(opened.error()));
+  auto& [cfg, db] = *opened;
+  auto check = persistence::verify_audit(db, cfg.crypto.audit_key);
   if (!check)
     return fail(render(check.error()));
   if (check->first_broken != 0) {
@@ -664,6 +706,14 @@ void add_pki_commands(CLI::App& app, std::string& config_file, int& result) {
   add_config_option(verify);
   verify->add_option("FILE", opt.file, "certificate (PEM)")->required();
   verify->callback([opts, file, code] { *code = cert_verify(*file, *opts); });
+
+  auto register_cmd = cert->add_subcommand(
+    "register", "register a node certificate issued elsewhere by this CA "
+                "(serverAuth), so receivers accept it");
+  add_config_option(register_cmd);
+  register_cmd->add_option("FILE", opt.file, "certificate (PEM)")->required();
+  register_cmd->callback(
+    [opts, file, code] { *code = cert_register(*file, *opts); });
 
   auto crl_cmd
     = app.add_subcommand("crl", "sign and publish a fresh CRL to pki.crl-file");

@@ -8,9 +8,36 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 namespace herald::ctl {
+
+namespace {
+
+/// The audit key of the configuration loaded last (heraldctl runs one
+/// command per process).
+std::string audit_key;
+
+/// The acting user: the real uid's name, and the login uid's (the kernel
+/// keeps it across sudo and su; no environment variable can change it)
+/// when it differs.
+std::string acting_user() {
+  auto name_of = [](uid_t uid) {
+    if (auto pw = getpwuid(uid); pw != nullptr)
+      return std::string{pw->pw_name};
+    return "uid " + std::to_string(uid);
+  };
+  auto result = name_of(getuid());
+  std::ifstream in{"/proc/self/loginuid"};
+  long long login = -1;
+  if (in >> login && login >= 0 && login != 4294967295LL
+      && static_cast<uid_t>(login) != getuid())
+    result += " (login " + name_of(static_cast<uid_t>(login)) + ")";
+  return result;
+}
+
+} // namespace
 
 int fail(const std::string& what) {
   std::cerr << "heraldctl: " << what << '\n';
@@ -34,7 +61,10 @@ caf::expected<config::settings> load_settings(const std::string& flag) {
   config::herald_config cfg;
   if (auto err = config::load_file(cfg, *path))
     return err;
-  return cfg.make_settings();
+  auto result = cfg.make_settings();
+  if (result)
+    audit_key = result->crypto.audit_key;
+  return result;
 }
 
 caf::expected<persistence::mysql_connection>
@@ -45,6 +75,17 @@ connect_db(const config::settings& cfg) {
                       render(db.error())
                         + "; check the [mysql] settings and that the server "
                           "runs");
+  // Fail closed: nothing changes unless it can be audited.
+  if (cfg.crypto.audit_key.empty())
+    return make_error(errc::invalid_config,
+                      "crypto.audit-key-file: not set; heraldctl audits "
+                      "every change and needs the audit key (create one "
+                      "with: openssl rand -hex 32 > FILE; chmod 600 FILE)");
+  if (auto table = db->query("SELECT 1 FROM audit_log LIMIT 0", {}); !table)
+    return make_error(errc::schema_mismatch,
+                      "the audit log is not writable ("
+                        + render(table.error())
+                        + "); run heraldctl db migrate");
   return db;
 }
 
@@ -65,16 +106,10 @@ caf::expected<persistence::mysql_connection> open_db(const std::string& flag) {
   return std::move(s->db);
 }
 
-void audit(persistence::mysql_connection& db, const std::string& action,
-           const std::string& target, bool ok, const std::string& detail) {
+int audit(persistence::mysql_connection& db, const std::string& action,
+          const std::string& target, bool ok, const std::string& detail) {
   persistence::audit_event event;
-  if (auto sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != 0) {
-    event.actor = sudo;
-  } else if (auto pw = getpwuid(geteuid()); pw != nullptr) {
-    event.actor = pw->pw_name;
-  } else {
-    event.actor = "uid " + std::to_string(geteuid());
-  }
+  event.actor = acting_user();
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   event.source = std::string{"heraldctl@"} + host;
@@ -82,17 +117,23 @@ void audit(persistence::mysql_connection& db, const std::string& action,
   event.target = target;
   event.outcome = ok ? "ok" : "failed";
   event.detail = detail;
-  if (auto err = persistence::append_audit(db, event))
-    std::cerr << "heraldctl: warning: the audit log did not record " << action
-              << " " << target << ": " << render(err)
-              << "; run heraldctl db migrate if the table is missing\n";
+  if (auto err = persistence::append_audit(db, audit_key, event)) {
+    std::cerr << "heraldctl: the audit log did not record " << action << " "
+              << target << " (" << (ok ? "done" : "failed")
+              << "): " << render(err)
+              << "; record it by hand and fix the audit log before going "
+                 "on\n";
+    return 3;
+  }
+  return 0;
 }
 
 int fail_audited(persistence::mysql_connection& db, const std::string& action,
                  const std::string& target, const caf::error& err,
                  const std::string& hint) {
-  audit(db, action, target, false, render(err));
-  return fail(render(err) + hint);
+  auto code = audit(db, action, target, false, render(err));
+  fail(render(err) + hint);
+  return code != 0 ? code : 1;
 }
 
 } // namespace herald::ctl

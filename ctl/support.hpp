@@ -18,7 +18,9 @@ caf::expected<std::string> config_path(const std::string& flag);
 /// Loads and validates the configuration named by --config-file.
 caf::expected<config::settings> load_settings(const std::string& flag);
 
-/// Connects to the database of `cfg`; the error says what to check.
+/// Connects to the database of `cfg`; the error says what to check. Fails
+/// unless the audit log can be written (its key set, its table there), so
+/// that no command changes anything it cannot audit.
 caf::expected<persistence::mysql_connection>
 connect_db(const config::settings& cfg);
 
@@ -35,11 +37,13 @@ caf::expected<session> open_session(const std::string& flag);
 /// database.
 caf::expected<persistence::mysql_connection> open_db(const std::string& flag);
 
-/// Appends an action of this heraldctl run to the audit log (actor: the
-/// operating system user, or the one behind sudo; source: heraldctl@host).
-/// A failure to record is reported on stderr, not hidden.
-void audit(persistence::mysql_connection& db, const std::string& action,
-           const std::string& target, bool ok, const std::string& detail = "");
+/// Appends an action of this heraldctl run to the audit log, HMAC-chained
+/// under crypto.audit-key-file (actor: the real user, and the login user
+/// behind sudo from the kernel's login uid; source: heraldctl@host).
+/// Returns 0, or 3 after saying on stderr that the action is not recorded:
+/// commands return it, so an unaudited change never exits 0.
+int audit(persistence::mysql_connection& db, const std::string& action,
+          const std::string& target, bool ok, const std::string& detail = "");
 
 /// Audits that `action` on `target` failed with `err`, then reports it
 /// (with `hint` appended) like fail(): returns 1.

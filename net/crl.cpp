@@ -7,6 +7,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include <sys/stat.h>
 
@@ -29,6 +30,18 @@ int64_t to_unix(const ASN1_TIME* t) {
   if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1)
     return 0;
   return static_cast<int64_t>(timegm(&tm));
+}
+
+/// The CRL number extension (RFC 5280 5.2.3); -1 when absent or too large.
+int64_t crl_number(X509_CRL* crl) {
+  auto* number = static_cast<ASN1_INTEGER*>(
+    X509_CRL_get_ext_d2i(crl, NID_crl_number, nullptr, nullptr));
+  int64_t result = -1;
+  if (number != nullptr && ASN1_INTEGER_get_int64(&result, number) != 1)
+    result = -1;
+  ASN1_INTEGER_free(number);
+  ERR_clear_error();
+  return result;
 }
 
 /// OpenSSL asks for the CRLs of an issuer: hand out the one in force.
@@ -84,6 +97,16 @@ X509_CRL* crl_store::current_crl() const {
   return crl_.get();
 }
 
+bool crl_store::in_force() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return crl_ != nullptr;
+}
+
+int64_t crl_store::number() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return number_;
+}
+
 int64_t crl_store::this_update() const {
   std::lock_guard<std::mutex> guard{mtx_};
   return this_update_;
@@ -104,11 +127,15 @@ caf::error crl_store::refresh() {
   } else {
     auto mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000
                  + st.st_mtim.tv_nsec;
-    // A file is read again only when it changes.
-    if (mtime != mtime_ns_ || static_cast<int64_t>(st.st_size) != size_) {
+    // A file is read again only when it changes. heraldctl replaces it by
+    // a rename, so the inode tells a new file even when two writes share a
+    // timestamp tick and a size.
+    if (mtime != mtime_ns_ || static_cast<int64_t>(st.st_size) != size_
+        || static_cast<uint64_t>(st.st_ino) != inode_) {
       load_error_ = load();
       mtime_ns_ = mtime;
       size_ = static_cast<int64_t>(st.st_size);
+      inode_ = static_cast<uint64_t>(st.st_ino);
     }
     err = load_error_;
   }
@@ -162,9 +189,20 @@ caf::error crl_store::load() {
                       "pki.crl-file: '" + path_
                         + "' is not signed by the CA in '" + ca_file_
                         + "'; publish one with heraldctl crl");
+  auto number = crl_number(crl.get());
   std::lock_guard<std::mutex> guard{mtx_};
+  // A CRL older than the one in force would un-revoke what it lists since:
+  // someone replays an old file, or a stale copy is synced over a new one.
+  if (crl_ && number < number_)
+    return make_error(errc::invalid_input,
+                      "pki.crl-file: '" + path_ + "' has CRL number "
+                        + std::to_string(number) + ", lower than "
+                        + std::to_string(number_)
+                        + " of the CRL in force; refusing an older CRL "
+                          "(publish a fresh one with heraldctl crl)");
   this_update_ = to_unix(X509_CRL_get0_lastUpdate(crl.get()));
   next_update_ = to_unix(X509_CRL_get0_nextUpdate(crl.get()));
+  number_ = number;
   crl_ = std::move(crl);
   return caf::none;
 }

@@ -12,13 +12,15 @@ typedef struct X509_crl_st X509_CRL;
 
 namespace herald::net {
 
-/// The CRL a TLS server checks client certificates against, reloaded while
-/// it serves. Policy: a CRL that is missing, unreadable, not signed by the
-/// CA or past its nextUpdate never locks every client out. The last good
-/// CRL stays in force (even past its nextUpdate); before the first good one,
-/// handshakes are not checked for revocation. refresh() reports each of
-/// these states so the node logs an error and raises herald_crl_current=0;
-/// revoked certificates still get 403 from the client registry.
+/// The CRL a TLS server checks client certificates against (and the
+/// delivery client the downstream's), reloaded while it serves. Policy: a
+/// node does not start until a CRL is in force (node/node.cpp). Later, a
+/// file that is missing, unreadable, not signed by the CA, past its
+/// nextUpdate or older (a lower CRL number) than the CRL in force never
+/// locks every client out: the last good CRL stays in force (even past its
+/// nextUpdate). refresh() reports each of these states so the node logs an
+/// error and raises herald_crl_current=0; revoked certificates still get
+/// 403 from the client registry.
 class crl_store {
 public:
   /// Watches `crl_file`; CRLs must be signed by a CA in `ca_file`.
@@ -38,6 +40,12 @@ public:
   /// an error (with what to do) while no current CRL is in force: the file
   /// is missing or bad, or the CRL in force is past its nextUpdate.
   caf::error refresh();
+
+  /// Whether a CRL is in force.
+  bool in_force() const;
+
+  /// The CRL number of the CRL in force; -1 when none or it has none.
+  int64_t number() const;
 
   /// Unix seconds of the thisUpdate of the CRL in force; 0 when none.
   int64_t this_update() const;
@@ -62,10 +70,12 @@ private:
   std::shared_ptr<X509_CRL> crl_;
   int64_t this_update_ = 0;
   int64_t next_update_ = 0;
+  int64_t number_ = -1;
   /// Why the file last read could not be put in force; none when it was.
   caf::error load_error_;
   int64_t mtime_ns_ = -1;
   int64_t size_ = -1;
+  uint64_t inode_ = 0;
 };
 
 } // namespace herald::net

@@ -15,8 +15,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace herald::net {
@@ -54,6 +57,26 @@ struct https_server::impl : std::enable_shared_from_this<impl> {
   std::vector<std::thread> threads;
   std::atomic<size_t> connections{0};
   std::atomic<bool> stopped{false};
+  /// Connections per IP address that have not finished their handshake.
+  std::mutex handshakes_mtx;
+  std::unordered_map<std::string, size_t> handshakes;
+
+  /// Takes a handshake slot of `address`; false when it has none left.
+  bool take_handshake_slot(const std::string& address) {
+    std::lock_guard<std::mutex> guard{handshakes_mtx};
+    auto& n = handshakes[address];
+    if (n >= cfg.max_handshakes_per_ip)
+      return false;
+    ++n;
+    return true;
+  }
+
+  void release_handshake_slot(const std::string& address) {
+    std::lock_guard<std::mutex> guard{handshakes_mtx};
+    auto i = handshakes.find(address);
+    if (i != handshakes.end() && --i->second == 0)
+      handshakes.erase(i);
+  }
 };
 
 namespace {
@@ -62,17 +85,20 @@ namespace {
 /// a deadline passes or an error ends it.
 class session : public std::enable_shared_from_this<session> {
 public:
-  session(tcp::socket&& socket, std::shared_ptr<https_server::impl> srv)
-    : stream_(std::move(socket), *srv->tls), srv_(std::move(srv)) {
+  /// `address` holds a handshake slot, released when the handshake ends.
+  session(tcp::socket&& socket, std::shared_ptr<https_server::impl> srv,
+          std::string address, uint16_t port)
+    : stream_(std::move(socket), *srv->tls),
+      srv_(std::move(srv)),
+      address_(std::move(address)),
+      remote_(address_ + ":" + std::to_string(port)),
+      opened_(std::chrono::steady_clock::now()) {
     ++srv_->connections;
     gauge(1);
-    beast::error_code ec;
-    auto ep = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
-    if (!ec)
-      remote_ = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
   ~session() {
+    release_handshake_slot();
     --srv_->connections;
     gauge(-1);
   }
@@ -94,8 +120,14 @@ private:
       srv_->metrics->tls_handshakes.Add({{"outcome", outcome}}).Increment();
   }
 
+  void release_handshake_slot() {
+    if (std::exchange(in_handshake_, false))
+      srv_->release_handshake_slot(address_);
+  }
+
   void handshake() {
-    beast::get_lowest_layer(stream_).expires_after(srv_->cfg.read_timeout);
+    beast::get_lowest_layer(stream_).expires_after(
+      srv_->cfg.handshake_timeout);
     stream_.async_handshake(
       asio::ssl::stream_base::server,
       [self = shared_from_this()](beast::error_code ec) {
@@ -104,6 +136,7 @@ private:
   }
 
   void on_handshake(beast::error_code ec) {
+    release_handshake_slot();
     if (ec) {
       count_handshake("failed");
       spdlog::debug("https: handshake with {} failed: {}", remote_,
@@ -169,7 +202,13 @@ private:
       return reject(problem(400, "malformed-request", "Malformed request",
                             "The request is not valid HTTP/1.1."));
     auto msg = parser_->release();
-    keep_alive_ = msg.keep_alive();
+    // Nobody keeps a connection forever: a peer reconnects, and its new
+    // handshake is checked against the CRL in force.
+    keep_alive_ = msg.keep_alive()
+                  && ++requests_ < srv_->cfg.max_connection_requests
+                  && std::chrono::steady_clock::now() - opened_
+                       < srv_->cfg.max_connection_age;
+    version_ = msg.version();
     http_request req;
     req.method = std::string{msg.method_string()};
     req.target = std::string{msg.target()};
@@ -204,7 +243,9 @@ private:
   void write(http_response resp) {
     auto res = std::make_shared<http::response<http::string_body>>();
     res->result(resp.status);
-    res->version(11);
+    // HTTP/1.0 clients (ApacheBench) get an HTTP/1.0 answer, which says
+    // Connection: keep-alive when the connection stays open.
+    res->version(version_);
     res->set(http::field::server, "herald");
     res->set(http::field::content_type, resp.content_type);
     for (const auto& [name, value] : resp.headers)
@@ -243,7 +284,12 @@ private:
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string fingerprint_;
   bool is_node_ = false;
+  std::string address_;
   std::string remote_;
+  std::chrono::steady_clock::time_point opened_;
+  bool in_handshake_ = true;
+  size_t requests_ = 0;
+  unsigned version_ = 11;
   bool keep_alive_ = true;
 };
 
@@ -256,14 +302,29 @@ void https_server::impl::accept() {
       if (ec == asio::error::operation_aborted || self->stopped)
         return;
       if (!ec) {
-        if (self->connections >= self->cfg.max_connections) {
-          spdlog::warn("https: refusing a connection: {} are open "
-                       "(ingress.max-connections)",
-                       self->cfg.max_connections);
+        beast::error_code ep_ec;
+        auto peer = socket.remote_endpoint(ep_ec);
+        auto address = ep_ec ? std::string{} : peer.address().to_string();
+        const char* refusal = nullptr;
+        if (ep_ec)
+          refusal = "peer_gone";
+        else if (self->connections >= self->cfg.max_connections)
+          refusal = "max_connections";
+        else if (!self->take_handshake_slot(address))
+          refusal = "max_handshakes_per_ip";
+        if (refusal != nullptr) {
+          // Logged at debug only: a flood must not flood the log too.
+          spdlog::debug("https: refusing a connection from {}: {}", address,
+                        refusal);
+          if (self->metrics != nullptr)
+            self->metrics->refused_connections.Add({{"reason", refusal}})
+              .Increment();
           beast::error_code ignored;
           socket.close(ignored);
         } else {
-          std::make_shared<session>(std::move(socket), self)->run();
+          std::make_shared<session>(std::move(socket), self,
+                                    std::move(address), peer.port())
+            ->run();
         }
       } else {
         spdlog::warn("https: accept failed: {}", ec.message());

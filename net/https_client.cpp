@@ -1,6 +1,8 @@
 #include "net/https_client.hpp"
 
 #include "core/errc.hpp"
+#include "net/crl.hpp"
+#include "core/tls_policy.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -60,6 +62,8 @@ std::string describe(const beast::error_code& ec, const char* step) {
 struct https_client::impl {
   asio::io_context ioc;
   asio::ssl::context tls{asio::ssl::context::tls_client};
+  /// Checked in every handshake; reloaded by the node's pki monitor.
+  std::shared_ptr<crl_store> crl;
   std::vector<std::unique_ptr<connection>> pool;
   /// Resolved once; cleared when a connect fails, to resolve again.
   std::optional<tcp::resolver::results_type> endpoints;
@@ -124,20 +128,24 @@ struct https_client::impl {
     c.stream.emplace(ioc, tls);
     c.buffer.clear();
     c.was_idle = false;
-    auto* ssl = c.stream->native_handle();
-    SSL_set_tlsext_host_name(ssl, host.c_str());
-    auto* param = SSL_get0_param(ssl);
-    boost::system::error_code ip_ec;
-    asio::ip::make_address(host, ip_ec);
-    if (!ip_ec)
-      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
-    else
-      X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0);
-    beast::get_lowest_layer(*c.stream).expires_at(c.deadline);
     auto failed = [&c, done](const std::string& why) {
       c.stream.reset();
       done(why);
     };
+    auto* ssl = c.stream->native_handle();
+    auto* param = SSL_get0_param(ssl);
+    boost::system::error_code ip_ec;
+    asio::ip::make_address(host, ip_ec);
+    // An IP address is matched against the certificate's IP SANs, a name
+    // against its DNS names (and sent as SNI).
+    bool named = !ip_ec ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1
+                        : SSL_set_tlsext_host_name(ssl, host.c_str()) == 1
+                            && X509_VERIFY_PARAM_set1_host(param, host.c_str(),
+                                                           0)
+                                 == 1;
+    if (!named)
+      return failed("tls: cannot set the expected host name");
+    beast::get_lowest_layer(*c.stream).expires_at(c.deadline);
     auto handshake = [this, &c, done, failed](beast::error_code ec) {
       if (ec) {
         endpoints.reset();
@@ -224,7 +232,7 @@ struct https_client::impl {
 caf::expected<std::unique_ptr<https_client>>
 https_client::make(const std::string& url, const config::tls_files& tls,
                    caf::timespan timeout, size_t connections,
-                   const std::string& prefix) {
+                   const std::string& prefix, std::shared_ptr<crl_store> crl) {
   auto ptr = std::make_unique<impl>();
   for (size_t i = 0; i < std::max<size_t>(connections, 1); ++i)
     ptr->pool.push_back(std::make_unique<connection>());
@@ -244,10 +252,12 @@ https_client::make(const std::string& url, const config::tls_files& tls,
                       prefix + ".url: '" + url + "' has no host");
   ptr->timeout = timeout;
   auto* native = ptr->tls.native_handle();
-  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  if (auto err = apply_tls_policy(native))
+    return err;
   auto fail = [&](const char* setting, const std::string& file) {
     return make_error(errc::tls_failure, prefix + "." + setting + ": cannot "
-                                           "load '" + file + "'");
+                                           "load '" + file + "': "
+                                           + openssl_error());
   };
   if (SSL_CTX_load_verify_locations(native, tls.ca.c_str(), nullptr) != 1)
     return fail("ca", tls.ca);
@@ -257,7 +267,13 @@ https_client::make(const std::string& url, const config::tls_files& tls,
   if (SSL_CTX_use_PrivateKey_file(native, tls.key.c_str(), SSL_FILETYPE_PEM)
       != 1)
     return fail("key", tls.key);
+  if (SSL_CTX_check_private_key(native) != 1)
+    return make_error(errc::tls_failure, prefix + ".key: does not match "
+                                           + prefix + ".certificate");
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+  if (crl != nullptr)
+    crl->attach(native);
+  ptr->crl = std::move(crl);
   return std::unique_ptr<https_client>{new https_client(std::move(ptr))};
 }
 

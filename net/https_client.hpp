@@ -12,6 +12,8 @@
 
 namespace herald::net {
 
+class crl_store;
+
 /// One request of a batch.
 struct http_post {
   std::string body;
@@ -39,10 +41,13 @@ class https_client {
 public:
   /// Parses `url` ("https://host[:port]/path") and loads the TLS files;
   /// errors name `prefix` settings. At most `connections` requests are in
-  /// flight at once.
+  /// flight at once. Speaks Herald's TLS policy (apply_tls_policy),
+  /// checks the server's name and, with `crl`, that its certificate is not
+  /// revoked.
   static caf::expected<std::unique_ptr<https_client>>
   make(const std::string& url, const config::tls_files& tls,
-       caf::timespan timeout, size_t connections, const std::string& prefix);
+       caf::timespan timeout, size_t connections, const std::string& prefix,
+       std::shared_ptr<crl_store> crl = nullptr);
 
   ~https_client();
 

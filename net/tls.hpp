@@ -27,9 +27,6 @@ caf::expected<std::shared_ptr<boost::asio::ssl::context>>
 make_server_context(const config::tls_files& files, const std::string& prefix,
                     crl_store* crl = nullptr);
 
-/// Takes the oldest error from OpenSSL's queue, as text, and clears it.
-std::string openssl_error();
-
 /// SHA-256 fingerprint of `cert`, lower-case hex without separators.
 std::string fingerprint_sha256(X509* cert);
 

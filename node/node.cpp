@@ -18,6 +18,7 @@
 #include "node/signals.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
+#include "persistence/limits.hpp"
 #include "persistence/message_queue.hpp"
 #include "persistence/migrations.hpp"
 #include "persistence/mysql.hpp"
@@ -35,6 +36,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -76,24 +78,13 @@ private:
 /// the queue writer) and loads what the routes need. `keep` records every
 /// spawned actor for the shutdown.
 template <class Keep>
-caf::expected<std::shared_ptr<const web::messages_context>>
+std::shared_ptr<const web::messages_context>
 make_messages_context(caf::actor_system& sys,
                       std::shared_ptr<const web::actor_bridge> bridge,
                       const config::settings& cfg,
+                      std::shared_ptr<persistence::live_key_ring> keys,
                       web::client_registry& clients,
                       web::rate_limiter& limiter, metrics& m, Keep& keep) {
-  auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
-  if (!keys)
-    return keys.error();
-  // Clients are known before the first request; the directory reloads them.
-  auto db = persistence::mysql_connection::connect(cfg.mysql);
-  if (!db)
-    return db.error();
-  auto known = persistence::load_client_map(*db);
-  if (!known)
-    return known.error();
-  spdlog::info("{} client certificates registered", known->size());
-  clients.replace(std::move(*known));
   std::vector<store_writer_actor> writers;
   for (size_t i = 0; i < cfg.store.writers; ++i)
     writers.push_back(keep(spawn_store_writer(sys, cfg.mysql)));
@@ -108,24 +99,24 @@ make_messages_context(caf::actor_system& sys,
   ctx->reader = keep(spawn_store_writer(sys, cfg.mysql));
   ctx->clients = &clients;
   ctx->limiter = &limiter;
-  ctx->keys = std::move(*keys);
+  ctx->keys = std::move(keys);
   ctx->pepper = cfg.crypto.pepper;
   ctx->max_message_chars = cfg.ingress.max_message_chars;
   ctx->accept_timeout = cfg.ingress.accept_timeout;
   ctx->stats = &m;
-  return std::shared_ptr<const web::messages_context>{std::move(ctx)};
+  return ctx;
 }
 
 /// Spawns the group commit of the receiver role (receiver, its stores) and
 /// loads the key ring it seals with.
 template <class Keep>
-caf::expected<std::shared_ptr<const web::receiver_context>>
+std::shared_ptr<const web::receiver_context>
 make_receiver_context(caf::actor_system& sys,
                       std::shared_ptr<const web::actor_bridge> bridge,
-                      const config::settings& cfg, metrics& m, Keep& keep) {
-  auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
-  if (!keys)
-    return keys.error();
+                      const config::settings& cfg,
+                      std::shared_ptr<persistence::live_key_ring> keys,
+                      const web::client_registry& registry, metrics& m,
+                      Keep& keep) {
   std::vector<receiver_store_actor> writers;
   for (size_t i = 0; i < cfg.receiver.writers; ++i)
     writers.push_back(keep(spawn_receiver_store(sys, cfg.mysql)));
@@ -136,22 +127,40 @@ make_receiver_context(caf::actor_system& sys,
   ctx->receiver = keep(spawn_receiver(sys, cfg.receiver,
                                       cfg.ingress.accept_timeout / 5,
                                       std::move(writers), &m));
-  ctx->keys = std::move(*keys);
+  ctx->registry = &registry;
+  // Whatever any sender's ingress.max-message-chars allowed.
+  ctx->max_message_chars = persistence::max_message_chars;
+  ctx->keys = std::move(keys);
   ctx->pepper = cfg.crypto.pepper;
   ctx->callers = cfg.receiver.callers;
   ctx->stats = &m;
-  return std::shared_ptr<const web::receiver_context>{std::move(ctx)};
+  return ctx;
+}
+
+/// Loads the CRL at `path` (signed by a CA in `ca`) for a node that starts:
+/// fail closed, so a missing or bad CRL stops the node rather than letting
+/// revoked certificates in.
+caf::expected<std::shared_ptr<net::crl_store>>
+load_crl(const std::string& setting, const std::string& path,
+         const std::string& ca) {
+  auto crl = std::make_shared<net::crl_store>(path, ca);
+  auto err = crl->refresh();
+  if (!crl->in_force())
+    return make_error(errc::invalid_config,
+                      setting + ": no valid CRL in force: " + render(err));
+  if (err)
+    spdlog::warn("{}", render(err));
+  return crl;
 }
 
 /// Returns what a previous run of this node left in its processing list,
 /// then spawns the retry timer and the delivery workers.
 template <class Keep>
 caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
+                          std::shared_ptr<persistence::live_key_ring> keys,
+                          std::shared_ptr<net::crl_store> crl,
                           std::shared_ptr<std::atomic<bool>> stopping,
                           metrics& m, Keep& keep) {
-  auto keys = persistence::key_ring::load(cfg.crypto.keys_file);
-  if (!keys)
-    return keys.error();
   auto redis = persistence::redis_connection::connect(cfg.redis);
   if (!redis)
     return redis.error();
@@ -174,8 +183,9 @@ caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
     spdlog::warn("delivery: {} messages of an earlier run go back to the "
                  "queue",
                  *returned);
-  delivery_actor_config dcfg{cfg.node.name, cfg.delivery, cfg.mysql,
-                             cfg.redis,     std::move(*keys), stopping};
+  delivery_actor_config dcfg{cfg.node.name,   cfg.delivery,   cfg.mysql,
+                             cfg.redis,       std::move(keys), std::move(crl),
+                             stopping};
   auto schedule = keep(spawn_schedule(sys, dcfg));
   keep(spawn_retry_timer(sys, schedule, &m));
   for (size_t i = 0; i < cfg.delivery.workers; ++i) {
@@ -219,11 +229,67 @@ caf::error check_dependencies(const config::settings& cfg) {
   return caf::none;
 }
 
+/// What a node reads from files and the database before it serves, so that
+/// a bad file stops it before the first connection.
+struct node_files {
+  std::shared_ptr<persistence::live_key_ring> keys;
+  /// Checked by the HTTPS listener; null on nodes that do not listen.
+  std::shared_ptr<net::crl_store> crl;
+  /// Checked by the delivery client; null without the role or with
+  /// delivery.crl-file "none".
+  std::shared_ptr<net::crl_store> delivery_crl;
+};
+
+caf::expected<node_files> load_node_files(const config::settings& cfg,
+                                          web::client_registry& registry) {
+  node_files result;
+  bool listens = cfg.has_role("ingress") || cfg.has_role("receiver");
+  auto keys = persistence::live_key_ring::load(cfg.crypto.keys_file);
+  if (!keys)
+    return keys.error();
+  result.keys = std::move(*keys);
+  if (listens) {
+    auto crl = load_crl("pki.crl-file", cfg.pki.crl_file, cfg.ingress.tls.ca);
+    if (!crl)
+      return crl.error();
+    result.crl = std::move(*crl);
+    // Certificates are known before the first request; the client
+    // directory reloads them.
+    auto db = persistence::mysql_connection::connect(cfg.mysql);
+    if (!db)
+      return db.error();
+    auto known = persistence::load_client_map(*db);
+    if (!known)
+      return known.error();
+    spdlog::info("{} certificates registered", known->size());
+    registry.replace(std::move(*known));
+  }
+  const auto& d = cfg.delivery;
+  if (cfg.has_role("delivery") && d.crl_file != "none") {
+    auto path = d.crl_file.empty() ? cfg.pki.crl_file : d.crl_file;
+    if (result.crl && path == cfg.pki.crl_file && d.tls.ca == cfg.ingress.tls.ca) {
+      result.delivery_crl = result.crl;
+    } else {
+      auto crl = load_crl("delivery.crl-file", path, d.tls.ca);
+      if (!crl)
+        return crl.error();
+      result.delivery_crl = std::move(*crl);
+    }
+  }
+  return result;
+}
+
 int run(config::herald_config& sys_cfg, const config::settings& cfg) {
   spdlog::info("heraldd {} ({}) starting node '{}'", herald::version,
                herald::git_commit, cfg.node.name);
   if (auto err = check_dependencies(cfg)) {
     spdlog::error("cannot start: {}", render(err));
+    return 1;
+  }
+  web::client_registry registry;
+  auto files = load_node_files(cfg, registry);
+  if (!files) {
+    spdlog::error("cannot start: {}", render(files.error()));
     return 1;
   }
   metrics m{cfg.node.name};
@@ -251,16 +317,13 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     maintenance_config maintenance{cfg.node.name, cfg.mysql, cfg.redis,
                                    cfg.recovery};
     keep(spawn_recovery(sys, maintenance, &m));
-    // Loaded before the listener starts, so the first handshake is checked.
-    std::shared_ptr<net::crl_store> crl;
-    if (!cfg.pki.crl_file.empty()
-        && (cfg.has_role("ingress") || cfg.has_role("receiver"))) {
-      crl = std::make_shared<net::crl_store>(cfg.pki.crl_file,
-                                             cfg.ingress.tls.ca);
-      // The monitor's first tick logs the outcome.
-      static_cast<void>(crl->refresh());
-    }
-    keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh}, crl, &m));
+    watched_files watched{{}, files->keys};
+    for (const auto& crl : {files->crl, files->delivery_crl})
+      if (crl && std::find(watched.crls.begin(), watched.crls.end(), crl)
+                   == watched.crls.end())
+        watched.crls.push_back(crl);
+    keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh},
+                           std::move(watched), &m));
     web::router routes{&m};
     // The HTTPS threads reach actors through it; two bridge actors, one per
     // core of a small node, keep it off the critical path.
@@ -268,36 +331,34 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     for (const auto& x : bridge->actors())
       keep(x);
     web::add_health_route(routes, bridge, health, cfg.node.name);
-    web::client_registry clients;
     web::rate_limiter limiter{cfg.ingress.rate_limit, cfg.ingress.rate_burst};
     std::unique_ptr<net::https_server> https;
-    if (cfg.has_role("ingress")) {
-      auto ctx = make_messages_context(sys, bridge, cfg, clients, limiter, m,
-                                       keep);
-      if (ctx) {
-        keep(spawn_client_directory(sys, maintenance, &clients));
-        web::add_message_routes(routes, std::move(*ctx));
-      } else {
-        spdlog::error("cannot start: {}", render(ctx.error()));
-        exit_code = 1;
-      }
-    }
-    if (cfg.has_role("receiver") && exit_code == 0) {
-      if (auto ctx = make_receiver_context(sys, bridge, cfg, m, keep))
-        web::add_receiver_route(routes, std::move(*ctx));
-      else {
-        spdlog::error("cannot start: {}", render(ctx.error()));
-        exit_code = 1;
-      }
-    }
     bool listens = cfg.has_role("ingress") || cfg.has_role("receiver");
-    if (listens && exit_code == 0) {
+    if (listens) {
+      keep(spawn_client_directory(sys, maintenance, &registry));
+      routes.set_gate([&registry, &m](const net::http_request& req) {
+        auto refusal = web::refuse_unregistered(registry, req);
+        if (refusal)
+          m.unregistered_requests.Add({}).Increment();
+        return refusal;
+      });
+    }
+    if (cfg.has_role("ingress"))
+      web::add_message_routes(routes, make_messages_context(
+                                        sys, bridge, cfg, files->keys,
+                                        registry, limiter, m, keep));
+    if (cfg.has_role("receiver"))
+      web::add_receiver_route(routes,
+                              make_receiver_context(sys, bridge, cfg,
+                                                    files->keys, registry, m,
+                                                    keep));
+    if (listens) {
       auto started = net::https_server::start(
         cfg.ingress,
         [&routes](net::http_request req, net::responder respond) {
           routes.dispatch(std::move(req), std::move(respond));
         },
-        &m, crl);
+        &m, files->crl);
       if (started) {
         https = std::move(*started);
       } else {
@@ -308,7 +369,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     // After the listener: a node that delivers to its own receiver finds
     // it up from the first batch.
     if (cfg.has_role("delivery") && exit_code == 0) {
-      if (auto err = start_delivery(sys, cfg, stopping, m, keep)) {
+      if (auto err = start_delivery(sys, cfg, files->keys,
+                                    files->delivery_crl, stopping, m, keep)) {
         spdlog::error("cannot start: {}", render(err));
         exit_code = 1;
       }

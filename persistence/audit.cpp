@@ -17,8 +17,8 @@ void append_field(std::string& out, const std::string& value) {
 
 } // namespace
 
-std::string audit_hash(const std::string& prev_hash, uint64_t id, int64_t at_ms,
-                       const audit_event& event) {
+std::string audit_hash(const std::string& key, const std::string& prev_hash,
+                       uint64_t id, int64_t at_ms, const audit_event& event) {
   std::string content = prev_hash;
   append_field(content, std::to_string(id));
   append_field(content, std::to_string(at_ms));
@@ -28,10 +28,16 @@ std::string audit_hash(const std::string& prev_hash, uint64_t id, int64_t at_ms,
   append_field(content, event.outcome);
   append_field(content, event.source);
   append_field(content, event.detail);
-  return sha256(content);
+  return hmac_sha256(key, content);
 }
 
-caf::error append_audit(mysql_connection& db, const audit_event& event) {
+caf::error append_audit(mysql_connection& db, const std::string& key,
+                        const audit_event& event) {
+  if (key.empty())
+    return make_error(errc::invalid_config,
+                      "crypto.audit-key-file: not set; the audit log cannot "
+                      "be written without its key (create one with: openssl "
+                      "rand -hex 32, mode 0600)");
   // A named lock, not a row lock: it also serializes the very first row.
   auto locked = db.query_int("SELECT GET_LOCK('herald.audit', 10)");
   if (!locked)
@@ -53,7 +59,7 @@ caf::error append_audit(mysql_connection& db, const audit_event& event) {
     auto at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                    std::chrono::system_clock::now().time_since_epoch())
                    .count();
-    auto hash = audit_hash(prev, id, at_ms, event);
+    auto hash = audit_hash(key, prev, id, at_ms, event);
     auto inserted = db.execute(
       "INSERT INTO audit_log (id, at, actor, action, target, outcome, "
       "source, "
@@ -66,7 +72,12 @@ caf::error append_audit(mysql_connection& db, const audit_event& event) {
   return err;
 }
 
-caf::expected<audit_check> verify_audit(mysql_connection& db) {
+caf::expected<audit_check> verify_audit(mysql_connection& db,
+                                        const std::string& key) {
+  if (key.empty())
+    return make_error(errc::invalid_config,
+                      "crypto.audit-key-file: not set; the chain cannot be "
+                      "verified without the key it was written with");
   auto rows = db.query("SELECT id, " + sql_unix_ms("at")
                          + ", actor, action, target, outcome, source, "
                            "detail, prev_hash, hash FROM audit_log ORDER BY id",
@@ -87,9 +98,9 @@ caf::expected<audit_check> verify_audit(mysql_connection& db) {
     if (*r[8] != prev)
       return fail("its prev_hash is not the hash of the row before it (a "
                   "row before it was deleted, inserted or edited)");
-    if (audit_hash(prev, id, std::stoll(*r[1]), event) != *r[9])
+    if (audit_hash(key, prev, id, std::stoll(*r[1]), event) != *r[9])
       return fail("its content does not match its hash (the row was "
-                  "edited)");
+                  "edited, or written under another audit key)");
     prev = *r[9];
   }
   return result;

@@ -26,9 +26,12 @@ struct audit_event {
 };
 
 /// Appends `event` to audit_log, chained to the row before it: hash =
-/// SHA-256(previous hash || canonical content). Appenders on any host take
-/// turns under a database lock.
-caf::error append_audit(mysql_connection& db, const audit_event& event);
+/// HMAC-SHA-256(key, previous hash || canonical content). The key lives
+/// outside the database (crypto.audit-key-file), so write access to the
+/// database is not enough to rewrite the chain unnoticed. Appenders on any
+/// host take turns under a database lock.
+caf::error append_audit(mysql_connection& db, const std::string& key,
+                        const audit_event& event);
 
 /// The result of checking the whole chain.
 struct audit_check {
@@ -38,13 +41,15 @@ struct audit_check {
   std::string why;
 };
 
-/// Recomputes every hash in id order and reports the first row that does not
-/// match (edited, inserted or deleted rows before it).
-caf::expected<audit_check> verify_audit(mysql_connection& db);
+/// Recomputes every hash in id order under `key` and reports the first
+/// row that does not match (edited, inserted or deleted rows before it).
+caf::expected<audit_check> verify_audit(mysql_connection& db,
+                                        const std::string& key);
 
-/// The hash of a row: SHA-256 over `prev_hash` and the row's fields, each
-/// length-prefixed so that no two different rows encode alike.
-std::string audit_hash(const std::string& prev_hash, uint64_t id, int64_t at_ms,
-                       const audit_event& event);
+/// The hash of a row: HMAC-SHA-256 under `key` over `prev_hash` and the
+/// row's fields, each length-prefixed so that no two different rows encode
+/// alike.
+std::string audit_hash(const std::string& key, const std::string& prev_hash,
+                       uint64_t id, int64_t at_ms, const audit_event& event);
 
 } // namespace herald::persistence

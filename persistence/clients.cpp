@@ -6,17 +6,17 @@ namespace herald::persistence {
 
 caf::expected<client_map> load_client_map(mysql_connection& db) {
   auto rows = db.query(
-    "SELECT c.fingerprint, cl.id, cl.name, "
-    "cl.status = 'active' AND c.status = 'active' "
-    "AND (c.not_after IS NULL OR c.not_after > NOW(6)) "
-    "FROM certificates c JOIN clients cl ON cl.id = c.client_id",
+    "SELECT c.fingerprint, COALESCE(cl.id, 0), COALESCE(cl.name, ''), "
+    "(cl.id IS NULL OR cl.status = 'active') AND c.status = 'active' "
+    "AND (c.not_after IS NULL OR c.not_after > UTC_TIMESTAMP(6)), c.kind "
+    "FROM certificates c LEFT JOIN clients cl ON cl.id = c.client_id",
     {});
   if (!rows)
     return rows.error();
   client_map result;
   for (auto& row : *rows)
     result.emplace(*row[0], client_identity{std::stoull(*row[1]), *row[2],
-                                            *row[3] == "1"});
+                                            *row[3] == "1", *row[4]});
   return result;
 }
 

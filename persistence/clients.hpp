@@ -11,16 +11,21 @@
 
 namespace herald::persistence {
 
-/// A client application, as one of its certificates identifies it.
+/// Who a registered certificate identifies: a client application, or a
+/// node (kind "server", from heraldctl cert server).
 struct client_identity {
+  /// The client; 0 for a node certificate.
   uint64_t id = 0;
+  /// The client's name; empty for a node certificate.
   std::string name;
   /// False when the client is disabled or the certificate revoked or
   /// expired.
   bool active = false;
+  /// certificates.kind: "client", "server" or "node".
+  std::string kind = "client";
 };
 
-/// Certificate fingerprint (lower-case hex SHA-256) -> client.
+/// Certificate fingerprint (lower-case hex SHA-256) -> who it identifies.
 using client_map = std::unordered_map<std::string, client_identity>;
 
 /// A certificate to register for a client.
@@ -31,6 +36,8 @@ struct certificate_record {
   /// Unix seconds.
   int64_t not_before = 0;
   int64_t not_after = 0;
+  /// Whether its extended key usage names serverAuth (a node certificate).
+  bool server_auth = false;
 };
 
 /// One row of `heraldctl client list`.
@@ -43,7 +50,8 @@ struct client_summary {
   std::string created_at;
 };
 
-/// Every registered certificate with its client.
+/// Every registered certificate with its client (none for node
+/// certificates).
 caf::expected<client_map> load_client_map(mysql_connection& db);
 
 /// Creates client `name` (owned by portal user `owner` when not empty) and

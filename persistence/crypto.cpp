@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,6 +131,15 @@ caf::expected<key_ring> key_ring::load(const std::string& path) {
 }
 
 caf::expected<uint32_t> key_ring::rotate(const std::string& path) {
+  auto lock_path = path + ".lock";
+  int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd < 0)
+    return make_error(errc::io_failure, "cannot open " + lock_path);
+  // Released when the descriptor closes, also on every early return.
+  std::unique_ptr<int, void (*)(int*)> unlock{&lock_fd,
+                                              [](int* fd) { ::close(*fd); }};
+  if (::flock(lock_fd, LOCK_EX) != 0)
+    return make_error(errc::io_failure, "cannot lock " + lock_path);
   std::string existing;
   uint32_t next_id = 1;
   if (std::ifstream in{path}; in) {
@@ -160,6 +170,60 @@ caf::expected<uint32_t> key_ring::rotate(const std::string& path) {
     return make_error(errc::io_failure, "cannot write " + path);
   }
   return next_id;
+}
+
+// -- live key ring ---------------------------------------------------------------
+
+namespace {
+
+/// Modification time (ns), size and inode of `path`; all -1 when it has
+/// none.
+std::array<int64_t, 3> file_version(const std::string& path) {
+  struct stat st {};
+  if (path.empty() || ::stat(path.c_str(), &st) != 0)
+    return {-1, -1, -1};
+  return {static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000
+            + st.st_mtim.tv_nsec,
+          static_cast<int64_t>(st.st_size), static_cast<int64_t>(st.st_ino)};
+}
+
+} // namespace
+
+live_key_ring::live_key_ring(std::string path, key_ring ring)
+  : path_(std::move(path)),
+    ring_(std::make_shared<const key_ring>(std::move(ring))),
+    version_(file_version(path_)) {
+  // nop
+}
+
+caf::expected<std::shared_ptr<live_key_ring>>
+live_key_ring::load(const std::string& path) {
+  auto ring = key_ring::load(path);
+  if (!ring)
+    return ring.error();
+  return std::shared_ptr<live_key_ring>{
+    new live_key_ring(path, std::move(*ring))};
+}
+
+std::shared_ptr<const key_ring> live_key_ring::current() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return ring_;
+}
+
+caf::error live_key_ring::refresh() {
+  auto version = file_version(path_);
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (version == version_)
+      return caf::none;
+  }
+  auto ring = key_ring::load(path_);
+  if (!ring)
+    return ring.error();
+  std::lock_guard<std::mutex> guard{mtx_};
+  ring_ = std::make_shared<const key_ring>(std::move(*ring));
+  version_ = version;
+  return caf::none;
 }
 
 const data_key* key_ring::find(uint32_t id) const {
@@ -214,7 +278,11 @@ caf::expected<std::string> open(const key_ring& keys, const sealed_body& body,
                                 std::string_view aad) {
   auto key = keys.find(body.key_id);
   if (key == nullptr)
-    return crypto_error("unknown data key id; is the key file complete?");
+    return make_error(errc::not_found,
+                      "crypto: unknown data key id "
+                        + std::to_string(body.key_id)
+                        + "; copy the key file from the node that rotated "
+                          "it (heraldctl keys rotate)");
   if (body.nonce.size() != nonce_size || body.ciphertext.size() < tag_size)
     return crypto_error("malformed sealed body");
   auto size = body.ciphertext.size() - tag_size;
@@ -262,13 +330,40 @@ std::string sha256(std::string_view data) {
   return {reinterpret_cast<const char*>(md), sizeof(md)};
 }
 
+std::string request_hash(std::string_view pepper, std::string_view sender,
+                         std::string_view body) {
+  std::string input{"herald.request\0", 15};
+  input += sender;
+  input += '\0';
+  input += body;
+  return hmac_sha256(pepper, input);
+}
+
+size_t e164_country_code_length(std::string_view number) {
+  if (number.size() < 3 || number[0] != '+')
+    return 0;
+  if (number[1] == '1' || number[1] == '7')
+    return 1;
+  static constexpr std::string_view two_digit_codes[]
+    = {"20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41",
+       "43", "44", "45", "46", "47", "48", "49", "51", "52", "53", "54",
+       "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66",
+       "81", "82", "84", "86", "90", "91", "92", "93", "94", "95", "98"};
+  auto prefix = number.substr(1, 2);
+  for (auto code : two_digit_codes)
+    if (prefix == code)
+      return 2;
+  return 3;
+}
+
 std::string mask_e164(std::string_view number) {
-  // Keep "+", the first five and the last three digits: enough to tell
-  // numbers apart in a list, too little to dial.
-  if (number.size() <= 9)
-    return std::string{number.substr(0, 3)} + "****";
-  return std::string{number.substr(0, 6)} + "****"
-         + std::string{number.substr(number.size() - 3)};
+  auto cc = e164_country_code_length(number);
+  // Never show more than the country code and two digits, also of numbers
+  // too short to be valid.
+  if (cc == 0 || number.size() < 1 + cc + 4)
+    return "+****";
+  return std::string{number.substr(0, 1 + cc)} + "****"
+         + std::string{number.substr(number.size() - 2)};
 }
 
 // -- UUIDv7 -------------------------------------------------------------------------

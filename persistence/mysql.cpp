@@ -89,6 +89,18 @@ mysql_connection::connect(const config::mysql_config& cfg,
   mysql_optionsv(db, MYSQL_SET_CHARSET_NAME, "utf8mb4");
   // Every DATETIME Herald writes or reads is UTC.
   mysql_optionsv(db, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
+  if (!cfg.tls.ca.empty()) {
+    // Verified TLS or no connection: never a silent fallback to plain TCP.
+    my_bool yes = 1;
+    mysql_optionsv(db, MYSQL_OPT_SSL_CA, cfg.tls.ca.c_str());
+    mysql_optionsv(db, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
+    mysql_optionsv(db, MYSQL_OPT_SSL_ENFORCE, &yes);
+    mysql_optionsv(db, MARIADB_OPT_TLS_VERSION, "TLSv1.2,TLSv1.3");
+    if (!cfg.tls.certificate.empty()) {
+      mysql_optionsv(db, MYSQL_OPT_SSL_CERT, cfg.tls.certificate.c_str());
+      mysql_optionsv(db, MYSQL_OPT_SSL_KEY, cfg.tls.key.c_str());
+    }
+  }
   unsigned long flags = multi_statements ? CLIENT_MULTI_STATEMENTS : 0;
   const char* socket = cfg.socket.empty() ? nullptr : cfg.socket.c_str();
   const char* host = socket != nullptr ? "localhost" : cfg.host.c_str();

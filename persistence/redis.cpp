@@ -1,6 +1,7 @@
 #include "persistence/redis.hpp"
 
 #include "core/errc.hpp"
+#include "persistence/detail/tls_tunnel.hpp"
 
 #include <hiredis/hiredis.h>
 
@@ -48,8 +49,19 @@ redis_reply convert(const redisReply* r) {
 caf::expected<redis_connection>
 redis_connection::connect(const config::redis_config& cfg) {
   auto where = cfg.host + ":" + std::to_string(cfg.port);
-  auto ctx = redisConnectWithTimeout(cfg.host.c_str(), cfg.port,
-                                     to_timeval(cfg.io_timeout));
+  std::unique_ptr<detail::tls_tunnel> tunnel;
+  redisContext* ctx = nullptr;
+  if (!cfg.tls.ca.empty()) {
+    auto opened = detail::tls_tunnel::open(cfg.host, cfg.port, cfg.tls,
+                                           cfg.io_timeout, "redis");
+    if (!opened)
+      return opened.error();
+    tunnel = std::move(*opened);
+    ctx = redisConnectFd(tunnel->release_fd());
+  } else {
+    ctx = redisConnectWithTimeout(cfg.host.c_str(), cfg.port,
+                                  to_timeval(cfg.io_timeout));
+  }
   if (ctx == nullptr)
     return make_error(errc::redis_failure, "redis: out of memory");
   if (ctx->err != 0) {
@@ -59,7 +71,7 @@ redis_connection::connect(const config::redis_config& cfg) {
     return err;
   }
   redisSetTimeout(ctx, to_timeval(cfg.io_timeout));
-  redis_connection result{ctx};
+  redis_connection result{ctx, std::move(tunnel)};
   if (!cfg.password.empty()) {
     if (auto reply = result.command({"AUTH", cfg.password}); !reply)
       return make_error(errc::redis_failure,
@@ -82,17 +94,25 @@ redis_connection::connect_with_retry(const config::redis_config& cfg) {
   }
 }
 
+redis_connection::redis_connection(redisContext* ctx,
+                                   std::unique_ptr<detail::tls_tunnel> tunnel)
+  : ctx_(ctx), tunnel_(std::move(tunnel)) {
+  // nop
+}
+
 redis_connection::redis_connection(redis_connection&& other) noexcept
-  : ctx_(other.ctx_) {
+  : ctx_(other.ctx_), tunnel_(std::move(other.tunnel_)) {
   other.ctx_ = nullptr;
 }
 
 redis_connection& redis_connection::operator=(redis_connection&& other) noexcept {
   std::swap(ctx_, other.ctx_);
+  std::swap(tunnel_, other.tunnel_);
   return *this;
 }
 
 redis_connection::~redis_connection() {
+  // Closing hiredis' end first ends the tunnel's relay.
   if (ctx_ != nullptr)
     redisFree(ctx_);
 }

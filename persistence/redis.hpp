@@ -5,6 +5,7 @@
 #include <caf/expected.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,10 @@
 struct redisContext;
 
 namespace herald::persistence {
+
+namespace detail {
+class tls_tunnel;
+} // namespace detail
 
 /// A Redis reply, copied out of hiredis.
 struct redis_reply {
@@ -55,11 +60,12 @@ public:
   caf::error ping();
 
 private:
-  explicit redis_connection(redisContext* ctx) : ctx_(ctx) {
-    // nop
-  }
+  redis_connection(redisContext* ctx,
+                   std::unique_ptr<detail::tls_tunnel> tunnel);
 
   redisContext* ctx_ = nullptr;
+  /// Carries the connection over TLS when redis.tls-ca is set.
+  std::unique_ptr<detail::tls_tunnel> tunnel_;
 };
 
 } // namespace herald::persistence

@@ -2,7 +2,7 @@
 
 #include "core/errc.hpp"
 #include "core/time.hpp"
-#include "net/tls.hpp"
+#include "core/tls_policy.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -62,7 +62,7 @@ void free_crl_stack(STACK_OF(X509_CRL) * stack) {
 
 
 caf::error ssl_failure(const std::string& what) {
-  return make_error(errc::tls_failure, what + ": " + net::openssl_error());
+  return make_error(errc::tls_failure, what + ": " + openssl_error());
 }
 
 std::string to_string(BIO* bio) {

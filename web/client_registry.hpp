@@ -1,5 +1,6 @@
 #pragma once
 
+#include "net/http_types.hpp"
 #include "persistence/clients.hpp"
 
 #include <cstdint>
@@ -11,9 +12,11 @@
 
 namespace herald::web {
 
-/// Maps certificate fingerprints to clients. The I/O threads look up every
-/// request here; the client directory actor replaces the whole map when it
-/// reloads, so lookups never wait for the database.
+/// Maps certificate fingerprints to clients and nodes. The I/O threads look
+/// up every request here; the client directory actor replaces the whole map
+/// when it reloads (recovery.clients-refresh), so lookups never wait for
+/// the database and a revoked or disabled certificate is refused within one
+/// refresh, also on kept-alive connections.
 class client_registry {
 public:
   using client_info = persistence::client_identity;
@@ -45,5 +48,13 @@ private:
   std::shared_ptr<const map_type> clients_
     = std::make_shared<const map_type>();
 };
+
+/// The 403 for a request whose certificate is not registered, or is
+/// revoked, expired or of a disabled client; nullopt when it may go on.
+/// Checked before every route, so nothing (health included) answers a
+/// certificate the registry does not hold as active.
+std::optional<net::http_response>
+refuse_unregistered(const client_registry& registry,
+                    const net::http_request& req);
 
 } // namespace herald::web

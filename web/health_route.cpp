@@ -51,10 +51,6 @@ net::http_response render_health(const health_report& report,
     w.String(dep.up ? "up" : "down");
     w.Key("latency_ms");
     w.Double(std::chrono::duration<double, std::milli>(dep.latency).count());
-    if (!dep.up) {
-      w.Key("error");
-      str(dep.error);
-    }
     w.EndObject();
   }
   w.EndObject();

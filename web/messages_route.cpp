@@ -1,6 +1,7 @@
 #include "web/messages_route.hpp"
 
 #include "core/errc.hpp"
+#include "core/json.hpp"
 #include "core/metrics.hpp"
 #include "net/problem.hpp"
 #include "persistence/delivery_store.hpp"
@@ -10,7 +11,6 @@
 #include <caf/actor_system.hpp>
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -108,13 +108,16 @@ net::http_response unavailable(const std::string& detail) {
 std::variant<persistence::client_identity, net::http_response>
 identify(const messages_context& ctx, const net::http_request& req) {
   auto client = ctx.clients->find(req.client_fingerprint);
-  if (client && client->active)
+  if (client && client->active && client->kind == "client")
     return *client;
   count_rejection(ctx, "forbidden");
   return net::problem(403, "client-forbidden", "Client not allowed",
-                      client ? "This client or its certificate is disabled."
-                             : "This certificate is not registered for a "
-                               "client; ask an administrator to register it.");
+                      !client ? "This certificate is not registered for a "
+                                "client; ask an administrator to register it."
+                      : client->kind != "client"
+                        ? "This is a node certificate; submit with a client "
+                          "certificate."
+                        : "This client or its certificate is disabled.");
 }
 
 void submit(const std::shared_ptr<const messages_context>& ctx,
@@ -151,7 +154,7 @@ void submit(const std::shared_ptr<const messages_context>& ctx,
   auto id = persistence::uuid::make_v7();
   msg.id = id.raw();
   auto sealed = persistence::seal_payload(
-    ctx->keys.active(), input.sender_number, input.message_body, msg.id);
+    ctx->keys->current()->active(), input.sender_number, input.message_body, msg.id);
   if (!sealed)
     return respond(unavailable("The message could not be encrypted."));
   msg.client_id = client.id;
@@ -161,8 +164,9 @@ void submit(const std::shared_ptr<const messages_context>& ctx,
   msg.key_id = sealed->key_id;
   msg.nonce = std::move(sealed->nonce);
   msg.ciphertext = std::move(sealed->ciphertext);
-  msg.request_hash = persistence::sha256(input.sender_number + '\0'
-                                         + input.message_body);
+  msg.request_hash = persistence::request_hash(ctx->pepper,
+                                               input.sender_number,
+                                               input.message_body);
   ctx->bridge->ask(
     ctx->store, ctx->accept_timeout + std::chrono::seconds{2},
     [ctx, respond, start](submit_result& result) {
@@ -269,6 +273,16 @@ bool is_valid_idempotency_key(std::string_view key) {
                         [](char c) { return c >= 0x21 && c <= 0x7e; });
 }
 
+std::string message_body_problem(std::string_view body, size_t max_chars) {
+  auto chars = code_points(body);
+  if (chars == 0)
+    return "must not be empty";
+  if (chars > max_chars)
+    return "must have at most " + std::to_string(max_chars)
+           + " characters, has " + std::to_string(chars);
+  return {};
+}
+
 std::variant<submission_input, net::http_response>
 parse_submission(const net::http_request& req, size_t max_message_chars) {
   if (!is_json(req.header("content-type")))
@@ -276,14 +290,9 @@ parse_submission(const net::http_request& req, size_t max_message_chars) {
                         "Unsupported media type",
                         "Send the message as application/json.");
   rapidjson::Document doc;
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(req.body.data(),
-                                                   req.body.size());
-  if (doc.HasParseError())
-    return net::problem(
-      400, "malformed-json", "Malformed JSON",
-      std::string{"The body is not valid JSON in UTF-8: "}
-        + rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte "
-        + std::to_string(doc.GetErrorOffset()) + ").");
+  if (auto why = json::parse(req.body, doc); !why.empty())
+    return net::problem(400, "malformed-json", "Malformed JSON",
+                        "The body is not valid JSON in UTF-8: " + why + ".");
   if (!doc.IsObject())
     return net::problem(422, "invalid-message", "Invalid message",
                         "The body must be a JSON object.");
@@ -318,14 +327,9 @@ parse_submission(const net::http_request& req, size_t max_message_chars) {
                                   "digits, the first one 1 to 9"});
       result.sender_number = std::move(value);
     } else {
-      auto chars = code_points(value);
-      if (chars == 0)
-        problems.push_back({name, "must not be empty"});
-      else if (chars > max_message_chars)
-        problems.push_back({name, "must have at most "
-                                    + std::to_string(max_message_chars)
-                                    + " characters, has "
-                                    + std::to_string(chars)});
+      if (auto why = message_body_problem(value, max_message_chars);
+          !why.empty())
+        problems.push_back({name, std::move(why)});
       result.message_body = std::move(value);
     }
   }

@@ -40,6 +40,10 @@ bool is_e164(std::string_view number);
 /// 1 to 64 visible ASCII characters.
 bool is_valid_idempotency_key(std::string_view key);
 
+/// Why `body` (UTF-8) is no valid message body: empty, or longer than
+/// `max_chars` code points; empty when it is valid.
+std::string message_body_problem(std::string_view body, size_t max_chars);
+
 /// Everything the message routes use, shared by all requests.
 struct messages_context {
   std::shared_ptr<const actor_bridge> bridge;
@@ -48,7 +52,7 @@ struct messages_context {
   store_writer_actor reader;
   client_registry* clients = nullptr;
   rate_limiter* limiter = nullptr;
-  persistence::key_ring keys;
+  std::shared_ptr<persistence::live_key_ring> keys;
   std::string pepper;
   size_t max_message_chars = 1600;
   /// The store answers within this; the route waits a little longer.

@@ -76,6 +76,11 @@ net::responder router::instrument(std::string label,
 }
 
 void router::dispatch(net::http_request req, net::responder respond) const {
+  if (gate_)
+    if (auto refusal = gate_(req)) {
+      instrument("gate", std::move(respond))(std::move(*refusal));
+      return;
+    }
   std::vector<std::string> allowed;
   route_params params;
   auto path = req.path();

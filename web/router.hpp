@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,14 @@ public:
 
   void add(std::string method, std::string pattern, route_handler handler);
 
+  /// Runs `gate` before any route: a response it returns is sent instead
+  /// (counted under the route label "gate").
+  void set_gate(
+    std::function<std::optional<net::http_response>(const net::http_request&)>
+      gate) {
+    gate_ = std::move(gate);
+  }
+
   /// Routes `req`; suitable as the https_server's request_handler.
   void dispatch(net::http_request req, net::responder respond) const;
 
@@ -54,6 +63,8 @@ private:
   net::responder instrument(std::string label, net::responder respond) const;
 
   metrics* metrics_;
+  std::function<std::optional<net::http_response>(const net::http_request&)>
+    gate_;
   std::vector<route> routes_;
 };
 

@@ -21,17 +21,24 @@ herald_wait_until() {
   done
 }
 
-# herald_start_redis DIR PORT: Redis with AOF (fsync every second).
+# herald_start_redis DIR PORT [TLS_PORT TLS_DIR]: Redis with AOF (fsync
+# every second); with TLS_PORT also TLS there, with TLS_DIR/server.crt,
+# server.key and ca.crt (client certificates optional).
 herald_start_redis() {
-  local dir=$1 port=$2
+  local dir=$1 port=$2 tls_port=${3:-} tls_dir=${4:-} tls=()
   mkdir -p "$dir"
   if herald_pid_alive "$dir/redis.pid"; then
     return 0
   fi
+  if [[ -n "$tls_port" ]]; then
+    tls=(--tls-port "$tls_port" --tls-cert-file "$tls_dir/server.crt"
+      --tls-key-file "$tls_dir/server.key" --tls-ca-cert-file "$tls_dir/ca.crt"
+      --tls-auth-clients optional)
+  fi
   redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
     --appendonly yes --appendfsync everysec --save '' \
     --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
-    --protected-mode yes >/dev/null
+    --protected-mode yes "${tls[@]}" >/dev/null
   herald_wait_until 10 redis-cli -h 127.0.0.1 -p "$port" ping || {
     echo "redis on port $port did not start; see $dir/redis.log" >&2
     return 1
@@ -66,12 +73,15 @@ herald_free_port() {
   done
 }
 
-# herald_start_mariadb DIR PORT [AUTH]: a MariaDB server with durable
-# commits. Initialises DIR/data on first use. AUTH is how root logs in over
-# DIR/mysql.sock: "socket" (the OS user root, default) or "normal" (no
-# password: throwaway test instances only).
+# herald_start_mariadb DIR PORT [AUTH [TLS_DIR]]: a MariaDB server with
+# durable commits. Initialises DIR/data on first use. AUTH is how root logs
+# in over DIR/mysql.sock: "socket" (the OS user root, default) or "normal"
+# (no password: throwaway test instances only). With TLS_DIR, TCP clients
+# may use TLS with TLS_DIR/server.crt, server.key and ca.crt.
 herald_start_mariadb() {
-  local dir=$1 port=$2 auth=${3:-socket}
+  local dir=$1 port=$2 auth=${3:-socket} tls_dir=${4:-} tls=()
+  [[ -n "$tls_dir" ]] && tls=(--ssl-ca="$tls_dir/ca.crt"
+    --ssl-cert="$tls_dir/server.crt" --ssl-key="$tls_dir/server.key")
   mkdir -p "$dir"
   if herald_pid_alive "$dir/mariadb.pid"; then
     return 0
@@ -88,7 +98,7 @@ herald_start_mariadb() {
     --socket="$dir/mysql.sock" --port="$port" --bind-address=127.0.0.1 \
     --pid-file="$dir/mariadb.pid" --skip-name-resolve --skip-log-bin \
     --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=256M \
-    --log-error="$dir/mariadb.log" >/dev/null 2>&1 &
+    --log-error="$dir/mariadb.log" "${tls[@]}" >/dev/null 2>&1 &
   herald_wait_until 30 mariadb-admin --no-defaults --socket="$dir/mysql.sock" \
     -uroot ping || {
     echo "mariadb on port $port did not start; see $dir/mariadb.log" >&2

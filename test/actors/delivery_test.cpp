@@ -39,6 +39,19 @@ BOOST_AUTO_TEST_CASE(transient_failures_are_retried) {
   BOOST_TEST((outcome_of(503) == attempt_outcome::retry));
 }
 
+BOOST_AUTO_TEST_CASE(failures_never_keep_what_the_downstream_said) {
+  // A downstream that echoes its input, as FastAPI's 422 does.
+  auto echo = R"({"detail":[{"input":{"sender_number":"+4915112345678",)"
+              R"("message_body":"secret text"}}]})";
+  BOOST_TEST(describe_failure({422, "", echo}) == "HTTP 422");
+  // A multi-byte character across byte 200: before, the 200-byte cut split
+  // it, the insert failed and the whole batch was sent again every second.
+  auto body = std::string(199, 'a') + "\xe2\x98\x83" + "tail";
+  BOOST_TEST(describe_failure({503, "", body}) == "HTTP 503");
+  // Transport errors are Herald's own words.
+  BOOST_TEST(describe_failure({0, "timeout", ""}) == "timeout");
+}
+
 BOOST_AUTO_TEST_CASE(other_client_errors_are_permanent) {
   BOOST_TEST((outcome_of(400) == attempt_outcome::failed));
   BOOST_TEST((outcome_of(404) == attempt_outcome::failed));

@@ -168,6 +168,46 @@ BOOST_AUTO_TEST_CASE(ingress_nodes_need_data_keys_and_a_pepper) {
   BOOST_TEST(error_of(files.ini()).find("crypto.keys-file, line 1") == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(limits_must_fit_the_columns_that_store_them) {
+  config_files files;
+  // 2039 code points of 4 bytes, the number and the tag fill the 8 KiB
+  // body_ciphertext column; one more could not be stored.
+  BOOST_TEST(static_cast<bool>(
+    load(files.ini("[ingress]\nmax-message-chars=2039\n"))));
+  auto msg = error_of(files.ini("[ingress]\nmax-message-chars=2040\n"));
+  BOOST_TEST(msg.find("ingress.max-message-chars") == 0u, msg);
+  BOOST_TEST(msg.find("body_ciphertext") != std::string::npos, msg);
+  BOOST_TEST(error_of(files.ini("[node]\nname=\"" + std::string(65, 'n')
+                                + "\"\n"))
+               .find("node.name")
+             == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(revocation_and_audit_settings_are_checked) {
+  config_files files;
+  auto cfg = load(files.ini());
+  BOOST_REQUIRE_MESSAGE(cfg, test::why(cfg));
+  // The default checks the CRL heraldctl publishes.
+  BOOST_TEST(cfg->pki.crl_file == "/etc/herald/pki/crl.pem");
+  BOOST_TEST(error_of(files.ini("[pki]\ncrl-file=\"\"\n")).find("pki.crl-file")
+             == 0u);
+  auto key = files.write("audit-key", std::string(64, 'k'), 0600);
+  cfg = load(files.ini("audit-key-file=\"" + key + "\"\n"));
+  BOOST_REQUIRE_MESSAGE(cfg, test::why(cfg));
+  BOOST_TEST(cfg->crypto.audit_key == std::string(64, 'k'));
+  files.write("audit-key", "short", 0600);
+  BOOST_TEST(error_of(files.ini("audit-key-file=\"" + key + "\"\n"))
+               .find("crypto.audit-key-file")
+             == 0u);
+  // TLS to MariaDB and Redis: a client certificate needs the CA.
+  BOOST_TEST(error_of(files.ini("[redis]\ntls-certificate=\"x\"\n"))
+               .find("redis.tls-ca")
+             == 0u);
+  BOOST_TEST(error_of(files.ini("[mysql]\ntls-ca=\"/nonexistent\"\n"))
+               .find("mysql.tls-ca: cannot read")
+             == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(unknown_keys_are_rejected) {
   config_files files;
   auto msg = error_of(files.ini("[mysql]\npasword-file=\"x\"\n"));
@@ -200,7 +240,13 @@ BOOST_AUTO_TEST_CASE(secrets_come_from_files_or_environment) {
   ::setenv("HERALD_TEST_SECRET", "from-env", 1);
   secret = config::read_secret("redis.password-file", path,
                                "HERALD_TEST_SECRET");
-  ::unsetenv("HERALD_TEST_SECRET");
+  BOOST_REQUIRE(secret);
+  BOOST_TEST(*secret == "from-env");
+  // Taken out of the environment (child processes, /proc/PID/environ) at
+  // the first read, and still known to later reads.
+  BOOST_TEST(::getenv("HERALD_TEST_SECRET") == nullptr);
+  secret = config::read_secret("redis.password-file", path,
+                               "HERALD_TEST_SECRET");
   BOOST_REQUIRE(secret);
   BOOST_TEST(*secret == "from-env");
   ::chmod(path.c_str(), 0640);

@@ -93,4 +93,24 @@ BOOST_FIXTURE_TEST_CASE(an_outdated_crl_stays_in_force_and_is_reported,
   BOOST_TEST(store.this_update() != 0);
 }
 
+BOOST_FIXTURE_TEST_CASE(an_older_crl_cannot_replace_a_newer_one,
+                        crl_fixture) {
+  // heraldctl numbers CRLs by their issue time (RFC 5280 cRLNumber).
+  publish(now());
+  BOOST_REQUIRE(problem() == "");
+  auto newer = store.number();
+  BOOST_TEST(newer >= now() - 5);
+  BOOST_TEST(store.in_force());
+  // A replayed old CRL would un-revoke everything revoked since.
+  publish(now() - 3600);
+  BOOST_TEST(problem().find("lower than") != std::string::npos);
+  BOOST_TEST(store.number() == newer);
+  // The same number again (two CRLs within a second) is accepted.
+  publish(newer);
+  BOOST_TEST(problem() == "");
+  publish(newer + 10);
+  BOOST_TEST(problem() == "");
+  BOOST_TEST(store.number() == newer + 10);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

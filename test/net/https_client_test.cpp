@@ -1,19 +1,28 @@
 #include "net/https_client.hpp"
 
+#include "net/crl.hpp"
 #include "net/http_server.hpp"
 #include "pki/ca.hpp"
 #include "test/fixtures.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/test/unit_test.hpp>
 
 
 #include <atomic>
+#include <ctime>
+#include <functional>
+#include <optional>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <thread>
+
+#include <sys/socket.h>
+#include <sys/time.h>
 
 using namespace herald;
 using namespace std::chrono_literals;
@@ -51,6 +60,9 @@ struct client_fixture : test::temp_ca {
   /// Responders the server holds without answering (delay < 0).
   std::vector<net::responder> held;
 
+  /// Serial of the server certificate (upper-case hex), for a CRL.
+  std::string server_serial;
+
   client_fixture() : test::temp_ca("https-client-test") {
     auto write = [&](const std::string& name, const std::string& text) {
       std::ofstream{dir / name} << text;
@@ -62,6 +74,7 @@ struct client_fixture : test::temp_ca {
     req.ip_addresses = {"127.0.0.1"};
     auto srv = ca.issue(req);
     BOOST_REQUIRE_MESSAGE(srv, test::why(srv));
+    server_serial = srv->info.serial;
     req.kind = pki::cert_kind::client;
     req.common_name = "herald";
     req.ip_addresses.clear();
@@ -83,11 +96,14 @@ struct client_fixture : test::temp_ca {
 
   /// Starts the server; it answers 200 with the request body, or with the
   /// status a body of the form "status:<code>" asks for.
-  void start(caf::timespan idle_timeout = 60s) {
+  void start(caf::timespan idle_timeout = 60s,
+             std::function<void(config::ingress_config&)> tune = nullptr) {
     config::ingress_config cfg;
     cfg.port = 0;
     cfg.tls = server_tls;
     cfg.idle_timeout = idle_timeout;
+    if (tune)
+      tune(cfg);
     auto handler = [this](net::http_request req, net::responder respond) {
       std::lock_guard<std::mutex> guard{mtx};
       seen.push_back(req);
@@ -112,14 +128,15 @@ struct client_fixture : test::temp_ca {
     server = std::move(*started);
   }
 
-  std::unique_ptr<net::https_client> client(size_t connections,
-                                            caf::timespan timeout = 5s,
-                                            uint16_t port = 0) {
+  std::unique_ptr<net::https_client>
+  client(size_t connections, caf::timespan timeout = 5s, uint16_t port = 0,
+         std::shared_ptr<net::crl_store> crl = nullptr) {
     if (port == 0)
       port = server->port();
     auto url = "https://127.0.0.1:" + std::to_string(port) + "/deliver";
     auto result = net::https_client::make(url, client_tls, timeout,
-                                          connections, "delivery");
+                                          connections, "delivery",
+                                          std::move(crl));
     BOOST_REQUIRE_MESSAGE(result, test::why(result));
     return std::move(*result);
   }
@@ -131,6 +148,67 @@ struct client_fixture : test::temp_ca {
     return result;
   }
 };
+
+/// A plain TLS client with the fixture's client certificate, for what
+/// https_client hides: sessions, raw requests, response headers.
+struct raw_client {
+  boost::asio::io_context ioc;
+  boost::asio::ssl::context ctx{boost::asio::ssl::context::tls_client};
+  std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> stream;
+
+  explicit raw_client(const config::tls_files& tls) {
+    ctx.use_certificate_chain_file(tls.certificate);
+    ctx.use_private_key_file(tls.key, boost::asio::ssl::context::pem);
+    ctx.load_verify_file(tls.ca);
+    ctx.set_verify_mode(boost::asio::ssl::verify_peer);
+  }
+
+  /// Connects to `port`, offering `session` for resumption when given.
+  void connect(uint16_t port, SSL_SESSION* session = nullptr) {
+    stream.emplace(ioc, ctx);
+    stream->lowest_layer().connect(
+      {boost::asio::ip::make_address("127.0.0.1"), port});
+    if (session != nullptr)
+      SSL_set_session(stream->native_handle(), session);
+    stream->handshake(boost::asio::ssl::stream_base::client);
+  }
+
+  /// Sends `request` and reads until the end of the response headers and
+  /// the body length they announce; returns the whole response.
+  std::string exchange(const std::string& request) {
+    boost::asio::write(*stream, boost::asio::buffer(request));
+    std::string response;
+    char buf[4096];
+    boost::system::error_code ec;
+    while (true) {
+      auto end = response.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        auto cl = response.find("Content-Length: ");
+        auto length = cl == std::string::npos
+                        ? 0
+                        : std::stoul(response.substr(cl + 16));
+        if (response.size() >= end + 4 + length)
+          return response;
+      }
+      auto n = stream->read_some(boost::asio::buffer(buf), ec);
+      if (ec)
+        return response;
+      response.append(buf, n);
+    }
+  }
+
+  /// Whether the server closed the connection (reads end of stream).
+  bool closed_by_server() {
+    char buf[1];
+    boost::system::error_code ec;
+    stream->read_some(boost::asio::buffer(buf), ec);
+    return ec == boost::asio::error::eof
+           || ec == boost::asio::ssl::error::stream_truncated;
+  }
+};
+
+constexpr const char* get_request
+  = "GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
 
 } // namespace
 
@@ -268,6 +346,120 @@ BOOST_AUTO_TEST_CASE(a_server_outside_the_ca_is_refused) {
   BOOST_TEST(results[0].error.find("certificate verify failed")
                != std::string::npos,
              results[0].error);
+}
+
+BOOST_AUTO_TEST_CASE(a_revoked_downstream_is_refused) {
+  start();
+  // Before, the delivery client checked no CRL at all.
+  auto crl_file = (dir / "crl.pem").string();
+  auto crl_pem = ca.make_crl({{server_serial, 1700000000, "keyCompromise"}}, 7);
+  BOOST_REQUIRE(crl_pem);
+  std::ofstream{crl_file} << *crl_pem;
+  auto crl = std::make_shared<net::crl_store>(crl_file, client_tls.ca);
+  BOOST_REQUIRE(!crl->refresh());
+  auto results = client(1, 5s, 0, crl)->post_all(posts(1));
+  BOOST_TEST(results[0].status == 0u);
+  BOOST_TEST(results[0].error.find("certificate verify failed")
+               != std::string::npos,
+             results[0].error);
+  // An empty CRL lets the same server in.
+  crl_pem = ca.make_crl({}, 7, static_cast<int64_t>(std::time(nullptr)) + 1);
+  BOOST_REQUIRE(crl_pem);
+  std::ofstream{crl_file} << *crl_pem;
+  BOOST_REQUIRE(!crl->refresh());
+  BOOST_TEST(client(1, 5s, 0, crl)->post_all(posts(1))[0].status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(tls_sessions_are_never_resumed) {
+  // A resumed session skips the certificate and CRL checks: before, a
+  // client revoked meanwhile came back on its saved TLS 1.3 ticket.
+  start();
+  raw_client c{client_tls};
+  c.connect(server->port());
+  BOOST_TEST(c.exchange(get_request).rfind("HTTP/1.1 200", 0) == 0u);
+  std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)> session{
+    SSL_get1_session(c.stream->native_handle()), SSL_SESSION_free};
+  BOOST_REQUIRE(session != nullptr);
+  BOOST_TEST(!SSL_SESSION_is_resumable(session.get()));
+  raw_client again{client_tls};
+  again.connect(server->port(), session.get());
+  BOOST_TEST(!SSL_session_reused(again.stream->native_handle()));
+  // TLS 1.2 with a session id: no cache on the server either.
+  raw_client old{client_tls};
+  SSL_CTX_set_max_proto_version(old.ctx.native_handle(), TLS1_2_VERSION);
+  old.connect(server->port());
+  BOOST_TEST(old.exchange(get_request).rfind("HTTP/1.1 200", 0) == 0u);
+  session.reset(SSL_get1_session(old.stream->native_handle()));
+  raw_client old_again{client_tls};
+  SSL_CTX_set_max_proto_version(old_again.ctx.native_handle(), TLS1_2_VERSION);
+  old_again.connect(server->port(), session.get());
+  BOOST_TEST(!SSL_session_reused(old_again.stream->native_handle()));
+}
+
+BOOST_AUTO_TEST_CASE(connections_end_after_their_request_budget) {
+  start(60s, [](config::ingress_config& cfg) {
+    cfg.max_connection_requests = 2;
+  });
+  raw_client c{client_tls};
+  c.connect(server->port());
+  auto first = c.exchange(get_request);
+  BOOST_TEST(first.find("Connection: close") == std::string::npos);
+  auto second = c.exchange(get_request);
+  BOOST_TEST(second.rfind("HTTP/1.1 200", 0) == 0u);
+  BOOST_TEST(second.find("Connection: close") != std::string::npos);
+  BOOST_TEST(c.closed_by_server());
+}
+
+BOOST_AUTO_TEST_CASE(http_1_0_keep_alive_is_answered_in_kind) {
+  // ApacheBench (ab -k) speaks HTTP/1.0 and waits for a close unless the
+  // answer says Connection: keep-alive.
+  start();
+  raw_client c{client_tls};
+  c.connect(server->port());
+  auto request = std::string{"GET /x HTTP/1.0\r\nHost: 127.0.0.1\r\n"
+                             "Connection: keep-alive\r\n\r\n"};
+  auto first = c.exchange(request);
+  BOOST_TEST(first.rfind("HTTP/1.0 200", 0) == 0u, first);
+  BOOST_TEST(first.find("Connection: keep-alive") != std::string::npos);
+  BOOST_TEST(c.exchange(request).rfind("HTTP/1.0 200", 0) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(idle_unauthenticated_connections_are_capped_per_address) {
+  start(60s, [](config::ingress_config& cfg) {
+    cfg.max_handshakes_per_ip = 2;
+    cfg.handshake_timeout = 1s;
+  });
+  using boost::asio::ip::tcp;
+  boost::asio::io_context ioc;
+  auto open_idle = [&] {
+    auto s = std::make_unique<tcp::socket>(ioc);
+    s->connect({boost::asio::ip::make_address("127.0.0.1"), server->port()});
+    return s;
+  };
+  auto closed_within = [](tcp::socket& s, std::chrono::milliseconds limit) {
+    auto start = std::chrono::steady_clock::now();
+    char buf[1];
+    boost::system::error_code ec;
+    // A short receive timeout, so a socket the server keeps fails the test
+    // instead of hanging it.
+    timeval tv{static_cast<time_t>(limit.count() / 1000),
+               static_cast<suseconds_t>((limit.count() % 1000) * 1000)};
+    setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    s.read_some(boost::asio::buffer(buf), ec);
+    return ec == boost::asio::error::eof
+           && std::chrono::steady_clock::now() - start < limit;
+  };
+  auto a = open_idle();
+  auto b = open_idle();
+  std::this_thread::sleep_for(100ms);
+  // Over the cap: closed at once, before any TLS.
+  auto c = open_idle();
+  BOOST_TEST(closed_within(*c, 500ms));
+  // The two in their handshake are cut off by the handshake timeout.
+  BOOST_TEST(closed_within(*a, 2500ms));
+  BOOST_TEST(closed_within(*b, 500ms));
+  // Then a real client gets in again.
+  BOOST_TEST(client(1)->post_all(posts(1))[0].status == 200u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

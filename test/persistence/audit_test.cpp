@@ -13,6 +13,8 @@ using namespace herald::persistence;
 
 namespace {
 
+const std::string audit_key(64, 'k');
+
 struct audit_fixture {
   std::string database = test::create_test_database("herald_audit");
   mysql_connection db = connect();
@@ -26,12 +28,12 @@ struct audit_fixture {
 
   void append(const std::string& action, const std::string& target) {
     audit_event event{"alice", action, target, "ok", "test@host", ""};
-    auto err = append_audit(db, event);
+    auto err = append_audit(db, audit_key, event);
     BOOST_REQUIRE_MESSAGE(!err, render(err));
   }
 
-  audit_check check() {
-    auto result = verify_audit(db);
+  audit_check check(const std::string& key = audit_key) {
+    auto result = verify_audit(db, key);
     BOOST_REQUIRE_MESSAGE(result, test::why(result));
     return *result;
   }
@@ -68,6 +70,38 @@ BOOST_FIXTURE_TEST_CASE(an_edited_row_is_reported, audit_fixture) {
   BOOST_TEST(result.why.find("edited") != std::string::npos);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_chain_rewritten_without_the_key_is_reported,
+                        audit_fixture) {
+  append("cert.issue", "acme");
+  append("cert.revoke", "0123");
+  // Someone with write access to the database edits a row and recomputes
+  // every hash, as they could when the chain was plain SHA-256.
+  BOOST_REQUIRE(db.execute("UPDATE audit_log SET target = 'mallory' "
+                           "WHERE id = 1",
+                           {}));
+  std::string prev(32, '\0');
+  for (uint64_t id : {1, 2}) {
+    auto row = db.query("SELECT " + sql_unix_ms("at")
+                          + ", actor, action, target, outcome, source, detail "
+                            "FROM audit_log WHERE id = ?",
+                        {static_cast<int64_t>(id)});
+    BOOST_REQUIRE(row && row->size() == 1u);
+    const auto& r = row->front();
+    audit_event event{*r[1], *r[2], *r[3], *r[4], *r[5], *r[6]};
+    auto forged = audit_hash(std::string(64, 'x'), prev, id, std::stoll(*r[0]),
+                             event);
+    BOOST_REQUIRE(db.execute("UPDATE audit_log SET prev_hash = ?, hash = ? "
+                             "WHERE id = ?",
+                             {prev, forged, static_cast<int64_t>(id)}));
+    prev = forged;
+  }
+  BOOST_TEST(check().first_broken == 1u);
+  // Without the key nothing is written or verified.
+  audit_event event{"alice", "cert.issue", "x", "ok", "test@host", ""};
+  BOOST_TEST(static_cast<bool>(append_audit(db, "", event)));
+  BOOST_TEST(!verify_audit(db, ""));
+}
+
 BOOST_FIXTURE_TEST_CASE(a_deleted_row_is_reported, audit_fixture) {
   append("cert.issue", "acme");
   append("cert.issue", "globex");
@@ -98,10 +132,24 @@ BOOST_FIXTURE_TEST_CASE(certificates_are_added_listed_and_revoked,
   BOOST_REQUIRE(clients);
   BOOST_TEST(!clients->at(std::string(64, 'b')).active);
   BOOST_TEST(clients->at(std::string(64, 'a')).active);
+  BOOST_TEST(clients->at(std::string(64, 'a')).kind == "client");
+  // Node certificates belong to no client and are in the map too, so that
+  // every route can refuse one that is revoked.
+  BOOST_REQUIRE(!add_server_certificate(db, cert('d')));
+  clients = load_client_map(db);
+  BOOST_REQUIRE(clients);
+  const auto& node = clients->at(std::string(64, 'd'));
+  BOOST_TEST(node.kind == "server");
+  BOOST_TEST(node.active);
+  BOOST_TEST(node.id == 0u);
+  BOOST_TEST(!revoke_certificate(db, std::string(64, 'd'), "superseded"));
+  clients = load_client_map(db);
+  BOOST_REQUIRE(clients);
+  BOOST_TEST(!clients->at(std::string(64, 'd')).active);
   auto stats = certificate_statistics(db);
   BOOST_REQUIRE(stats);
   BOOST_TEST(stats->active == 1);
-  BOOST_TEST(stats->revoked == 1);
+  BOOST_TEST(stats->revoked == 2);
   BOOST_TEST(stats->earliest_client_expiry == 4102444800);
   BOOST_TEST(!find_certificate(db, "zz"));
   BOOST_TEST((find_certificate(db, "ABCD").error() == errc::not_found));

@@ -87,6 +87,35 @@ BOOST_AUTO_TEST_CASE(malformed_json_and_bad_utf8_get_400) {
   BOOST_TEST(type_of(resp) == "urn:herald:problem:malformed-json");
 }
 
+BOOST_AUTO_TEST_CASE(lone_surrogate_escapes_get_400) {
+  // Before, RapidJSON let "\udc00" through as bytes that are no UTF-8, and
+  // the message was accepted (202) and forwarded.
+  for (auto escape : {R"(\udc00)", R"(ab\udfffcd)", R"(\ud800)",
+                      R"(\ud800\u0041)"}) {
+    auto resp = rejected(post(R"({"sender_number":"+4915112345678",)"
+                              R"("message_body":")"
+                              + std::string{escape} + "\"}"));
+    BOOST_TEST(resp.status == 400u, escape);
+    BOOST_TEST(type_of(resp) == "urn:herald:problem:malformed-json");
+  }
+  // A proper pair is a character (U+1F600).
+  auto pair = post(R"({"sender_number":"+4915112345678",)"
+                   R"("message_body":"\ud83d\ude00"})");
+  auto result = web::parse_submission(pair, 1600);
+  auto input = std::get_if<web::submission_input>(&result);
+  BOOST_REQUIRE(input != nullptr);
+  BOOST_TEST(input->message_body == "\xf0\x9f\x98\x80");
+}
+
+BOOST_AUTO_TEST_CASE(deep_nesting_gets_400_without_recursion) {
+  // 100,000 levels would overflow the stack of a recursive parser.
+  for (auto open : {"[", "{\"a\":"}) {
+    auto resp = rejected(post(repeat(open, 100000)));
+    BOOST_TEST(resp.status == 400u);
+    BOOST_TEST(resp.body.find("nested deeper than") != std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(invalid_fields_get_422_naming_each_field) {
   auto resp = rejected(post(R"({"sender_number":"4915112345678",)"
                             R"("message_body":""})"));

@@ -40,6 +40,7 @@ const std::map<std::string, unsigned> problem_slugs{
   {"malformed-request", 400},       {"malformed-json", 400},
   {"invalid-idempotency-key", 400}, {"client-forbidden", 403},
   {"not-a-node", 403},              {"caller-not-allowed", 403},
+  {"certificate-not-allowed", 403},
   {"not-found", 404},               {"message-not-found", 404},
   {"method-not-allowed", 405},      {"idempotency-in-progress", 409},
   {"payload-too-large", 413},       {"unsupported-media-type", 415},

@@ -18,11 +18,33 @@ namespace {
 
 const std::string node_a(64, 'a');
 const std::string node_b(64, 'b');
+/// Registered as a node certificate, but revoked.
+const std::string node_revoked(64, 'r');
+/// A node certificate nobody registered.
+const std::string node_unknown(64, 'u');
+/// A client's certificate, in the registry as such.
+const std::string client_c(64, 'c');
+
+/// A delivery every field of which is valid.
+const std::string valid_body
+  = R"({"message_id":"01890a5d-ac96-774b-bcce-b302099a8057",)"
+    R"("sender_number":"+4915112345678","message_body":"x",)"
+    R"("created_at":"2026-01-31T12:34:56.789Z","attempt":1})";
 
 /// A receiver route without an actor system: the tests only reach the
 /// answers given before a delivery is handed to the receiver actor.
 struct route_fixture {
   metrics stats{"test"};
+  web::client_registry registry;
+
+  route_fixture() {
+    persistence::client_map known;
+    known[node_a] = {0, "", true, "server"};
+    known[node_b] = {0, "", true, "server"};
+    known[node_revoked] = {0, "", false, "server"};
+    known[client_c] = {7, "acme", true, "client"};
+    registry.replace(std::move(known));
+  }
 
   /// POSTs `body` to the route from a caller with `fingerprint`; returns
   /// the synchronous answer.
@@ -31,6 +53,7 @@ struct route_fixture {
                              std::string body = "not json") {
     auto ctx = std::make_shared<web::receiver_context>();
     ctx->callers = std::move(callers);
+    ctx->registry = &registry;
     ctx->stats = &stats;
     web::router r{nullptr};
     web::add_receiver_route(r, std::move(ctx));
@@ -62,10 +85,7 @@ BOOST_FIXTURE_TEST_SUITE(receiver_route_suite, route_fixture)
 
 BOOST_AUTO_TEST_CASE(client_certificates_are_refused_before_the_body) {
   // A valid-looking body changes nothing: the caller is checked first.
-  auto body = R"({"message_id":"01890a5d-ac96-774b-bcce-b302099a8057",)"
-              R"("sender_number":"+4915112345678","message_body":"x",)"
-              R"("created_at":"2026-01-31T12:34:56.789Z","attempt":1})";
-  auto resp = deliver({}, node_a, false, body);
+  auto resp = deliver({}, node_a, false, valid_body);
   BOOST_TEST(resp.status == 403u);
   BOOST_TEST(resp.content_type == "application/problem+json");
   BOOST_TEST(type_of(resp) == "urn:herald:problem:not-a-node");
@@ -76,6 +96,73 @@ BOOST_AUTO_TEST_CASE(client_certificates_are_refused_before_the_body) {
   // Nor does a missing certificate (plain HTTP).
   BOOST_TEST(deliver({}, "", false).status == 403u);
   BOOST_TEST(refused() == 3.0);
+}
+
+BOOST_AUTO_TEST_CASE(node_certificates_must_be_registered_and_active) {
+  // Before, any serverAuth certificate of the CA could deliver: the
+  // registry was never asked, so revoking a node certificate did not stop
+  // it on a kept-alive connection.
+  for (const auto& who : {node_revoked, node_unknown, client_c}) {
+    auto resp = deliver({}, who, true, valid_body);
+    BOOST_TEST(resp.status == 403u);
+    BOOST_TEST(type_of(resp) == "urn:herald:problem:not-a-node");
+  }
+  BOOST_TEST(refused() == 3.0);
+  // Also when a caller list names the revoked one.
+  BOOST_TEST(deliver({node_revoked}, node_revoked, true).status == 403u);
+}
+
+BOOST_AUTO_TEST_CASE(empty_and_pre_1970_fields_get_422) {
+  // Before, empty strings passed validation and reached an empty optional.
+  auto resp = deliver({}, node_a, true,
+                      R"({"message_id":"","sender_number":"",)"
+                      R"("message_body":"x","created_at":"","attempt":1})");
+  BOOST_TEST(resp.status == 422u);
+  BOOST_TEST(type_of(resp) == "urn:herald:problem:invalid-delivery");
+  for (auto field : {"message_id", "sender_number", "created_at"})
+    BOOST_TEST(resp.body.find(std::string{"\"name\":\""} + field + "\"")
+                 != std::string::npos,
+               field << " is not named: " << resp.body);
+  auto with = [](std::string from, std::string to) {
+    auto body = valid_body;
+    body.replace(body.find(from), from.size(), to);
+    return body;
+  };
+  // Before, these made invalid SQL and failed a whole receiver batch.
+  for (auto time : {"1969-12-31T23:59:59Z", "0000-01-01T00:00:00Z",
+                    "2026-01-31T12:34:56.Z", "2026-01-31 12:34:56Z",
+                    "2026-01-31T12:34:56+01:00"})
+    BOOST_TEST(deliver({}, node_a, true,
+                       with("2026-01-31T12:34:56.789Z", time))
+                   .status
+                 == 422u,
+               time);
+  BOOST_TEST(deliver({}, node_a, true, with(R"("x")", R"("")")).status
+             == 422u);
+  BOOST_TEST(deliver({}, node_a, true, with(R"("attempt":1)", R"("attempt":0)"))
+               .status
+             == 422u);
+  BOOST_TEST(deliver({}, node_a, true,
+                     with(R"("attempt":1)", R"("attempt":1,"extra":1)"))
+               .status
+             == 422u);
+  BOOST_TEST(deliver({}, node_a, true, R"({"attempt":1})").status == 422u);
+  BOOST_TEST(deliver({}, node_a, true, "[]").status == 400u);
+  BOOST_TEST(deliver({}, node_a, true, with("x", R"(\udc00)")).status
+             == 400u);
+}
+
+BOOST_AUTO_TEST_CASE(a_valid_delivery_parses_to_its_fields) {
+  net::http_request req;
+  req.body = valid_body;
+  auto parsed = web::parse_delivery(req, 1600);
+  BOOST_REQUIRE(std::holds_alternative<web::delivery_input>(parsed));
+  const auto& input = std::get<web::delivery_input>(parsed);
+  BOOST_TEST(input.id.size() == 16u);
+  BOOST_TEST(input.sender_number == "+4915112345678");
+  BOOST_TEST(input.message_body == "x");
+  BOOST_TEST(input.created_ms == 1769862896789);
+  BOOST_TEST(input.attempt == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(any_node_may_deliver_without_a_caller_list) {

@@ -79,4 +79,36 @@ BOOST_AUTO_TEST_CASE(answers_are_counted_by_route_and_code) {
   BOOST_TEST(r.routes() == std::vector<std::string>{"GET /a"});
 }
 
+BOOST_AUTO_TEST_CASE(the_gate_runs_before_every_route) {
+  metrics m{"test"};
+  web::router r{&m};
+  int handled = 0;
+  r.add("GET", "/a", [&handled](const net::http_request&,
+                                const web::route_params&,
+                                net::responder respond) {
+    ++handled;
+    respond({200, "", "", {}});
+  });
+  r.set_gate([](const net::http_request& req) -> std::optional<net::http_response> {
+    if (req.client_fingerprint == "good")
+      return std::nullopt;
+    return net::http_response{403, "application/problem+json", "{}", {}};
+  });
+  net::http_request req;
+  req.method = "GET";
+  req.target = "/a";
+  req.client_fingerprint = "bad";
+  BOOST_TEST(test::dispatch(r, req).status == 403u);
+  // Unknown paths too: nothing answers an unknown certificate but the gate.
+  req.target = "/nowhere";
+  BOOST_TEST(test::dispatch(r, req).status == 403u);
+  BOOST_TEST(handled == 0);
+  req.target = "/a";
+  req.client_fingerprint = "good";
+  BOOST_TEST(test::dispatch(r, req).status == 200u);
+  BOOST_TEST(handled == 1);
+  BOOST_TEST(m.http_requests.Add({{"route", "gate"}, {"code", "403"}}).Value()
+             == 2.0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
