@@ -7,7 +7,8 @@
 #   HERALD_MYSQL_DATABASE, HERALD_MYSQL_PASSWORD_FILE, HERALD_REDIS_PORT,
 #   HERALD_SECRETS (folder with data-keys and sender-pepper), HERALD_LOG_FILE,
 #   and optionally HERALD_ROLES (default: all), HERALD_DELIVERY_URL
-#   (default: this node's own receiver) and HERALD_CRL_FILE (default: none).
+#   (default: this node's own receiver) and HERALD_CRL_FILE (default:
+#   HERALD_PKI/crl.pem; see herald_pki_crl).
 # The CA of heraldctl ca/cert is the demo CA in HERALD_PKI.
 herald_write_config() {
   cat >"$1" <<INI
@@ -49,11 +50,12 @@ ca="$HERALD_PKI/ca.crt"
 
 [pki]
 ca-dir="$HERALD_PKI"
-crl-file="${HERALD_CRL_FILE:-}"
+crl-file="${HERALD_CRL_FILE:-$HERALD_PKI/crl.pem}"
 
 [crypto]
 keys-file="$HERALD_SECRETS/data-keys"
 pepper-file="$HERALD_SECRETS/sender-pepper"
+audit-key-file="$HERALD_SECRETS/audit-key"
 
 [log]
 level="info"
@@ -61,8 +63,9 @@ file="$HERALD_LOG_FILE"
 INI
 }
 
-# herald_write_secrets DIR: the MariaDB password, the sender-hash pepper and
-# the first data key (through heraldctl), each mode 0600, unless present.
+# herald_write_secrets DIR: the MariaDB password, the sender-hash pepper, the
+# audit chain's key and the first data key (through heraldctl), each mode
+# 0600, unless present.
 # HERALDCTL and the configuration file come as $1 and $2 for the data key.
 herald_write_secrets() {
   local dir=$1 heraldctl=$2 ini=$3
@@ -72,6 +75,8 @@ herald_write_secrets() {
     (umask 077 && openssl rand -hex 24 >"$dir/mysql-password")
   [[ -f "$dir/sender-pepper" ]] ||
     (umask 077 && openssl rand -hex 32 >"$dir/sender-pepper")
+  [[ -f "$dir/audit-key" ]] ||
+    (umask 077 && openssl rand -hex 32 >"$dir/audit-key")
   [[ -f "$dir/data-keys" ]] ||
     "$heraldctl" keys rotate --config-file "$ini" >/dev/null
 }

@@ -45,3 +45,36 @@ herald_pki_leaf() {
       -extfile "$ext" -out "$dir/$name.crt" 2>/dev/null
   rm -f "$ext"
 }
+
+# herald_pki_crl DIR CA: DIR/crl.pem, an empty CRL of CA (CRL number 1, 30
+# days), unless it exists: nodes refuse to start without a CRL, and the first
+# one must exist before the database does. heraldctl crl replaces it later
+# (its CRL numbers are higher).
+herald_pki_crl() {
+  local dir=$1 ca=$2 work
+  [[ -f "$dir/crl.pem" ]] && return 0
+  work=$(mktemp -d)
+  : >"$work/index.txt"
+  echo 01 >"$work/crlnumber"
+  cat >"$work/ca.cnf" <<CNF
+[ca]
+default_ca = herald
+[herald]
+database = $work/index.txt
+crlnumber = $work/crlnumber
+default_md = sha256
+default_crl_days = 30
+CNF
+  openssl ca -config "$work/ca.cnf" -gencrl -keyfile "$dir/$ca.key" \
+    -cert "$dir/$ca.crt" -out "$dir/crl.pem" 2>/dev/null
+  local rc=$?
+  rm -rf "$work"
+  return "$rc"
+}
+
+# herald_pki_fingerprint FILE: the SHA-256 fingerprint of a certificate as
+# Herald writes it (lower-case hex, no colons).
+herald_pki_fingerprint() {
+  openssl x509 -in "$1" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : |
+    tr 'A-F' 'a-f'
+}
