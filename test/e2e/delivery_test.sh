@@ -34,6 +34,7 @@ trap 'stop_downstream; e2e_cleanup' EXIT
 "$HERALDCTL" db migrate --config-file "$ini" >/dev/null
 "$HERALDCTL" client add acme --config-file "$ini" \
   --certificate "$pki/client.crt" >/dev/null
+register_node
 start_downstream
 check "the node starts" start_node --delivery.retry-interval=1s
 

@@ -56,6 +56,8 @@ herald_pki_leaf "$pki" ca other-client client
 herald_pki_leaf "$pki" ca stranger client
 herald_pki_ca "$pki" rogue-ca
 herald_pki_leaf "$pki" rogue-ca rogue-client client
+# Nodes do not start without a CRL.
+herald_pki_crl "$pki" ca
 herald_start_redis "$tmp/redis" "$redis_port"
 
 export HERALD_NODE_NAME=e2e HERALD_PKI="$pki" HERALD_SECRETS="$tmp/secrets"
@@ -81,6 +83,13 @@ as() {
 client_curl() { as client "$@"; }
 status_of() { client_curl -o /dev/null -w '%{http_code}' "$@"; }
 healthy() { [[ "$(status_of "$base/api/v1/health")" == 200 ]]; }
+
+# register_node: after db migrate, registers server.crt as a node
+# certificate: the node delivers to its own receiver with it, and only
+# registered certificates get an answer at all.
+register_node() {
+  "$HERALDCTL" cert register --config-file "$ini" "$pki/server.crt" >/dev/null
+}
 
 # start_node [ARGS...]: heraldd in the background, waits until healthy.
 start_node() {

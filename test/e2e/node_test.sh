@@ -27,6 +27,10 @@ check "a node refuses an unmigrated database and says how to migrate" \
   test "$code" -ne 0 -a -n "$(grep -F 'heraldctl db migrate' <<<"$out")"
 check "heraldctl db migrate applies the schema" \
   "$HERALDCTL" db migrate --config-file "$ini"
+# Only registered certificates get an answer, health included.
+"$HERALDCTL" client add e2e --config-file "$ini" \
+  --certificate "$pki/client.crt" >/dev/null
+register_node
 check "heraldctl db status agrees" \
   bash -c "'$HERALDCTL' db status --config-file '$ini' | grep -q 'this build knows'"
 out=$("$HERALDD" --config-file="$ini" --mysql.port=1 --mysql.connect-timeout=1s 2>&1)
