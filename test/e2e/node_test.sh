@@ -37,11 +37,37 @@ out=$("$HERALDD" --config-file="$ini" --mysql.port=1 --mysql.connect-timeout=1s 
 code=$?
 check "an unreachable MariaDB stops the node after a bounded wait" \
   test "$code" -ne 0 -a -n "$(grep -F 'mysql.port' <<<"$out")"
+# Fail closed: no node serves without a CRL it can enforce.
+mv "$pki/crl.pem" "$pki/crl.pem.away"
+out=$("$HERALDD" --config-file="$ini" 2>&1)
+code=$?
+check "a node whose CRL is missing refuses to start, naming pki.crl-file" \
+  test "$code" -ne 0 -a -n "$(grep -F 'pki.crl-file' <<<"$out")"
+echo "not a CRL" >"$pki/crl.pem"
+out=$("$HERALDD" --config-file="$ini" 2>&1)
+code=$?
+check "a node whose CRL is unparsable refuses to start" \
+  test "$code" -ne 0 -a -n "$(grep -F 'holds no PEM CRL' <<<"$out")"
+mv "$pki/crl.pem.away" "$pki/crl.pem"
+out=$("$HERALDCTL" client add sneaky --config-file "$ini" \
+  --certificate "$pki/server.crt" 2>&1)
+code=$?
+check "client add refuses a node certificate (serverAuth)" \
+  test "$code" -ne 0 -a -n "$(grep -F 'serverAuth' <<<"$out")"
 
 # -- a running node ----------------------------------------------------------------------------
 
+# The pepper comes from the environment this time, which the node must
+# take out of its environment.
+pepper=$(cat "$HERALD_SECRETS/sender-pepper")
+export HERALD_SENDER_PEPPER=$pepper
 check "the node becomes healthy" \
   start_node --ingress.read-timeout=2s --ingress.idle-timeout=3s
+unset HERALD_SENDER_PEPPER
+check "the node's environment no longer holds the pepper" \
+  bash -c "test -r /proc/$node_pid/environ && ! grep -qaF '$pepper' /proc/$node_pid/environ"
+check "the node writes no core dumps" \
+  grep -Eq '^Max core file size +0 +0 ' "/proc/$node_pid/limits"
 
 body=$(client_curl "$base/api/v1/health")
 check "health reports MariaDB and Redis up" \
