@@ -123,7 +123,7 @@ refused_with() {
     echo "     expected '$alert', got: $(grep -m1 -E 'alert|error' <<<"$out" || echo 'no alert')"
     return 1
   fi
-  echo "     refused: $(grep -m1 -o "[a-z0-9]* $alert[^:]*" <<<"$out") (rc $rc)"
+  echo "     refused: $(grep -m1 -o "[a-z0-9]* ${alert}[^:]*" <<<"$out") (rc $rc)"
   e2e_alive
 }
 
