@@ -46,6 +46,14 @@ must() {
   passed=$((passed + 1))
 }
 
+# quietly COMMAND...: COMMAND with its output held back unless it fails.
+quietly() {
+  local out code=0
+  out=$("$@" 2>&1) || code=$?
+  ((code == 0)) || tail -n 5 <<<"$out"
+  return "$code"
+}
+
 # need_files FILE...: each FILE exists and is not empty; names the missing.
 need_files() {
   local f missing=0
