@@ -31,8 +31,26 @@ must "the rogue CA is created" herald_pki_ca "$pki" rogue-ca
 must "the rogue client certificate is issued" \
   herald_pki_leaf "$pki" rogue-ca rogue-client client
 cat "$pki/ca.crt" "$pki/rogue-ca.crt" >"$tmp/both-cas.crt"
+# An expired client certificate of the CA (openssl ca takes past dates).
+mkdir -p "$tmp/openssl-ca"
+touch "$tmp/openssl-ca/index.txt"
+openssl rand -hex 16 >"$tmp/openssl-ca/serial"
+printf '%s\n' "[ca]" "default_ca = d" "[d]" "database = $tmp/openssl-ca/index.txt" \
+  "new_certs_dir = $tmp/openssl-ca" "serial = $tmp/openssl-ca/serial" \
+  "default_md = sha256" "policy = p" "x509_extensions = ext" \
+  "[p]" "commonName = supplied" "[ext]" "basicConstraints = critical,CA:FALSE" \
+  "keyUsage = critical,digitalSignature" "extendedKeyUsage = clientAuth" \
+  >"$tmp/openssl-ca/ca.cnf"
+must "a key and request for an expired certificate" \
+  quietly openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$pki/expired.key" -subj "/O=Herald/CN=expired" -out "$tmp/expired.csr"
+must "openssl ca signs it for January 2020" \
+  quietly openssl ca -batch -config "$tmp/openssl-ca/ca.cnf" -cert "$pki/ca.crt" \
+  -keyfile "$pki/ca.key" -in "$tmp/expired.csr" -out "$pki/expired.crt" \
+  -startdate 20200101000000Z -enddate 20200201000000Z -notext
 must "every certificate and key exists" need_files \
-  "$pki"/{ca,server,client,rogue-ca,rogue-client}.{crt,key} "$tmp/both-cas.crt"
+  "$pki"/{ca,server,client,rogue-ca,rogue-client,expired}.{crt,key} "$tmp/both-cas.crt"
+expired_client=(-CAfile "$pki/ca.crt" -cert "$pki/expired.crt" -key "$pki/expired.key")
 
 port=$(herald_free_port)
 target="127.0.0.1:$port"
@@ -96,6 +114,8 @@ check "control: curl without a client certificate is refused" \
   --cacert "$pki/ca.crt"
 check "control: another CA's certificate is refused (unknown ca)" \
   refused_with "alert unknown ca" "$target" "${rogue_client[@]}"
+check "control: an expired certificate is refused (certificate expired)" \
+  refused_with "alert certificate expired" "$target" "${expired_client[@]}"
 check "control: a TLS 1.1 client is refused (protocol version)" \
   tls11_refused "$target" "$pki/ca.crt" "$pki/client.crt" "$pki/client.key"
 
@@ -127,6 +147,14 @@ catches "refused_with (unknown ca) vs a server trusting the other CA" \
   refused_with "alert unknown ca" "$target" "${rogue_client[@]}"
 catches "refused_with (certificate revoked) vs a server without a CRL" \
   refused_with "alert certificate revoked" "$target" "${valid_client[@]}"
+catches "curl_refused (certificate revoked) vs a server without a CRL" \
+  curl_refused "alert certificate revoked" "https://localhost:$port/" \
+  --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key"
+
+must "a server that does not check validity dates starts" \
+  serve -Verify 1 -verify_return_error -CAfile "$pki/ca.crt" -no_check_time
+catches "refused_with (certificate expired) vs a server ignoring expiry" \
+  refused_with "alert certificate expired" "$target" "${expired_client[@]}"
 
 # Without -www s_server echoes what it reads and never hangs up.
 www=""
@@ -139,6 +167,8 @@ must "a server that answers at once starts" \
   serve -Verify 1 -verify_return_error -CAfile "$pki/ca.crt"
 catches "slow_request_cut_off vs a server that answers (not a cut-off)" \
   slow_request_cut_off "$target" 1 2 "${valid_client[@]}"
+catches "slow_request_cut_off vs a handshake the server refuses (no certificate)" \
+  slow_request_cut_off "$target" 1 2 -CAfile "$pki/ca.crt"
 
 # Refuses correctly once, then is gone (-naccept 1): a crashed node.
 must "a server that exits after its first connection starts" \
@@ -148,6 +178,8 @@ catches "refused_with vs a server that dies after refusing" \
 stop_server
 catches "refused_with vs no server at all" \
   refused_with "alert certificate required" "$target" -CAfile "$pki/ca.crt"
+catches "slow_request_cut_off vs no server at all (the connection never opens)" \
+  slow_request_cut_off "$target" 1 2 "${valid_client[@]}"
 catches "curl_refused vs no server at all" \
   curl_refused "alert certificate required" "https://localhost:$port/" \
   --cacert "$pki/ca.crt"
