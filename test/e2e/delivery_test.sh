@@ -22,7 +22,7 @@ start_downstream() {
     --cert "$pki/server.crt" --key "$pki/server.key" --ca "$pki/ca.crt" \
     --log "$tmp/downstream.log" --fail-first 2 &
   downstream_pid=$!
-  sleep 0.5
+  herald_wait_until 5 bash -c ": >/dev/tcp/127.0.0.1/$downstream_port"
 }
 stop_downstream() {
   kill "$downstream_pid" 2>/dev/null
@@ -31,12 +31,13 @@ stop_downstream() {
 }
 trap 'stop_downstream; e2e_cleanup' EXIT
 
-"$HERALDCTL" db migrate --config-file "$ini" >/dev/null
-"$HERALDCTL" client add acme --config-file "$ini" \
-  --certificate "$pki/client.crt" >/dev/null
-register_node
-start_downstream
-check "the node starts" start_node --delivery.retry-interval=1s
+must "heraldctl db migrate applies the schema" \
+  "$HERALDCTL" db migrate --config-file "$ini"
+must "client acme is registered" "$HERALDCTL" client add acme \
+  --config-file "$ini" --certificate "$pki/client.crt"
+must "the node certificate is registered" register_node
+must "the test downstream listens" start_downstream
+must "the node starts" start_node --delivery.retry-interval=1s
 
 messages="$base/api/v1/messages"
 submit() {
@@ -57,8 +58,9 @@ check "the downstream got sender, body and the id as Idempotency-Key" \
   grep -q "^$ok 1 200$" "$tmp/downstream.log"
 # Workers often take an id before its submission's commit lands; they look
 # again within milliseconds instead of waiting for the retry schedule.
-check "it was delivered within 500 ms of its acceptance" \
-  test "$(sql "SELECT TIMESTAMPDIFF(MICROSECOND, created_at, delivered_at) DIV 1000 FROM messages WHERE id = UNHEX('${ok//-/}')")" -lt 500
+latency=$(sql "SELECT TIMESTAMPDIFF(MICROSECOND, created_at, delivered_at) DIV 1000 FROM messages WHERE id = UNHEX('${ok//-/}')")
+check "it was delivered within 500 ms of its acceptance (${latency:-?} ms)" \
+  test "${latency:-999999}" -lt 500
 
 flaky=$(submit "flaky one")
 check "a message failing twice is delivered on the third attempt" \
@@ -83,7 +85,7 @@ for i in $(seq 1 10); do ids+=("$(submit "while down $i")"); done
 sleep 2.5
 check "while the downstream is down messages wait queued with attempts" \
   test "$(status "${ids[0]}")" = queued -a "$(attempts "${ids[0]}")" -ge 1
-start_downstream
+must "the test downstream listens again" start_downstream
 all_delivered() {
   for id in "${ids[@]}"; do is_status "$id" delivered || return 1; done
 }
@@ -102,8 +104,11 @@ check "SIGTERM stops the node with exit code 0" stop_node
 # -- the receiver role, and kill -9 during delivery ------------------------------------------------
 
 stop_downstream
-sed -i "s|^roles=.*|roles=[\"ingress\", \"delivery\", \"receiver\"]|; s|^url=.*|url=\"$base/internal/v1/deliver\"|" "$ini"
-check "the node restarts as its own downstream" start_node
+must "the configuration makes the node its own downstream" \
+  sed -i "s|^roles=.*|roles=[\"ingress\", \"delivery\", \"receiver\"]|; s|^url=.*|url=\"$base/internal/v1/deliver\"|" "$ini"
+must "... roles and url changed" \
+  test "$(grep -c -e '^roles=.*"receiver"' -e "^url=\"$base/internal/v1/deliver\"" "$ini")" = 2
+must "the node restarts as its own downstream" start_node
 second_node() {
   "$HERALDD" --config-file="$ini" --ingress.port="$(herald_free_port)" \
     --metrics.port="$(herald_free_port)" >"$tmp/second.out" 2>&1
@@ -128,7 +133,7 @@ accepted=$(sed -n 's/.*status_202=\([0-9]*\).*/\1/p' "$tmp/loadgen.out")
 check "10,000 messages were accepted before the crash (${accepted:-0})" test "${accepted:-0}" -ge 10000
 check "delivery was under way at the crash" \
   test "$(sql "SELECT COUNT(*) FROM received_messages")" -gt 0
-check "the node restarts after kill -9" start_node
+must "the node restarts after kill -9" start_node
 drained() {
   [[ "$(sql "SELECT COUNT(*) FROM messages WHERE status IN ('queued', 'delivering', 'accepting')")" == 0 ]]
 }

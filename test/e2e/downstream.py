@@ -4,6 +4,11 @@
 Answers POST /internal/v1/deliver by the message body:
   - contains "permanent": 400 every time (a permanent failure)
   - contains "flaky": 503 for the first --fail-first attempts, then 200
+  - contains "echo422": 422 with a FastAPI-style error body that echoes the
+    request (sender number and message body included)
+  - contains "straddle4xx" / "straddle5xx": 422 / 503 with a text error body
+    whose bytes 199..201 are one UTF-8 character (cut at 200 bytes it is
+    invalid UTF-8)
   - anything else: 200
 Appends one line "<message_id> <attempt> <status>" per request to --log.
 Stops on SIGTERM. Usage:
@@ -39,7 +44,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             attempts[mid] = attempts.get(mid, 0) + 1
             seen = attempts[mid]
         body = msg["message_body"]
-        if "permanent" in body:
+        error_body = None
+        if "echo422" in body:
+            status = 422
+            error_body = json.dumps({"detail": [{
+                "input": msg, "type": "value_error", "loc": ["body"],
+                "msg": "Value error, rejected by the test downstream"}]})
+            error_body = error_body.encode()
+        elif "straddle4xx" in body or "straddle5xx" in body:
+            status = 422 if "straddle4xx" in body else 503
+            error_body = b"x" * 199 + "\u20ac".encode() + b" and more after it"
+        elif "permanent" in body:
             status = 400
         elif "flaky" in body and seen <= args.fail_first:
             status = 503
@@ -49,9 +64,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             status = 400
         with lock, open(args.log, "a") as log:
             log.write(f"{mid} {msg['attempt']} {status}\n")
-        payload = b'{"ok":true}'
+        payload = error_body if error_body is not None else b'{"ok":true}'
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "application/json"
+                         if "straddle" not in body
+                         else "text/plain; charset=utf-8")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

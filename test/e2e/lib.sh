@@ -13,8 +13,6 @@ tmp=$(mktemp -d /tmp/herald-e2e.XXXXXX)
 redis_port=$(herald_free_port)
 db="herald_e2e_$$"
 node_pid=""
-passed=0
-failed=0
 
 e2e_cleanup() {
   [[ -n "$node_pid" ]] && kill -9 "$node_pid" 2>/dev/null
@@ -25,40 +23,21 @@ e2e_cleanup() {
 }
 trap e2e_cleanup EXIT
 
-# check NAME COMMAND...: one test step.
-check() {
-  local name=$1
-  shift
-  if "$@"; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    failed=$((failed + 1))
-  fi
-}
-
-# e2e_finish: prints the node's output on failure and the closing line.
-e2e_finish() {
-  if ((failed > 0)) && [[ -f "$tmp/heraldd.out" ]]; then
-    echo "--- heraldd output"
-    tail -40 "$tmp/heraldd.out"
-  fi
-  echo "$passed passed, $failed failed"
-  ((failed == 0))
-}
+source "$root/test/e2e/checks.sh"
 
 pki="$tmp/pki"
-herald_pki_ca "$pki" ca
-herald_pki_leaf "$pki" ca server server
-herald_pki_leaf "$pki" ca client client
-herald_pki_leaf "$pki" ca other-client client
-herald_pki_leaf "$pki" ca stranger client
-herald_pki_ca "$pki" rogue-ca
-herald_pki_leaf "$pki" rogue-ca rogue-client client
-# Nodes do not start without a CRL.
-herald_pki_crl "$pki" ca
-herald_start_redis "$tmp/redis" "$redis_port"
+must "the demo CA is created" herald_pki_ca "$pki" ca
+for leaf in server:server client:client other-client:client stranger:client; do
+  must "certificate ${leaf%%:*} is issued" \
+    herald_pki_leaf "$pki" ca "${leaf%%:*}" "${leaf##*:}"
+done
+must "the rogue CA is created" herald_pki_ca "$pki" rogue-ca
+must "the rogue CA's client certificate is issued" \
+  herald_pki_leaf "$pki" rogue-ca rogue-client client
+must "every certificate and key exists" need_files \
+  "$pki"/{ca,server,client,other-client,stranger,rogue-ca,rogue-client}.{crt,key}
+must "the first (empty) CRL is published" herald_pki_crl "$pki" ca
+must "the test's Redis starts" herald_start_redis "$tmp/redis" "$redis_port"
 
 export HERALD_NODE_NAME=e2e HERALD_PKI="$pki" HERALD_SECRETS="$tmp/secrets"
 export HERALD_HTTPS_PORT=$(herald_free_port) HERALD_METRICS_PORT=$(herald_free_port)
@@ -66,10 +45,15 @@ export HERALD_MYSQL_PORT=$HERALD_TEST_MYSQL_PORT HERALD_MYSQL_DATABASE=$db
 export HERALD_MYSQL_PASSWORD_FILE="$HERALD_SECRETS/mysql-password"
 export HERALD_REDIS_PORT=$redis_port HERALD_LOG_FILE="$tmp/heraldd.log"
 ini="$tmp/herald.ini"
-herald_write_config "$ini"
-sed -i "s/^user=\"herald\"/user=\"e2e_$$\"/" "$ini"
-herald_write_secrets "$HERALD_SECRETS" "$HERALDCTL" "$ini"
-herald_create_database "$HERALD_TEST_MARIADB_DIR" "$db" "e2e_$$" \
+must "the node configuration is written" herald_write_config "$ini"
+must "the configuration names the test's database user" \
+  sed -i "s/^user=\"herald\"/user=\"e2e_$$\"/" "$ini"
+must "... and the substitution took" grep -q "^user=\"e2e_$$\"" "$ini"
+must "the secrets are written" \
+  herald_write_secrets "$HERALD_SECRETS" "$HERALDCTL" "$ini"
+must "the secrets exist" need_files "$HERALD_SECRETS"/{mysql-password,sender-pepper,data-keys}
+must "the test database and its user are created" \
+  herald_create_database "$HERALD_TEST_MARIADB_DIR" "$db" "e2e_$$" \
   "$(cat "$HERALD_MYSQL_PASSWORD_FILE")"
 base="https://localhost:$HERALD_HTTPS_PORT"
 
@@ -112,3 +96,4 @@ sql() {
   mariadb --no-defaults --socket="$HERALD_TEST_MARIADB_DIR/mysql.sock" -uroot \
     -N -B "$db" -e "$1"
 }
+

@@ -11,13 +11,14 @@ HERALDCTL=$2
 export HERALD_ROLES='["ingress"]'
 source "$(dirname "$0")/lib.sh"
 
-"$HERALDCTL" db migrate --config-file "$ini" >/dev/null
-"$HERALDCTL" client add acme --config-file "$ini" \
-  --certificate "$pki/client.crt" >/dev/null
-"$HERALDCTL" client add globex --config-file "$ini" \
-  --certificate "$pki/other-client.crt" >/dev/null
-register_node
-check "the node starts" start_node --recovery.clients-refresh=500ms
+must "heraldctl db migrate applies the schema" \
+  "$HERALDCTL" db migrate --config-file "$ini"
+must "client acme is registered" "$HERALDCTL" client add acme \
+  --config-file "$ini" --certificate "$pki/client.crt"
+must "client globex is registered" "$HERALDCTL" client add globex \
+  --config-file "$ini" --certificate "$pki/other-client.crt"
+must "the node certificate is registered" register_node
+must "the node starts" start_node --recovery.clients-refresh=500ms
 messages="$base/api/v1/messages"
 number="+4915112345678"
 secret_text="Secret meeting at 7 $(openssl rand -hex 4)"
@@ -91,13 +92,19 @@ check "the replay stored no second message" \
 # -- nothing in plain text at rest ------------------------------------------------------------
 
 sleep 1.5 # Redis writes its AOF every second
-mariadb-dump --no-defaults --socket="$HERALD_TEST_MARIADB_DIR/mysql.sock" -uroot \
-  --hex-blob=false "$db" >"$tmp/dump.sql" 2>/dev/null
+must "mariadb-dump dumps the test database" \
+  mariadb-dump --no-defaults --socket="$HERALD_TEST_MARIADB_DIR/mysql.sock" \
+  -uroot --hex-blob=false --result-file="$tmp/dump.sql" "$db"
+# The dump and the AOF must hold the message (its id, its masked number)
+# for "holds no plain text" to mean anything.
+must "the dump holds the messages table" grep -q 'CREATE TABLE `messages`' "$tmp/dump.sql"
+check "the masked number is stored" grep -aqF '+49151****678' "$tmp/dump.sql"
 check "the database dump holds no message body" \
   bash -c "! grep -aqF '$secret_text' '$tmp/dump.sql'"
 check "the database dump holds no sender number" \
   bash -c "! grep -aqF '$number' '$tmp/dump.sql'"
 check "the masked number is stored" grep -aqF '+49****78' "$tmp/dump.sql"
+must "Redis wrote the message id to its AOF" grep -raqF "$id" "$tmp/redis"
 check "Redis holds no body or number" \
   bash -c "! grep -raqF -e '$secret_text' -e '$number' '$tmp/redis'"
 check "Redis holds the message id" \
@@ -146,7 +153,7 @@ node_pid=""
 accepted_count=$(wc -l <"$tmp/accepted")
 check "some submissions were accepted before the crash ($accepted_count)" \
   test "$accepted_count" -gt 0
-check "the node restarts after kill -9" start_node
+must "the node restarts after kill -9" start_node
 missing=0
 while read -r mid; do
   hex=${mid//-/}
@@ -162,7 +169,7 @@ check "every accepted message is in MariaDB and Redis after the crash" \
 # -- rate limit ---------------------------------------------------------------------------------------
 
 stop_node
-check "the node starts with a tight rate limit" \
+must "the node starts with a tight rate limit" \
   start_node --ingress.rate-limit=1.0 --ingress.rate-burst=2.0
 codes=""
 for i in 1 2 3 4; do
