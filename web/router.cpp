@@ -26,6 +26,25 @@ std::vector<std::string> split_path(std::string_view path) {
   return result;
 }
 
+/// `path` for an error message: bytes outside printable ASCII are
+/// percent-encoded, so the answer stays valid UTF-8 (JSON) whatever a
+/// client sent, and reflects no control characters.
+std::string printable(std::string_view path) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string result;
+  for (auto c : path) {
+    auto byte = static_cast<unsigned char>(c);
+    if (byte > 0x20 && byte < 0x7f) {
+      result += c;
+    } else {
+      result += '%';
+      result += hex[byte >> 4];
+      result += hex[byte & 0x0f];
+    }
+  }
+  return result;
+}
+
 bool is_placeholder(const std::string& segment) {
   return segment.size() > 2 && segment.front() == '{'
          && segment.back() == '}';
@@ -97,15 +116,15 @@ void router::dispatch(net::http_request req, net::responder respond) const {
   if (allowed.empty()) {
     instrument("unmatched", std::move(respond))(net::problem(
       404, "not-found", "Not found",
-      "There is no resource at " + std::string{path} + "."));
+      "There is no resource at " + printable(path) + "."));
     return;
   }
   std::string allow;
   for (const auto& m : allowed)
     allow += allow.empty() ? m : ", " + m;
   auto resp = net::problem(405, "method-not-allowed", "Method not allowed",
-                           req.method + " is not allowed here; use " + allow
-                             + ".");
+                           printable(req.method)
+                             + " is not allowed here; use " + allow + ".");
   resp.headers.emplace_back("Allow", allow);
   instrument("unmatched", std::move(respond))(std::move(resp));
 }

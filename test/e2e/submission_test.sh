@@ -98,12 +98,11 @@ must "mariadb-dump dumps the test database" \
 # The dump and the AOF must hold the message (its id, its masked number)
 # for "holds no plain text" to mean anything.
 must "the dump holds the messages table" grep -q 'CREATE TABLE `messages`' "$tmp/dump.sql"
-check "the masked number is stored" grep -aqF '+49151****678' "$tmp/dump.sql"
+check "the masked number is stored" grep -aqF '+49****78' "$tmp/dump.sql"
 check "the database dump holds no message body" \
   bash -c "! grep -aqF '$secret_text' '$tmp/dump.sql'"
 check "the database dump holds no sender number" \
   bash -c "! grep -aqF '$number' '$tmp/dump.sql'"
-check "the masked number is stored" grep -aqF '+49****78' "$tmp/dump.sql"
 must "Redis wrote the message id to its AOF" grep -raqF "$id" "$tmp/redis"
 check "Redis holds no body or number" \
   bash -c "! grep -raqF -e '$secret_text' -e '$number' '$tmp/redis'"

@@ -79,6 +79,25 @@ BOOST_AUTO_TEST_CASE(answers_are_counted_by_route_and_code) {
   BOOST_TEST(r.routes() == std::vector<std::string>{"GET /a"});
 }
 
+BOOST_AUTO_TEST_CASE(error_answers_stay_valid_json_whatever_the_path) {
+  web::router r{nullptr};
+  r.add("GET", "/a", [](const net::http_request&, const web::route_params&,
+                        net::responder respond) { respond({200, "", "", {}}); });
+  // Found by the HTTP fuzz target: the raw path went into the JSON answer,
+  // invalid UTF-8 and control characters included.
+  auto missing = call(r, "GET", "/x\xff\xfe\n\"y");
+  BOOST_TEST(missing.status == 404u);
+  rapidjson::Document doc;
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(missing.body.c_str());
+  BOOST_REQUIRE(!doc.HasParseError());
+  BOOST_TEST(doc["detail"].GetString()
+             == std::string{"There is no resource at /x%FF%FE%0A\"y."});
+  auto wrong = call(r, "P\xc3\x28T", "/a");
+  BOOST_TEST(wrong.status == 405u);
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(wrong.body.c_str());
+  BOOST_TEST(!doc.HasParseError());
+}
+
 BOOST_AUTO_TEST_CASE(the_gate_runs_before_every_route) {
   metrics m{"test"};
   web::router r{&m};
