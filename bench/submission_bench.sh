@@ -61,6 +61,7 @@ herald_start_redis "$tmp/redis" "$redis_port"
 herald_pki_ca "$tmp/pki" ca
 herald_pki_leaf "$tmp/pki" ca server server
 herald_pki_leaf "$tmp/pki" ca client client
+herald_pki_crl "$tmp/pki" ca
 if ((deliver)); then
   export HERALD_ROLES='["ingress", "delivery", "receiver"]'
 else
@@ -77,6 +78,10 @@ herald_create_database "$tmp/mariadb" herald herald "$(cat "$HERALD_MYSQL_PASSWO
 build/heraldctl db migrate --config-file "$tmp/herald.ini" >/dev/null
 build/heraldctl client add bench --config-file "$tmp/herald.ini" \
   --certificate "$tmp/pki/client.crt" >/dev/null
+# The node delivers to its own receiver, which wants a registered node
+# certificate.
+build/heraldctl cert register --config-file "$tmp/herald.ini" \
+  "$tmp/pki/server.crt" >/dev/null
 
 start_node() {
   build/heraldd --config-file="$tmp/herald.ini" --ingress.rate-limit=0 \
