@@ -75,8 +75,7 @@ private:
 };
 
 /// Spawns the submission pipeline of an ingress node (store, its writers,
-/// the queue writer) and loads what the routes need. `keep` records every
-/// spawned actor for the shutdown.
+/// the queue writer). `keep` records every spawned actor for the shutdown.
 template <class Keep>
 std::shared_ptr<const web::messages_context>
 make_messages_context(caf::actor_system& sys,
@@ -107,8 +106,7 @@ make_messages_context(caf::actor_system& sys,
   return ctx;
 }
 
-/// Spawns the group commit of the receiver role (receiver, its stores) and
-/// loads the key ring it seals with.
+/// Spawns the group commit of the receiver role (receiver, its stores).
 template <class Keep>
 std::shared_ptr<const web::receiver_context>
 make_receiver_context(caf::actor_system& sys,
@@ -147,7 +145,9 @@ load_crl(const std::string& setting, const std::string& path,
   auto err = crl->refresh();
   if (!crl->in_force())
     return make_error(errc::invalid_config,
-                      setting + ": no valid CRL in force: " + render(err));
+                      "no valid CRL in " + setting + " ('" + path
+                        + "'), and a node does not start without one: "
+                        + render(err));
   if (err)
     spdlog::warn("{}", render(err));
   return crl;
