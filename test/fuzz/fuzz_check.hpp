@@ -1,0 +1,50 @@
+#pragma once
+
+// Helpers shared by the fuzz targets: an invariant check that aborts (so
+// libFuzzer records the input) and a JSON validity check for responses.
+
+#include "net/http_types.hpp"
+
+#include <rapidjson/document.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+// Sanitizer defaults, so that a crash file reproduces with the bare
+// binary too: every finding is fatal, with the repository's suppressions.
+extern "C" const char* __ubsan_default_options() {
+  return "print_stacktrace=1:halt_on_error=1:suppressions=" HERALD_SOURCE_DIR
+         "/test/sanitizer/ubsan.supp";
+}
+
+namespace herald::fuzz {
+
+/// Aborts with `what` when `ok` is false: libFuzzer saves the input.
+inline void check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "fuzz invariant violated: %s\n", what);
+    std::abort();
+  }
+}
+
+/// Whether `text` is one well-formed JSON value; with `utf8`, also whether
+/// every string in it is valid UTF-8.
+inline bool is_json(const std::string& text, bool utf8) {
+  rapidjson::Document doc;
+  if (utf8)
+    doc.Parse<rapidjson::kParseValidateEncodingFlag>(text.data(), text.size());
+  else
+    doc.Parse(text.data(), text.size());
+  return !doc.HasParseError();
+}
+
+/// Checks what every Herald response must look like: a real HTTP status and,
+/// for problem+json, an RFC 9457 body that is valid JSON.
+inline void check_response(const net::http_response& resp) {
+  check(resp.status >= 100 && resp.status <= 599, "status out of range");
+  if (resp.content_type == "application/problem+json")
+    check(is_json(resp.body, false), "problem+json body is not JSON");
+}
+
+} // namespace herald::fuzz
