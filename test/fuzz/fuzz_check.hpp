@@ -7,9 +7,11 @@
 
 #include <rapidjson/document.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 // Sanitizer defaults, so that a crash file reproduces with the bare
 // binary too: every finding is fatal, with the repository's suppressions.
@@ -37,6 +39,38 @@ inline bool is_json(const std::string& text, bool utf8) {
   else
     doc.Parse(text.data(), text.size());
   return !doc.HasParseError();
+}
+
+/// Whether `text` is well-formed UTF-8 (RFC 3629: shortest forms, no
+/// surrogates, nothing above U+10FFFF).
+inline bool is_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    auto c = static_cast<unsigned char>(text[i]);
+    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                 : (c >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > text.size())
+      return false;
+    uint32_t cp = len == 1 ? c : c & (0x7F >> len);
+    for (size_t k = 1; k < len; ++k) {
+      auto t = static_cast<unsigned char>(text[i + k]);
+      if ((t & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (t & 0x3F);
+    }
+    static constexpr uint32_t min_of[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_of[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += len;
+  }
+  return true;
+}
+
+/// Whether the environment asks for every invariant, known bugs included
+/// (HERALD_FUZZ_STRICT, set by the known-bug CTest tests).
+inline bool strict() {
+  static const bool result = std::getenv("HERALD_FUZZ_STRICT") != nullptr;
+  return result;
 }
 
 /// Checks what every Herald response must look like: a real HTTP status and,

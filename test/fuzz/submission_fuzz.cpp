@@ -25,7 +25,25 @@ size_t code_points(std::string_view utf8) {
   return result;
 }
 
+/// KNOWN BUG (docs/SECURITY_PROOF.md, "lone surrogates"): RapidJSON 1.1
+/// decodes a lone low-surrogate escape ("\udc00") into bytes that are not
+/// UTF-8 (ED B0 80), and parse_submission passes them on: into problem
+/// details and into accepted message bodies, which the receiver then
+/// rejects. Fuzzing goes on past it unless HERALD_FUZZ_STRICT is set; the
+/// reproducers in test/fuzz/known-bugs/submission/ run strictly in CTest.
+/// Remove this exception with the fix and move them into the corpus.
+bool lone_surrogate_escape(std::string_view body) {
+  for (auto pos = body.find("\\u"); pos != std::string_view::npos;
+       pos = body.find("\\u", pos + 1))
+    if (pos + 3 < body.size() && (body[pos + 2] == 'd' || body[pos + 2] == 'D')
+        && std::string_view{"cdefCDEF"}.find(body[pos + 3])
+             != std::string_view::npos)
+      return true;
+  return false;
+}
+
 void parse(const net::http_request& req, size_t max_chars) {
+  bool known_bug = !fuzz::strict() && lone_surrogate_escape(req.body);
   auto parsed = web::parse_submission(req, max_chars);
   if (auto resp = std::get_if<net::http_response>(&parsed)) {
     fuzz::check_response(*resp);
@@ -33,7 +51,7 @@ void parse(const net::http_request& req, size_t max_chars) {
                   || resp->status == 422,
                 "parse_submission answered neither 400, 415 nor 422");
     // Member names come from a body that passed UTF-8 validation.
-    fuzz::check(fuzz::is_json(resp->body, true),
+    fuzz::check(known_bug || fuzz::is_json(resp->body, true),
                 "a submission problem is not valid UTF-8 JSON");
     return;
   }
@@ -43,6 +61,9 @@ void parse(const net::http_request& req, size_t max_chars) {
   auto chars = code_points(input.message_body);
   fuzz::check(chars > 0 && chars <= max_chars,
               "accepted a message body of the wrong length");
+  // Delivery writes the body into JSON that the receiver validates.
+  fuzz::check(known_bug || fuzz::is_utf8(input.message_body),
+              "accepted a message body that is not UTF-8");
 }
 
 } // namespace
