@@ -19,7 +19,33 @@
 
 using namespace herald;
 
+namespace {
+
+/// KNOWN BUG (docs/SECURITY_PROOF.md, "empty delivery fields"): the
+/// receiver skips its checks for an empty message_id, sender_number or
+/// created_at, then dereferences the empty parse results. Unless
+/// HERALD_FUZZ_STRICT is set, such inputs are skipped so fuzzing goes on;
+/// test/fuzz/known-bugs/delivery/ runs strictly in CTest. Remove with the
+/// fix and move the reproducer into the corpus.
+bool has_empty_field(const uint8_t* data, size_t size) {
+  rapidjson::Document doc;
+  doc.Parse(reinterpret_cast<const char*>(data), size);
+  if (doc.HasParseError() || !doc.IsObject())
+    return false;
+  for (const char* name : {"message_id", "sender_number", "created_at"}) {
+    auto it = doc.FindMember(name);
+    if (it != doc.MemberEnd() && it->value.IsString()
+        && it->value.GetStringLength() == 0)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (!fuzz::strict() && has_empty_field(data, size))
+    return -1;
   net::http_request req;
   req.method = "POST";
   req.target = "/internal/v1/deliver";
