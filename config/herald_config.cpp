@@ -9,6 +9,7 @@
 #include <caf/settings.hpp>
 
 #include <cctype>
+#include <cstring>
 #include <fstream>
 
 namespace herald::config {
@@ -445,14 +446,16 @@ caf::expected<settings> herald_config::make_settings() const {
 
 caf::error herald_config::check_unknown_keys() const {
   for (const char* category : herald_categories) {
-    auto i = content.find(category);
+    // caf::string_view has no const char* constructor under clang.
+    caf::string_view name{category, std::strlen(category)};
+    auto i = content.find(name);
     if (i == content.end())
       continue;
     auto dict = caf::get_if<caf::settings>(&i->second);
     if (dict == nullptr)
       continue;
     for (const auto& kvp : *dict)
-      if (custom_options_.qualified_name_lookup(category, kvp.first)
+      if (custom_options_.qualified_name_lookup(name, kvp.first)
           == nullptr)
         return make_error(errc::invalid_config,
                           std::string{category} + "." + kvp.first
