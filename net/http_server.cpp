@@ -35,12 +35,17 @@ class session;
 
 } // namespace
 
+struct https_server::io {
+  asio::io_context ioc;
+};
+
 struct https_server::impl : std::enable_shared_from_this<impl> {
-  impl(const config::ingress_config& cfg, request_handler handler,
-       metrics* m)
+  impl(asio::io_context& ioc, const config::ingress_config& cfg,
+       request_handler handler, metrics* m)
     : cfg(cfg),
       handler(std::move(handler)),
       metrics(m),
+      ioc(ioc),
       acceptor(asio::make_strand(ioc)) {
     // nop
   }
@@ -52,7 +57,7 @@ struct https_server::impl : std::enable_shared_from_this<impl> {
   herald::metrics* metrics;
   std::shared_ptr<asio::ssl::context> tls;
   std::shared_ptr<crl_store> crl;
-  asio::io_context ioc;
+  asio::io_context& ioc;
   tcp::acceptor acceptor;
   std::vector<std::thread> threads;
   std::atomic<size_t> connections{0};
@@ -337,7 +342,9 @@ caf::expected<std::unique_ptr<https_server>>
 https_server::start(const config::ingress_config& cfg,
                     request_handler handler, metrics* metrics,
                     std::shared_ptr<crl_store> crl) {
-  auto ptr = std::make_shared<impl>(cfg, std::move(handler), metrics);
+  auto context = std::make_unique<io>();
+  auto ptr = std::make_shared<impl>(context->ioc, cfg, std::move(handler),
+                                    metrics);
   ptr->crl = std::move(crl);
   auto tls = make_server_context(cfg.tls, "ingress", ptr->crl.get());
   if (!tls)
@@ -369,21 +376,27 @@ https_server::start(const config::ingress_config& cfg,
     ptr->threads.emplace_back([p = ptr.get()] { p->ioc.run(); });
   spdlog::info("https: listening on {}:{} with {} threads", cfg.address,
                acc.local_endpoint().port(), cfg.threads);
-  return std::unique_ptr<https_server>{new https_server(std::move(ptr))};
+  return std::unique_ptr<https_server>{
+    new https_server(std::move(context), std::move(ptr))};
 }
 
-https_server::https_server(std::shared_ptr<impl> ptr) : impl_(std::move(ptr)) {
+https_server::https_server(std::unique_ptr<io> context,
+                           std::shared_ptr<impl> ptr)
+  : io_(std::move(context)), impl_(std::move(ptr)) {
   // nop
 }
 
 https_server::~https_server() {
   stop();
+  // Then impl_ goes, then io_: destroying the context destroys the
+  // handlers that never ran, and with them the sessions and impl.
 }
 
 void https_server::stop() {
   if (impl_->stopped.exchange(true))
     return;
-  asio::post(impl_->acceptor.get_executor(), [p = impl_] {
+  // A raw pointer: a handler that never runs must not keep impl alive.
+  asio::post(impl_->acceptor.get_executor(), [p = impl_.get()] {
     beast::error_code ignored;
     p->acceptor.close(ignored);
   });
@@ -391,6 +404,9 @@ void https_server::stop() {
   for (auto& t : impl_->threads)
     t.join();
   impl_->threads.clear();
+  // No thread runs now: release the port at once.
+  beast::error_code ignored;
+  impl_->acceptor.close(ignored);
 }
 
 uint16_t https_server::port() const {

@@ -44,9 +44,15 @@ public:
 
   struct impl;
 
-private:
-  explicit https_server(std::shared_ptr<impl> ptr);
+  /// The I/O context, owned apart from `impl`: pending handlers hold
+  /// `impl` (and every session) alive, so the context must be destroyed
+  /// last to release them.
+  struct io;
 
+private:
+  https_server(std::unique_ptr<io> io, std::shared_ptr<impl> ptr);
+
+  std::unique_ptr<io> io_;
   std::shared_ptr<impl> impl_;
 };
 
