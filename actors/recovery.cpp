@@ -72,6 +72,14 @@ caf::expected<sweep_report> sweep(recovery_state& st) {
     return err;
   if (auto err = persistence::ensure_connected(st.redis, st.cfg.redis))
     return err;
+  // Every node samples the backlog's age, not only the lock holder: a
+  // node that stops winning the lock would keep a stale value.
+  if (st.stats != nullptr) {
+    auto age = persistence::oldest_pending_age(*st.db);
+    if (!age)
+      return age.error();
+    st.stats->oldest_pending_age.Set(*age);
+  }
   // The lock expires before the next sweep of any node is due.
   auto locked = persistence::try_lock(*st.redis, st.cfg.node,
                                       st.cfg.recovery.interval * 9 / 10);

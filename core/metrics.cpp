@@ -159,6 +159,13 @@ metrics::metrics(const std::string& node)
                    .Help("Length of the Redis pending list, as last seen.")
                    .Register(*registry_)
                    .Add({})),
+    oldest_pending_age(
+      prometheus::BuildGauge()
+        .Name("herald_oldest_pending_age_seconds")
+        .Help("Seconds since the oldest queued or delivering message was "
+              "accepted, as last sampled.")
+        .Register(*registry_)
+        .Add({})),
     recovered_messages(
       prometheus::BuildCounter()
         .Name("herald_recovered_messages_total")

@@ -78,6 +78,10 @@ public:
   /// Length of the Redis pending list, as last seen.
   prometheus::Gauge& queue_length;
 
+  /// Seconds since the oldest undelivered (queued or delivering) message
+  /// was accepted, sampled by every node's recovery sweep.
+  prometheus::Gauge& oldest_pending_age;
+
   /// Queued messages whose ids Redis had lost, queued again by recovery.
   prometheus::Counter& recovered_messages;
 

@@ -233,6 +233,23 @@ queued_ids(mysql_connection& db, const std::string& after, size_t limit) {
   return result;
 }
 
+caf::expected<double> oldest_pending_age(mysql_connection& db) {
+  // Ids are UUIDv7: the smallest id per status is its oldest message, read
+  // from the (status, id) index, then its row by primary key; no scan.
+  auto rows = db.query(
+    "SELECT GREATEST(0, TIMESTAMPDIFF(MICROSECOND, LEAST("
+    "COALESCE((SELECT created_at FROM messages WHERE id = (SELECT MIN(id) "
+    "FROM messages WHERE status = 'queued')), NOW(6)), "
+    "COALESCE((SELECT created_at FROM messages WHERE id = (SELECT MIN(id) "
+    "FROM messages WHERE status = 'delivering')), NOW(6))), NOW(6)))",
+    {});
+  if (!rows)
+    return rows.error();
+  if (rows->empty() || !rows->front()[0])
+    return 0.0;
+  return std::stod(*rows->front()[0]) / 1e6;
+}
+
 caf::expected<std::vector<std::string>>
 still_deliverable(mysql_connection& db, const std::vector<std::string>& ids) {
   std::vector<std::string> result;

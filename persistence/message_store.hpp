@@ -39,6 +39,10 @@ find_message(mysql_connection& db, uint64_t client_id, const std::string& id);
 caf::expected<std::vector<std::string>>
 queued_ids(mysql_connection& db, const std::string& after, size_t limit);
 
+/// Seconds since the oldest queued or delivering message was accepted (0
+/// when there is none): how long the delivery backlog has been waiting.
+caf::expected<double> oldest_pending_age(mysql_connection& db);
+
 /// Of `ids` (raw), those still queued or delivering: the sweep checks again
 /// after asking Redis, since a delivery may have finished in between.
 caf::expected<std::vector<std::string>>

@@ -2,6 +2,7 @@
 
 #include "actors/recovery.hpp"
 #include "core/errc.hpp"
+#include "core/metrics.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
 #include "persistence/delivery_store.hpp"
@@ -173,6 +174,36 @@ BOOST_AUTO_TEST_CASE(messages_stuck_before_their_enqueue_are_rejected) {
   BOOST_TEST(status_of(a.id) == "rejected");
 }
 
+// The age of the oldest undelivered message, for the "oldest pending
+// message too old" alert: queued and delivering count, finished ones not.
+BOOST_AUTO_TEST_CASE(the_oldest_pending_age_counts_queued_and_delivering) {
+  auto none = oldest_pending_age(db);
+  BOOST_REQUIRE_MESSAGE(none, test::why(none));
+  BOOST_TEST(*none == 0.0);
+  auto old = make(alice);
+  auto young = make(alice);
+  auto done = make(alice);
+  store({old, young, done});
+  auto age_of = [this](const stored_message& m, const char* status,
+                       int minutes) {
+    BOOST_REQUIRE(db.execute("UPDATE messages SET status = ?, created_at = "
+                             "NOW(6) - INTERVAL ? MINUTE WHERE id = ?",
+                             {std::string{status}, int64_t{minutes}, m.id}));
+  };
+  age_of(old, "delivering", 60);
+  age_of(young, "queued", 1);
+  age_of(done, "delivered", 600);
+  auto age = oldest_pending_age(db);
+  BOOST_REQUIRE_MESSAGE(age, test::why(age));
+  BOOST_TEST(*age >= 3600.0);
+  BOOST_TEST(*age < 3660.0);
+  age_of(old, "failed", 60);
+  age = oldest_pending_age(db);
+  BOOST_REQUIRE(age);
+  BOOST_TEST(*age >= 60.0);
+  BOOST_TEST(*age < 120.0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(recovery_suite, test::threaded_fixture)
@@ -211,6 +242,35 @@ BOOST_AUTO_TEST_CASE(the_sweep_queues_messages_that_redis_lost) {
   BOOST_TEST(!sweep_now().ran);
   redis->command({"DEL", queue_keys::sweep_lock});
   BOOST_TEST(sweep_now().ran);
+  self->send_exit(rec, caf::exit_reason::user_shutdown);
+}
+
+// Every node's sweep samples the backlog's age, also without the lock.
+BOOST_AUTO_TEST_CASE(the_sweep_samples_the_oldest_pending_age) {
+  store_fixture data;
+  auto m = data.make(data.alice);
+  data.store({m});
+  BOOST_REQUIRE(data.db.execute("UPDATE messages SET created_at = NOW(6) - "
+                                "INTERVAL 10 MINUTE WHERE id = ?",
+                                {m.id}));
+  auto redis = redis_connection::connect(test::test_redis());
+  BOOST_REQUIRE(redis);
+  // Another node holds the lock: this one does not sweep, but samples.
+  redis->command({"SET", queue_keys::sweep_lock, "other-node", "PX",
+                  "60000"});
+  metrics stats{"test-node"};
+  maintenance_config cfg{"test-node", test::test_mysql(data.database),
+                         test::test_redis(),
+                         config::recovery_config{1h, 1h, 1h}};
+  auto rec = spawn_recovery(sys, cfg, &stats);
+  sweep_report report;
+  self->request(rec, 10s, sweep_atom::value)
+    .receive([&](sweep_report& r) { report = r; },
+             [](caf::error& err) { BOOST_FAIL(caf::to_string(err)); });
+  BOOST_TEST(!report.ran);
+  BOOST_TEST(stats.oldest_pending_age.Value() >= 600.0);
+  BOOST_TEST(stats.oldest_pending_age.Value() < 660.0);
+  redis->command({"DEL", queue_keys::sweep_lock});
   self->send_exit(rec, caf::exit_reason::user_shutdown);
 }
 
