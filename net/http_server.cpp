@@ -253,6 +253,14 @@ private:
     res->version(version_);
     res->set(http::field::server, "herald");
     res->set(http::field::content_type, resp.content_type);
+    // An API answer is never framed, sniffed, run as a page or cached by a
+    // proxy; routes may override (e.g. their own Cache-Control).
+    res->set(http::field::strict_transport_security, "max-age=31536000");
+    res->set("X-Content-Type-Options", "nosniff");
+    res->set(http::field::x_frame_options, "DENY");
+    res->set("Content-Security-Policy",
+             "default-src 'none'; frame-ancestors 'none'");
+    res->set(http::field::cache_control, "no-store");
     for (const auto& [name, value] : resp.headers)
       res->set(name, value);
     res->body() = std::move(resp.body);

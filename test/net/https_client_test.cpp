@@ -420,6 +420,13 @@ BOOST_AUTO_TEST_CASE(http_1_0_keep_alive_is_answered_in_kind) {
                              "Connection: keep-alive\r\n\r\n"};
   auto first = c.exchange(request);
   BOOST_TEST(first.rfind("HTTP/1.0 200", 0) == 0u, first);
+  // Every answer carries the security headers (testssl's findings).
+  for (auto header : {"Strict-Transport-Security: max-age=31536000",
+                      "X-Content-Type-Options: nosniff",
+                      "X-Frame-Options: DENY",
+                      "Content-Security-Policy: default-src 'none'",
+                      "Cache-Control: no-store"})
+    BOOST_TEST(first.find(header) != std::string::npos, header);
   BOOST_TEST(first.find("Connection: keep-alive") != std::string::npos);
   BOOST_TEST(c.exchange(request).rfind("HTTP/1.0 200", 0) == 0u);
 }
