@@ -42,9 +42,9 @@ struct ingress_config {
   tls_files tls;
   size_t max_connections = 1024;
   /// Connections of one IP address that have not finished their TLS
-  /// handshake; more are closed at once, so unauthenticated peers cannot
-  /// take every slot. A delivering node opens workers x connections (128)
-  /// at once.
+  /// handshake, once half of max_connections are taken; more are closed at
+  /// once, so unauthenticated peers cannot take every slot. A delivering
+  /// node opens workers x connections (128) at once.
   size_t max_handshakes_per_ip = 128;
   size_t max_header_bytes = 8 * 1024;
   size_t max_body_bytes = 16 * 1024;

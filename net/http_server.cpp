@@ -66,11 +66,12 @@ struct https_server::impl : std::enable_shared_from_this<impl> {
   std::mutex handshakes_mtx;
   std::unordered_map<std::string, size_t> handshakes;
 
-  /// Takes a handshake slot of `address`; false when it has none left.
-  bool take_handshake_slot(const std::string& address) {
+  /// Takes a handshake slot of `address`. With `enforce`, false when the
+  /// address has none left.
+  bool take_handshake_slot(const std::string& address, bool enforce) {
     std::lock_guard<std::mutex> guard{handshakes_mtx};
     auto& n = handshakes[address];
-    if (n >= cfg.max_handshakes_per_ip)
+    if (enforce && n >= cfg.max_handshakes_per_ip)
       return false;
     ++n;
     return true;
@@ -323,7 +324,12 @@ void https_server::impl::accept() {
           refusal = "peer_gone";
         else if (self->connections >= self->cfg.max_connections)
           refusal = "max_connections";
-        else if (!self->take_handshake_slot(address))
+        // The per-address cap shares out the slots once they get scarce
+        // (half taken); before, a peer that opens its pool at once (a
+        // delivering node) is not turned away for nothing.
+        else if (!self->take_handshake_slot(
+                   address,
+                   self->connections >= self->cfg.max_connections / 2))
           refusal = "max_handshakes_per_ip";
         if (refusal != nullptr) {
           // Logged at debug only: a flood must not flood the log too.

@@ -435,6 +435,8 @@ BOOST_AUTO_TEST_CASE(idle_unauthenticated_connections_are_capped_per_address) {
   start(60s, [](config::ingress_config& cfg) {
     cfg.max_handshakes_per_ip = 2;
     cfg.handshake_timeout = 1s;
+    // The cap engages once half of the connections are taken.
+    cfg.max_connections = 4;
   });
   using boost::asio::ip::tcp;
   boost::asio::io_context ioc;
