@@ -16,6 +16,7 @@
 #include "net/http_server.hpp"
 #include "net/metrics_endpoint.hpp"
 #include "node/signals.hpp"
+#include "node/systemd_notify.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
 #include "persistence/limits.hpp"
@@ -32,13 +33,16 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <unistd.h>
 
@@ -197,6 +201,74 @@ caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
   spdlog::info("delivery: {} workers deliver to {}", cfg.delivery.workers,
                cfg.delivery.url);
   return caf::none;
+}
+
+/// The health actor's latest report, or nothing when it does not answer
+/// within `timeout` (a wedged actor system).
+std::optional<health_report> latest_health(caf::actor_system& sys,
+                                           const health_actor& health,
+                                           caf::timespan timeout) {
+  std::optional<health_report> result;
+  caf::scoped_actor self{sys};
+  self->request(health, timeout, caf::get_atom::value)
+    .receive([&result](health_report& report) { result = std::move(report); },
+             [](caf::error&) {
+               // nop: no answer in time
+             });
+  return result;
+}
+
+/// The status line for the service manager, e.g. "serving; mysql up, redis
+/// up" (systemctl status shows it).
+std::string describe(const health_report& report) {
+  std::string text = report.healthy() ? "serving" : "degraded";
+  const char* sep = "; ";
+  for (const auto& dep : report.dependencies) {
+    text += sep + dep.name + (dep.up ? " up" : " down");
+    sep = ", ";
+  }
+  return text;
+}
+
+/// Tells the service manager (Type=notify) that the node serves, once the
+/// health actor has its first report (so health answers 200 from then on,
+/// or names what is down), and starts the watchdog keep-alive when the
+/// unit asks for one (WatchdogSec=). Does nothing outside systemd.
+std::unique_ptr<service_watchdog>
+announce_ready(caf::actor_system& sys, const health_actor& health,
+               const config::settings& cfg) {
+  auto cycle = cfg.health.interval + cfg.health.probe_timeout;
+  auto deadline = std::chrono::steady_clock::now() + cycle
+                  + std::chrono::seconds{1};
+  auto report = latest_health(sys, health, cycle);
+  while ((!report || report->checked_at == caf::timestamp{})
+         && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    report = latest_health(sys, health, cycle);
+  }
+  auto status = report && report->checked_at != caf::timestamp{}
+                  ? describe(*report)
+                  : std::string{"starting"};
+  notify_service_manager("READY=1\nSTATUS=" + status);
+  auto timeout = watchdog_timeout();
+  if (timeout.count() == 0)
+    return nullptr;
+  spdlog::info("watchdog: keep-alive every {} ms while health is fresh",
+               std::chrono::duration_cast<std::chrono::milliseconds>(timeout)
+                   .count()
+                 / 2);
+  // A report older than two probe cycles means the health actor (or the
+  // scheduler under it) no longer runs: stop vouching for the node.
+  caf::timespan ask = std::max<caf::timespan>(timeout / 4,
+                                              std::chrono::milliseconds{50});
+  return std::make_unique<service_watchdog>(
+    timeout,
+    [&sys, health, ask, stale = 2 * cycle]() -> std::optional<std::string> {
+      auto report = latest_health(sys, health, ask);
+      if (!report || caf::make_timestamp() - report->checked_at > stale)
+        return std::nullopt;
+      return describe(*report);
+    });
 }
 
 } // namespace
@@ -377,8 +449,11 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     }
     if (exit_code == 0) {
       spdlog::info("node '{}' ready", cfg.node.name);
+      auto keep_alive = announce_ready(sys, health, cfg);
       auto sig = wait_for_termination_signal();
       spdlog::info("received signal {}; shutting down", sig);
+      keep_alive.reset();
+      notify_service_manager("STOPPING=1\nSTATUS=shutting down");
     }
     watchdog.emplace(cfg.node.shutdown_timeout);
     // Delivery workers finish the message in hand and put back the rest.
