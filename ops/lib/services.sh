@@ -11,9 +11,11 @@ herald_pid_alive() {
   [[ "$(awk '{print $3}' /proc/$pid/stat 2>/dev/null)" != "Z" ]]
 }
 
-# herald_wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s.
+# herald_wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s. Tests
+# of sanitizer builds, several times slower, set HERALD_TEST_SLOWDOWN to
+# stretch every wait (and timing bound) by that factor.
 herald_wait_until() {
-  local deadline=$((SECONDS + $1))
+  local deadline=$((SECONDS + $1 * ${HERALD_TEST_SLOWDOWN:-1}))
   shift
   until "$@" >/dev/null 2>&1; do
     ((SECONDS < deadline)) || return 1

@@ -60,7 +60,7 @@ check "the downstream got sender, body and the id as Idempotency-Key" \
 # again within milliseconds instead of waiting for the retry schedule.
 latency=$(sql "SELECT TIMESTAMPDIFF(MICROSECOND, created_at, delivered_at) DIV 1000 FROM messages WHERE id = UNHEX('${ok//-/}')")
 check "it was delivered within 500 ms of its acceptance (${latency:-?} ms)" \
-  test "${latency:-999999}" -lt 500
+  test "${latency:-999999}" -lt $((500 * ${HERALD_TEST_SLOWDOWN:-1}))
 
 flaky=$(submit "flaky one")
 check "a message failing twice is delivered on the third attempt" \
@@ -117,12 +117,13 @@ check "a second node under the same name refuses to start (exit 1)" \
   test "$(second_node; echo $?)" = 1
 check "and says the name is in use" grep -q "another running node is named" "$tmp/second.out"
 "$LOADGEN" --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
-  --url "$messages" --connections 32 --duration 10 --warmup 0 \
+  --url "$messages" --connections 32 \
+  --duration $((10 * ${HERALD_TEST_SLOWDOWN:-1})) --warmup 0 \
   >"$tmp/loadgen.out" 2>/dev/null &
 loadgen_pid=$!
 # Mid-burst, once 10,000 messages are in and delivery is under way (or
 # after 9 s on a slow machine).
-for _ in $(seq 1 45); do
+for _ in $(seq 1 $((45 * ${HERALD_TEST_SLOWDOWN:-1}))); do
   sleep 0.2
   (($(sql "SELECT COUNT(*) FROM messages") >= 10100)) && break
 done
