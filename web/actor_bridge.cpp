@@ -12,13 +12,17 @@ namespace herald::web {
 
 namespace {
 
+/// How often a bridge actor fails the asks past their deadline.
 constexpr auto deadline_check = std::chrono::milliseconds{250};
 
-caf::behavior bridge(bridge_self self) {
-  self->delayed_send(self, deadline_check, tick_atom::value);
+// The interval is an argument, not read from the constant inside: CAF
+// 0.17.6 binds a reference to a null pointer when it spawns a stateful
+// actor without arguments (UndefinedBehaviorSanitizer, init_fun_factory).
+caf::behavior bridge(bridge_self self, caf::timespan check_every) {
+  self->delayed_send(self, check_every, tick_atom::value);
   return {
     [self](bridge_job& job) { job(self); },
-    [self](tick_atom) {
+    [self, check_every](tick_atom) {
       auto now = self->clock().now();
       auto& pending = self->state.pending;
       for (auto i = pending.begin(); i != pending.end();) {
@@ -31,7 +35,7 @@ caf::behavior bridge(bridge_self self) {
           ++i;
         }
       }
-      self->delayed_send(self, deadline_check, tick_atom::value);
+      self->delayed_send(self, check_every, tick_atom::value);
     },
   };
 }
@@ -40,7 +44,8 @@ caf::behavior bridge(bridge_self self) {
 
 actor_bridge::actor_bridge(caf::actor_system& sys, size_t actors) {
   for (size_t i = 0; i < std::max<size_t>(actors, 1); ++i)
-    actors_.push_back(sys.spawn(bridge));
+    actors_.push_back(
+      sys.spawn(bridge, caf::timespan{deadline_check}));
 }
 
 actor_bridge::~actor_bridge() {
