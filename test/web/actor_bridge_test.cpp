@@ -19,14 +19,16 @@ namespace {
 /// Doubles positive numbers, fails on 0, never answers negative ones.
 using doubler_actor = caf::typed_actor<caf::replies_to<int>::with<int>>;
 
-doubler_actor::behavior_type doubler(doubler_actor::pointer self) {
+// An argument, because CAF 0.17.6 binds a reference to a null pointer when
+// it spawns an actor without arguments (UndefinedBehaviorSanitizer).
+doubler_actor::behavior_type doubler(doubler_actor::pointer self, int factor) {
   return {
-    [self](int x) -> caf::result<int> {
+    [self, factor](int x) -> caf::result<int> {
       if (x == 0)
         return caf::make_error(caf::sec::invalid_argument);
       if (x < 0)
         return self->make_response_promise<int>(); // dropped: no answer
-      return 2 * x;
+      return factor * x;
     },
   };
 }
@@ -38,7 +40,7 @@ struct outcome {
 };
 
 struct bridge_fixture : test::threaded_fixture {
-  doubler_actor dest = sys.spawn(doubler);
+  doubler_actor dest = sys.spawn(doubler, 2);
   web::actor_bridge bridge{sys, 2};
 
   ~bridge_fixture() {
