@@ -3,7 +3,8 @@
 // All typed actor interfaces of Herald. docs/DESIGN.md shows how they
 // connect; each alias has one sentence and a comment per handler.
 
-#include "actors/messages.hpp"
+#include "actors/atoms.hpp"
+#include "core/messages.hpp"
 
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>

@@ -1,6 +1,7 @@
 #include "actors/delivery.hpp"
 
 #include "core/errc.hpp"
+#include "core/message_id.hpp"
 #include "core/metrics.hpp"
 #include "persistence/delivery_store.hpp"
 #include "persistence/message_queue.hpp"
@@ -195,7 +196,7 @@ claim_and_attempt(delivery_worker_state& st,
                   const std::vector<std::string>& ids, batch_plan& plan) {
   std::vector<std::string> raw;
   for (const auto& text : ids) {
-    if (auto id = persistence::uuid::parse(text))
+    if (auto id = message_id::parse(text))
       raw.push_back(id->raw());
     else
       plan.finished.push_back(text); // not a message id: drop it
@@ -210,7 +211,7 @@ claim_and_attempt(delivery_worker_state& st,
   for (const auto& job : *jobs)
     by_id.emplace(job.id, &job);
   for (const auto& text : ids) {
-    auto id = persistence::uuid::parse(text);
+    auto id = message_id::parse(text);
     if (!id)
       continue;
     if (st.cfg.stopping->load()) {

@@ -1,6 +1,7 @@
 #pragma once
 
-#include "actors/messages.hpp"
+#include "actors/atoms.hpp"
+#include "core/messages.hpp"
 #include "core/errc.hpp"
 
 #include <caf/actor_clock.hpp>

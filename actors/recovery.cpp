@@ -1,6 +1,7 @@
 #include "actors/recovery.hpp"
 
 #include "core/errc.hpp"
+#include "core/message_id.hpp"
 #include "core/metrics.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
@@ -22,9 +23,7 @@ namespace {
 constexpr size_t sweep_page = 1000;
 
 std::string text_id(const std::string& raw) {
-  persistence::uuid id;
-  std::copy(raw.begin(), raw.end(), id.bytes.begin());
-  return id.to_string();
+  return message_id::text_of(raw);
 }
 
 /// Queues again every queued message that Redis no longer holds.

@@ -1,6 +1,7 @@
 #include "actors/store.hpp"
 
 #include "core/errc.hpp"
+#include "core/message_id.hpp"
 #include "core/metrics.hpp"
 #include "persistence/crypto.hpp"
 
@@ -37,11 +38,8 @@ void finish(self_ptr self, const batch_ptr& batch, size_t writer,
 std::vector<std::string> text_ids(const std::vector<std::string>& raw_ids) {
   std::vector<std::string> result;
   result.reserve(raw_ids.size());
-  for (const auto& raw : raw_ids) {
-    persistence::uuid id;
-    std::copy(raw.begin(), raw.end(), id.bytes.begin());
-    result.push_back(id.to_string());
-  }
+  for (const auto& raw : raw_ids)
+    result.push_back(message_id::text_of(raw));
   return result;
 }
 

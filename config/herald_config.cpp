@@ -1,6 +1,6 @@
 #include "config/herald_config.hpp"
 
-#include "actors/messages.hpp"
+#include "core/messages.hpp"
 #include "config/secrets.hpp"
 #include "persistence/crypto.hpp"
 #include "core/errc.hpp"

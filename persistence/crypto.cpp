@@ -2,6 +2,7 @@
 
 #include "config/secrets.hpp"
 #include "core/errc.hpp"
+#include "core/hex.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -15,7 +16,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -29,42 +29,6 @@ namespace {
 
 constexpr size_t nonce_size = 12;
 constexpr size_t tag_size = 16;
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/// Decodes exactly out.size() bytes of hex; false on any other input.
-template <size_t N>
-bool decode_hex(std::string_view hex, std::array<uint8_t, N>& out) {
-  if (hex.size() != N * 2)
-    return false;
-  for (size_t i = 0; i < N; ++i) {
-    auto hi = hex_value(hex[2 * i]);
-    auto lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return false;
-    out[i] = static_cast<uint8_t>(hi << 4 | lo);
-  }
-  return true;
-}
-
-std::string encode_hex(const uint8_t* data, size_t size) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string result;
-  result.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    result += digits[data[i] >> 4];
-    result += digits[data[i] & 0x0f];
-  }
-  return result;
-}
 
 using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
 
@@ -364,74 +328,6 @@ std::string mask_e164(std::string_view number) {
     return "+****";
   return std::string{number.substr(0, 1 + cc)} + "****"
          + std::string{number.substr(number.size() - 2)};
-}
-
-// -- UUIDv7 -------------------------------------------------------------------------
-
-uuid uuid::make_v7() {
-  // Monotonic within a process: a clock step back or two ids in the same
-  // millisecond still sort in creation order.
-  static std::mutex mtx;
-  static int64_t last_ms = 0;
-  static uint16_t counter = 0;
-  uuid result;
-  RAND_bytes(result.bytes.data(), static_cast<int>(result.bytes.size()));
-  int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count();
-  uint16_t seq = 0;
-  {
-    std::lock_guard<std::mutex> guard{mtx};
-    if (ms <= last_ms) {
-      ms = last_ms;
-      if (++counter == 0x1000) {
-        // 4096 ids in one millisecond: borrow the next millisecond.
-        ms = ++last_ms;
-        counter = 0;
-      }
-    } else {
-      last_ms = ms;
-      counter = static_cast<uint16_t>(result.bytes[6] & 0x07) << 8
-                | result.bytes[7];
-    }
-    seq = counter;
-  }
-  for (int i = 0; i < 6; ++i)
-    result.bytes[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
-  // Version 7 and a 12-bit sequence in rand_a; variant 10 in byte 8.
-  result.bytes[6] = static_cast<uint8_t>(0x70 | ((seq >> 8) & 0x0f));
-  result.bytes[7] = static_cast<uint8_t>(seq & 0xff);
-  result.bytes[8] = static_cast<uint8_t>(0x80 | (result.bytes[8] & 0x3f));
-  return result;
-}
-
-caf::expected<uuid> uuid::parse(std::string_view text) {
-  auto bad = make_error(errc::invalid_input, "not a UUID: expected "
-                                             "8-4-4-4-12 hex digits");
-  if (text.size() != 36 || text[8] != '-' || text[13] != '-'
-      || text[18] != '-' || text[23] != '-')
-    return bad;
-  std::string hex;
-  for (auto c : text)
-    if (c != '-')
-      hex += c;
-  uuid result;
-  if (!decode_hex(hex, result.bytes))
-    return bad;
-  return result;
-}
-
-std::string uuid::to_string() const {
-  auto hex = encode_hex(bytes.data(), bytes.size());
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4)
-         + "-" + hex.substr(16, 4) + "-" + hex.substr(20);
-}
-
-int64_t uuid::unix_ms() const {
-  int64_t ms = 0;
-  for (int i = 0; i < 6; ++i)
-    ms = ms << 8 | bytes[i];
-  return ms;
 }
 
 } // namespace herald::persistence

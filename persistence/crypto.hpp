@@ -114,31 +114,4 @@ size_t e164_country_code_length(std::string_view number);
 /// user's own numbers apart, too little to find or dial one.
 std::string mask_e164(std::string_view number);
 
-/// A time-ordered UUID (version 7, RFC 9562): 48-bit Unix milliseconds then
-/// random bits, so ids sort by creation time and index well.
-struct uuid {
-  std::array<uint8_t, 16> bytes{};
-
-  /// Makes a new id for now.
-  static uuid make_v7();
-
-  /// Parses the canonical 36-character form.
-  static caf::expected<uuid> parse(std::string_view text);
-
-  /// The canonical lower-case form, e.g. "01890a5d-ac96-774b-bcce-b302099a8057".
-  std::string to_string() const;
-
-  /// The 16 raw bytes as a string, for BINARY(16) columns.
-  std::string raw() const {
-    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-  }
-
-  /// Milliseconds since the epoch encoded in a v7 id.
-  int64_t unix_ms() const;
-
-  friend bool operator==(const uuid& x, const uuid& y) {
-    return x.bytes == y.bytes;
-  }
-};
-
 } // namespace herald::persistence

@@ -1,6 +1,7 @@
 #include "persistence/message_store.hpp"
 
 #include "core/errc.hpp"
+#include "core/message_id.hpp"
 #include "core/time.hpp"
 #include "persistence/crypto.hpp"
 
@@ -19,9 +20,8 @@ std::string iso8601_ms(const std::optional<std::string>& unix_ms) {
 }
 
 int64_t unix_ms_of(const std::string& raw_id) {
-  uuid id;
-  std::copy(raw_id.begin(), raw_id.end(), id.bytes.begin());
-  return id.unix_ms();
+  auto id = message_id::from_raw(raw_id);
+  return id ? id->unix_ms() : 0;
 }
 
 /// Idempotency keys younger than this still hold.
@@ -206,9 +206,7 @@ find_message(mysql_connection& db, uint64_t client_id, const std::string& id) {
     return make_error(errc::not_found, "no such message");
   auto& row = rows->front();
   message_status result;
-  uuid mid;
-  std::copy(id.begin(), id.end(), mid.bytes.begin());
-  result.message_id = mid.to_string();
+  result.message_id = message_id::text_of(id);
   result.status = *row[0];
   result.attempts = static_cast<uint32_t>(std::stoul(*row[1]));
   result.created_at = iso8601_ms(row[2]);

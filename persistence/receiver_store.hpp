@@ -1,6 +1,6 @@
 #pragma once
 
-#include "actors/messages.hpp"
+#include "core/messages.hpp"
 #include "persistence/mysql.hpp"
 
 #include <caf/expected.hpp>

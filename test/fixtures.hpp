@@ -1,7 +1,7 @@
 #pragma once
 
 #include "config/herald_config.hpp"
-#include "actors/messages.hpp"
+#include "core/messages.hpp"
 #include "config/settings.hpp"
 #include "pki/ca.hpp"
 #include "web/router.hpp"

@@ -1,6 +1,7 @@
 #include "web/actor_bridge.hpp"
 
-#include "actors/messages.hpp"
+#include "actors/atoms.hpp"
+#include "core/messages.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>

@@ -2,6 +2,7 @@
 
 #include "core/errc.hpp"
 #include "core/json.hpp"
+#include "core/message_id.hpp"
 #include "core/metrics.hpp"
 #include "net/problem.hpp"
 #include "persistence/delivery_store.hpp"
@@ -85,10 +86,9 @@ void count_rejection(const messages_context& ctx, const char* reason) {
 }
 
 net::http_response accepted_response(const std::string& raw_id) {
-  persistence::uuid id;
-  std::copy(raw_id.begin(), raw_id.end(), id.bytes.begin());
-  auto text = id.to_string();
-  caf::timestamp created{std::chrono::milliseconds{id.unix_ms()}};
+  auto id = message_id::from_raw(raw_id);
+  auto text = id->to_string();
+  caf::timestamp created{std::chrono::milliseconds{id->unix_ms()}};
   net::http_response resp{202, "application/json",
                           json_object({{"message_id", text},
                                        {"status", "queued"},
@@ -151,7 +151,7 @@ void submit(const std::shared_ptr<const messages_context>& ctx,
     }
     msg.idempotency_key = *key;
   }
-  auto id = persistence::uuid::make_v7();
+  auto id = message_id::make_v7();
   msg.id = id.raw();
   auto sealed = persistence::seal_payload(
     ctx->keys->current()->active(), input.sender_number, input.message_body, msg.id);
@@ -218,7 +218,7 @@ void status(const std::shared_ptr<const messages_context>& ctx,
     return net::problem(404, "message-not-found", "Message not found",
                         "This client has no message with that id.");
   };
-  auto id = persistence::uuid::parse(params.at("id"));
+  auto id = message_id::parse(params.at("id"));
   if (!id)
     return respond(not_found());
   ctx->bridge->ask(

@@ -2,6 +2,7 @@
 
 #include "core/errc.hpp"
 #include "core/json.hpp"
+#include "core/message_id.hpp"
 #include "core/metrics.hpp"
 #include "net/problem.hpp"
 #include "persistence/delivery_store.hpp"
@@ -151,7 +152,7 @@ parse_delivery(const net::http_request& req, size_t max_message_chars) {
   };
   delivery_input result;
   if (auto id_text = text("message_id")) {
-    if (auto id = persistence::uuid::parse(*id_text))
+    if (auto id = message_id::parse(*id_text))
       result.id = id->raw();
     else
       problems.push_back({"message_id", "must be a UUID"});

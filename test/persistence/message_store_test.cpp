@@ -2,6 +2,7 @@
 
 #include "actors/recovery.hpp"
 #include "core/errc.hpp"
+#include "core/message_id.hpp"
 #include "core/metrics.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
@@ -46,7 +47,7 @@ struct store_fixture {
   stored_message make(uint64_t client, const std::string& key = "",
                       const std::string& text = body) {
     stored_message m;
-    m.id = uuid::make_v7().raw();
+    m.id = message_id::make_v7().raw();
     m.client_id = client;
     m.sender_hash = hmac_sha256("pepper-pepper-pepper", number);
     m.sender_masked = mask_e164(number);
@@ -216,9 +217,7 @@ BOOST_AUTO_TEST_CASE(the_sweep_queues_messages_that_redis_lost) {
   data.store({m});
   auto redis = redis_connection::connect(test::test_redis());
   BOOST_REQUIRE(redis);
-  uuid id;
-  std::copy(m.id.begin(), m.id.end(), id.bytes.begin());
-  auto live = are_live(*redis, {id.to_string()});
+  auto live = are_live(*redis, {message_id::text_of(m.id)});
   BOOST_REQUIRE(live);
   BOOST_TEST(!live->front());
   redis->command({"DEL", queue_keys::sweep_lock});
@@ -235,7 +234,7 @@ BOOST_AUTO_TEST_CASE(the_sweep_queues_messages_that_redis_lost) {
     return report;
   };
   sweep_now();
-  live = are_live(*redis, {id.to_string()});
+  live = are_live(*redis, {message_id::text_of(m.id)});
   BOOST_REQUIRE(live);
   BOOST_TEST(live->front());
   // The lock holds for most of an interval: no second sweep meanwhile.

@@ -1,5 +1,6 @@
 #include "persistence/receiver_store.hpp"
 
+#include "core/message_id.hpp"
 #include "persistence/crypto.hpp"
 #include "persistence/delivery_store.hpp"
 #include "persistence/migrations.hpp"
@@ -70,7 +71,7 @@ struct receiver_store_fixture {
 };
 
 std::string new_id() {
-  return uuid::make_v7().raw();
+  return message_id::make_v7().raw();
 }
 
 } // namespace

@@ -3,9 +3,10 @@
 // Every message type that Herald actors exchange, with its 0.17-style
 // inspect() and a dotted type name. All are registered once, in
 // register_message_types(), which herald_config calls on every node.
+// The ground floor: persistence, net, config and actors include it; it
+// includes nothing of theirs.
 
 #include <caf/actor_system_config.hpp>
-#include <caf/atom.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timestamp.hpp>
 
@@ -13,37 +14,6 @@
 #include <vector>
 
 namespace herald {
-
-// -- atoms --------------------------------------------------------------------
-
-/// Asks a probe to check its dependencies now.
-using probe_atom = caf::atom_constant<caf::atom("probe")>;
-
-/// A periodic timer fired.
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
-
-/// Submits a message for durable storage.
-using submit_atom = caf::atom_constant<caf::atom("submit")>;
-
-/// Writes a batch to MySQL / a batch timer fired.
-using write_atom = caf::atom_constant<caf::atom("write")>;
-using flush_atom = caf::atom_constant<caf::atom("flush")>;
-
-/// Marks stored messages queued (after Redis took them) or rejected.
-using commit_atom = caf::atom_constant<caf::atom("commit")>;
-using reject_atom = caf::atom_constant<caf::atom("reject")>;
-
-/// Appends message ids to the Redis queue.
-using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
-
-/// Records a message the receiver role got.
-using receive_atom = caf::atom_constant<caf::atom("receive")>;
-
-/// Moves due retries back to the queue.
-using promote_atom = caf::atom_constant<caf::atom("promote")>;
-
-/// Runs a recovery sweep now.
-using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
 // -- health -------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-#include "actors/messages.hpp"
+#include "core/messages.hpp"
 
 #include "test/fixtures.hpp"
 
