@@ -117,4 +117,32 @@ using retry_timer_actor = caf::typed_actor<
   // Wake-up: promote, then sleep until the next due retry.
   caf::reacts_to<tick_atom>>;
 
+/// Validates what clients and nodes send, seals it (AES-256-GCM, keyed
+/// sender hash) and hands it on: a submission to the store, a delivery to
+/// the receiver. Answers the HTTP response once they answered. Stateless;
+/// a small pool on the CAF scheduler.
+using validator_actor = caf::typed_actor<
+  // Submission of client `client_id`: 202 once stored and queued, or the
+  // problem.
+  caf::replies_to<submit_atom, uint64_t, http_request>::with<http_response>,
+  // Delivery to the receiver role: 200 once stored (or a duplicate), or
+  // the problem.
+  caf::replies_to<receive_atom, http_request>::with<http_response>>;
+
+/// Owns the node's HTTPS listener (start, drain, stop). Its I/O threads
+/// hand each request over as a typed message with a request id; the
+/// routes run here and ask other actors, and every answer goes back
+/// through the ingress to the connection waiting for it. Runs detached.
+using ingress_actor = caf::typed_actor<
+  // Starts listening; returns the bound port.
+  caf::replies_to<listen_atom>::with<uint16_t>,
+  // From an I/O thread: routes the request (its id names the connection
+  // waiting for the answer).
+  caf::reacts_to<request_atom, http_request>,
+  // Stops accepting; answers once no request waits or `timeout` passed,
+  // with the number still waiting.
+  caf::replies_to<drain_atom, caf::timespan>::with<uint64_t>,
+  // Timer: fails the asks past their deadline.
+  caf::reacts_to<tick_atom>>;
+
 } // namespace herald

@@ -32,6 +32,15 @@ using receive_atom = caf::atom_constant<caf::atom("receive")>;
 /// Moves due retries back to the queue.
 using promote_atom = caf::atom_constant<caf::atom("promote")>;
 
+/// Starts the ingress's listener.
+using listen_atom = caf::atom_constant<caf::atom("listen")>;
+
+/// An I/O thread hands a request to the ingress.
+using request_atom = caf::atom_constant<caf::atom("request")>;
+
+/// Stops accepting connections and waits for the open requests.
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+
 /// Runs a recovery sweep now.
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 

@@ -11,6 +11,8 @@
 #include <caf/timestamp.hpp>
 
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace herald {
@@ -179,6 +181,65 @@ typename Inspector::result_type inspect(Inspector& f, received_message& x) {
   return f(caf::meta::type_name("herald.received_message"), x.id,
            x.sender_hash, x.sender_masked, x.key_id, x.nonce, x.ciphertext,
            x.created_ms, x.attempt);
+}
+
+// -- HTTP ------------------------------------------------------------------------
+
+/// A complete HTTP request as the routes see it, without any Beast types:
+/// the I/O threads hand it to the ingress actor.
+struct http_request {
+  /// The ingress's id of this request, to trace it through the actors; 0
+  /// until the ingress took it.
+  uint64_t id = 0;
+  std::string method;
+  /// Path plus optional query, as sent.
+  std::string target;
+  /// Header fields in arrival order; names in lower case.
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  /// SHA-256 fingerprint (lower-case hex) of the verified client
+  /// certificate; empty on plain-HTTP listeners.
+  std::string client_fingerprint;
+  /// Whether that certificate is a node's (extended key usage serverAuth).
+  bool client_is_node = false;
+  /// Peer address, for logs and the audit trail.
+  std::string remote_address;
+
+  /// Returns the first value of header `name` (lower case), or nullptr.
+  const std::string* header(std::string_view name) const {
+    for (const auto& [key, value] : headers)
+      if (key == name)
+        return &value;
+    return nullptr;
+  }
+
+  /// The target without its query string.
+  std::string_view path() const {
+    std::string_view result{target};
+    return result.substr(0, result.find('?'));
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_request& x) {
+  return f(caf::meta::type_name("herald.http_request"), x.id, x.method, x.target,
+           x.headers, x.body, x.client_fingerprint, x.client_is_node,
+           x.remote_address);
+}
+
+/// A response; the server adds Content-Length, Date-free framing, and
+/// keep-alive handling.
+struct http_response {
+  unsigned status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, http_response& x) {
+  return f(caf::meta::type_name("herald.http_response"), x.status,
+           x.content_type, x.body, x.headers);
 }
 
 /// Registers every type above with `cfg`, and std::vector<bool> (the

@@ -208,6 +208,14 @@ metrics::metrics(const std::string& node)
                .Name("herald_received_total")
                .Help("Messages the receiver role got, by result.")
                .Register(*registry_)),
+    pipeline(prometheus::BuildCounter()
+               .Name("herald_pipeline_messages_total")
+               .Help("Messages each stage of the actor graph passed on.")
+               .Register(*registry_)),
+    actors(prometheus::BuildGauge()
+             .Name("herald_actors")
+             .Help("Running long-lived actors, by name.")
+             .Register(*registry_)),
     certificates(prometheus::BuildGauge()
                    .Name("herald_certificates")
                    .Help("Registered certificates by status.")

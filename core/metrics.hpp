@@ -107,6 +107,15 @@ public:
   /// Messages the receiver role got, by result (stored, duplicate).
   prometheus::Family<prometheus::Counter>& received;
 
+  /// Messages each stage of the actor graph passed on, by stage (ingress,
+  /// validator, store, queue, delivery, receiver): traces one message's
+  /// path through the node.
+  prometheus::Family<prometheus::Counter>& pipeline;
+
+  /// Running long-lived actors, by name; each actor adds itself when it
+  /// starts and removes itself when it ends.
+  prometheus::Family<prometheus::Gauge>& actors;
+
   /// Registered certificates by status (active, revoked, expired).
   prometheus::Family<prometheus::Gauge>& certificates;
 

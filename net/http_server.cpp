@@ -62,6 +62,9 @@ struct https_server::impl : std::enable_shared_from_this<impl> {
   std::vector<std::thread> threads;
   std::atomic<size_t> connections{0};
   std::atomic<bool> stopped{false};
+  /// Set by stop_accepting(): no new connections, and each answer closes
+  /// its connection.
+  std::atomic<bool> draining{false};
   /// Connections per IP address that have not finished their handshake.
   std::mutex handshakes_mtx;
   std::unordered_map<std::string, size_t> handshakes;
@@ -265,7 +268,7 @@ private:
     for (const auto& [name, value] : resp.headers)
       res->set(name, value);
     res->body() = std::move(resp.body);
-    res->keep_alive(keep_alive_ && !srv_->stopped);
+    res->keep_alive(keep_alive_ && !srv_->stopped && !srv_->draining);
     res->prepare_payload();
     beast::get_lowest_layer(stream_).expires_after(srv_->cfg.read_timeout);
     http::async_write(stream_, *res,
@@ -404,6 +407,15 @@ https_server::~https_server() {
   stop();
   // Then impl_ goes, then io_: destroying the context destroys the
   // handlers that never ran, and with them the sessions and impl.
+}
+
+void https_server::stop_accepting() {
+  if (impl_->draining.exchange(true))
+    return;
+  asio::post(impl_->acceptor.get_executor(), [p = impl_.get()] {
+    beast::error_code ignored;
+    p->acceptor.close(ignored);
+  });
 }
 
 void https_server::stop() {

@@ -36,6 +36,10 @@ public:
   https_server(const https_server&) = delete;
   https_server& operator=(const https_server&) = delete;
 
+  /// Stops accepting connections; open ones get their answers, each closing
+  /// its connection (the drain before a shutdown).
+  void stop_accepting();
+
   /// Stops accepting, drops every connection and joins the I/O threads.
   void stop();
 

@@ -3,17 +3,18 @@
 #include "actors/delivery.hpp"
 #include "actors/dependency_probe.hpp"
 #include "actors/health.hpp"
+#include "actors/ingress.hpp"
 #include "actors/pki_monitor.hpp"
 #include "actors/receiver.hpp"
 #include "actors/recovery.hpp"
 #include "actors/store.hpp"
 #include "actors/store_writer.hpp"
+#include "actors/validator.hpp"
 #include "core/errc.hpp"
 #include "core/logging.hpp"
 #include "core/metrics.hpp"
 #include "core/version.hpp"
 #include "net/crl.hpp"
-#include "net/http_server.hpp"
 #include "net/metrics_endpoint.hpp"
 #include "node/signals.hpp"
 #include "node/systemd_notify.hpp"
@@ -29,7 +30,7 @@
 #include "web/messages_route.hpp"
 #include "web/rate_limiter.hpp"
 #include "web/receiver_route.hpp"
-#include "web/router.hpp"
+#include "net/router.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
@@ -78,65 +79,135 @@ private:
     = std::make_shared<std::atomic<bool>>(false);
 };
 
+/// The actors behind an ingress node's routes.
+struct store_pipeline {
+  store_actor store;
+  /// Answers status queries, apart from the batch writers.
+  store_writer_actor reader;
+};
+
 /// Spawns the submission pipeline of an ingress node (store, its writers,
-/// the queue writer). `keep` records every spawned actor for the shutdown.
+/// the queue writer, the status reader). `keep` records every spawned
+/// actor for the shutdown.
 template <class Keep>
-std::shared_ptr<const web::messages_context>
-make_messages_context(caf::actor_system& sys,
-                      std::shared_ptr<const web::actor_bridge> bridge,
-                      const config::settings& cfg,
-                      std::shared_ptr<persistence::live_key_ring> keys,
-                      web::client_registry& clients,
-                      web::rate_limiter& limiter, metrics& m, Keep& keep) {
+store_pipeline spawn_store_pipeline(caf::actor_system& sys,
+                                    const config::settings& cfg, metrics& m,
+                                    Keep& keep) {
   std::vector<store_writer_actor> writers;
   for (size_t i = 0; i < cfg.store.writers; ++i)
     writers.push_back(keep(spawn_store_writer(sys, cfg.mysql)));
   auto queue = keep(spawn_queue(sys, cfg.redis));
-  auto ctx = std::make_shared<web::messages_context>();
-  ctx->bridge = std::move(bridge);
   // The wait for a writer and the four steps of a batch (insert, enqueue,
   // commit or reject) share the deadline.
-  ctx->store = keep(spawn_store(sys, cfg.store,
-                                cfg.ingress.accept_timeout / 5,
+  auto store = keep(spawn_store(sys, cfg.store, cfg.ingress.accept_timeout / 5,
                                 std::move(writers), queue, &m));
-  ctx->reader = keep(spawn_store_writer(sys, cfg.mysql));
-  ctx->clients = &clients;
-  ctx->limiter = &limiter;
-  ctx->keys = std::move(keys);
-  ctx->pepper = cfg.crypto.pepper;
-  ctx->max_message_chars = cfg.ingress.max_message_chars;
-  ctx->accept_timeout = cfg.ingress.accept_timeout;
-  ctx->stats = &m;
-  return ctx;
+  return {store, keep(spawn_store_writer(sys, cfg.mysql))};
 }
 
 /// Spawns the group commit of the receiver role (receiver, its stores).
 template <class Keep>
-std::shared_ptr<const web::receiver_context>
-make_receiver_context(caf::actor_system& sys,
-                      std::shared_ptr<const web::actor_bridge> bridge,
-                      const config::settings& cfg,
-                      std::shared_ptr<persistence::live_key_ring> keys,
-                      const web::client_registry& registry, metrics& m,
-                      Keep& keep) {
+receiver_actor spawn_receiver_pipeline(caf::actor_system& sys,
+                                       const config::settings& cfg,
+                                       metrics& m, Keep& keep) {
   std::vector<receiver_store_actor> writers;
   for (size_t i = 0; i < cfg.receiver.writers; ++i)
     writers.push_back(keep(spawn_receiver_store(sys, cfg.mysql)));
-  auto ctx = std::make_shared<web::receiver_context>();
-  ctx->bridge = std::move(bridge);
   // The store's deadline per MySQL step: a delivery waits at most that long
   // for a writer and its write as long again, well within the route's 10 s.
-  ctx->receiver = keep(spawn_receiver(sys, cfg.receiver,
-                                      cfg.ingress.accept_timeout / 5,
-                                      std::move(writers), &m));
-  ctx->registry = &registry;
-  // Whatever any sender's ingress.max-message-chars allowed.
-  ctx->max_message_chars = persistence::max_message_chars;
-  ctx->keys = std::move(keys);
-  ctx->pepper = cfg.crypto.pepper;
-  ctx->callers = cfg.receiver.callers;
-  ctx->stats = &m;
-  return ctx;
+  return keep(spawn_receiver(sys, cfg.receiver, cfg.ingress.accept_timeout / 5,
+                             std::move(writers), &m));
+}
+
+/// Adds the routes of the node's roles to `routes`, spawning the actors
+/// behind them: the store pipeline (ingress), the receiver's group commit
+/// (receiver) and the validators both use. The routes run inside the
+/// ingress actor and reach the others through `calls`.
+template <class Keep>
+void add_role_routes(caf::actor_system& sys, const config::settings& cfg,
+                     std::shared_ptr<persistence::live_key_ring> keys,
+                     web::client_registry& registry,
+                     web::rate_limiter& limiter,
+                     std::shared_ptr<const ingress_calls> calls,
+                     net::router& routes, metrics& m, Keep& keep) {
+  validator_config vcfg;
+  vcfg.keys = std::move(keys);
+  vcfg.pepper = cfg.crypto.pepper;
+  vcfg.max_message_chars = cfg.ingress.max_message_chars;
+  vcfg.store_timeout = cfg.ingress.accept_timeout + std::chrono::seconds{1};
+  vcfg.stats = &m;
+  std::optional<store_pipeline> store;
+  if (cfg.has_role("ingress")) {
+    store = spawn_store_pipeline(sys, cfg, m, keep);
+    vcfg.store = store->store;
+  }
+  if (cfg.has_role("receiver"))
+    vcfg.receiver = spawn_receiver_pipeline(sys, cfg, m, keep);
+  // Two, one per core of a small node: validation is CPU work (JSON,
+  // AES-256-GCM, HMAC) on the scheduler's threads.
+  std::vector<validator_actor> validators;
+  for (int i = 0; i < 2; ++i)
+    validators.push_back(keep(spawn_validator(sys, vcfg)));
+  if (store) {
+    auto ctx = std::make_shared<web::messages_context>();
+    ctx->calls = calls;
+    ctx->validators = validators;
+    ctx->reader = store->reader;
+    ctx->clients = &registry;
+    ctx->limiter = &limiter;
+    ctx->accept_timeout = cfg.ingress.accept_timeout;
+    ctx->stats = &m;
+    web::add_message_routes(routes, std::move(ctx));
+  }
+  if (cfg.has_role("receiver")) {
+    auto ctx = std::make_shared<web::receiver_context>();
+    ctx->calls = calls;
+    ctx->validators = validators;
+    ctx->registry = &registry;
+    ctx->callers = cfg.receiver.callers;
+    ctx->stats = &m;
+    web::add_receiver_route(routes, std::move(ctx));
+  }
+}
+
+/// Counts `x` in herald_actors under its name while it runs.
+void count_running(const caf::actor& x, metrics& m) {
+  auto ptr = caf::actor_cast<caf::abstract_actor*>(x);
+  auto named = dynamic_cast<caf::monitorable_actor*>(ptr);
+  if (named == nullptr)
+    return;
+  auto& gauge = m.actors.Add({{"actor", named->name()}});
+  gauge.Increment();
+  ptr->attach_functor([&gauge] { gauge.Decrement(); });
+}
+
+/// Asks the ingress to start its listener; blocks until it answers.
+caf::error listen(caf::actor_system& sys, const ingress_actor& ingress) {
+  caf::error result;
+  caf::scoped_actor self{sys};
+  self->request(ingress, caf::infinite, listen_atom::value)
+    .receive(
+      [](uint16_t port) { spdlog::info("ingress: listening on port {}", port); },
+      [&result](caf::error& err) { result = std::move(err); });
+  return result;
+}
+
+/// Lets the requests in progress finish before the shutdown, for at most
+/// `timeout`: the ingress stops accepting and answers when none waits.
+void drain(caf::actor_system& sys, const ingress_actor& ingress,
+           caf::timespan timeout) {
+  caf::scoped_actor self{sys};
+  self->request(ingress, timeout + std::chrono::seconds{1}, drain_atom::value,
+                timeout)
+    .receive(
+      [](uint64_t waiting) {
+        if (waiting > 0)
+          spdlog::warn("ingress: {} requests still open at shutdown; their "
+                       "clients retry",
+                       waiting);
+      },
+      [](caf::error& err) {
+        spdlog::warn("ingress: drain failed: {}", render(err));
+      });
 }
 
 /// Loads the CRL at `path` (signed by a CA in `ca`) for a node that starts:
@@ -379,8 +450,9 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     auto stopping = std::make_shared<std::atomic<bool>>(false);
     // Every actor of the node, stopped in reverse order at shutdown.
     std::vector<caf::actor> actors;
-    auto keep = [&actors](auto handle) {
+    auto keep = [&actors, &m](auto handle) {
       actors.push_back(caf::actor_cast<caf::actor>(handle));
+      count_running(actors.back(), m);
       return handle;
     };
     auto probe = keep(spawn_dependency_probe(sys, make_probe_config(cfg)));
@@ -396,45 +468,27 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         watched.crls.push_back(crl);
     keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh},
                            std::move(watched), &m));
-    web::router routes{&m};
-    // The HTTPS threads reach actors through it; two bridge actors, one per
-    // core of a small node, keep it off the critical path.
-    auto bridge = std::make_shared<const web::actor_bridge>(sys, 2);
-    for (const auto& x : bridge->actors())
-      keep(x);
-    web::add_health_route(routes, bridge, health, cfg.node.name);
+    auto routes = std::make_shared<net::router>(&m);
+    auto calls = std::make_shared<ingress_calls>();
+    web::add_health_route(*routes, calls, health, cfg.node.name);
     web::rate_limiter limiter{cfg.ingress.rate_limit, cfg.ingress.rate_burst};
-    std::unique_ptr<net::https_server> https;
-    bool listens = cfg.has_role("ingress") || cfg.has_role("receiver");
-    if (listens) {
+    std::optional<ingress_actor> ingress;
+    if (cfg.has_role("ingress") || cfg.has_role("receiver")) {
       keep(spawn_client_directory(sys, maintenance, &registry));
-      routes.set_gate([&registry, &m](const net::http_request& req) {
+      routes->set_gate([&registry, &m](const net::http_request& req) {
         auto refusal = web::refuse_unregistered(registry, req);
         if (refusal)
           m.unregistered_requests.Add({}).Increment();
         return refusal;
       });
-    }
-    if (cfg.has_role("ingress"))
-      web::add_message_routes(routes, make_messages_context(
-                                        sys, bridge, cfg, files->keys,
-                                        registry, limiter, m, keep));
-    if (cfg.has_role("receiver"))
-      web::add_receiver_route(routes,
-                              make_receiver_context(sys, bridge, cfg,
-                                                    files->keys, registry, m,
-                                                    keep));
-    if (listens) {
-      auto started = net::https_server::start(
-        cfg.ingress,
-        [&routes](net::http_request req, net::responder respond) {
-          routes.dispatch(std::move(req), std::move(respond));
-        },
-        &m, files->crl);
-      if (started) {
-        https = std::move(*started);
-      } else {
-        spdlog::error("cannot start: {}", render(started.error()));
+      add_role_routes(sys, cfg, files->keys, registry, limiter, calls,
+                      *routes, m, keep);
+      ingress = keep(spawn_ingress(sys,
+                                   {cfg.ingress, files->crl, routes,
+                                    std::make_shared<waiting_requests>(), &m},
+                                   calls));
+      if (auto err = listen(sys, *ingress)) {
+        spdlog::error("cannot start: {}", render(err));
         exit_code = 1;
       }
     }
@@ -456,10 +510,10 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       notify_service_manager("STOPPING=1\nSTATUS=shutting down");
     }
     watchdog.emplace(cfg.node.shutdown_timeout);
+    if (ingress && exit_code == 0)
+      drain(sys, *ingress, cfg.node.shutdown_timeout / 2);
     // Delivery workers finish the message in hand and put back the rest.
     stopping->store(true);
-    if (https)
-      https->stop();
     for (auto i = actors.rbegin(); i != actors.rend(); ++i)
       caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
   }

@@ -3,6 +3,8 @@
 #include "core/errc.hpp"
 #include "persistence/mysql.hpp"
 
+#include <caf/send.hpp>
+
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
@@ -82,7 +84,7 @@ pki::authority new_authority(const std::filesystem::path& dir) {
 
 } // namespace
 
-net::http_response dispatch(const web::router& r, net::http_request req) {
+net::http_response dispatch(const net::router& r, net::http_request req) {
   net::http_response result;
   bool answered = false;
   r.dispatch(std::move(req), [&](net::http_response resp) {
@@ -91,6 +93,37 @@ net::http_response dispatch(const web::router& r, net::http_request req) {
   });
   BOOST_REQUIRE(answered);
   return result;
+}
+
+test_ingress::test_ingress(deterministic_fixture& fix)
+  : fix(fix),
+    routes(std::make_shared<net::router>(nullptr)),
+    calls(std::make_shared<ingress_calls>()),
+    waiting(std::make_shared<waiting_requests>()) {
+  // Spawned on the scheduler, not detached, so that the test coordinator
+  // runs it; it never listens.
+  handle = fix.spawn(ingress, ingress_config{{}, nullptr, routes, waiting,
+                                             nullptr},
+                     calls, caf::timespan{std::chrono::milliseconds{250}});
+  fix.run();
+}
+
+uint64_t test_ingress::send(net::http_request req) {
+  // The responder learns its request id once the table assigned it.
+  auto id = std::make_shared<uint64_t>(0);
+  req.id = waiting->add([this, id](net::http_response resp) {
+    answers[*id] = std::move(resp);
+  });
+  *id = req.id;
+  caf::anon_send(handle, request_atom::value, std::move(req));
+  return *id;
+}
+
+net::http_response test_ingress::exchange(net::http_request req) {
+  auto id = send(std::move(req));
+  fix.run();
+  BOOST_REQUIRE_MESSAGE(answers.count(id) == 1, "the ingress did not answer");
+  return answers[id];
 }
 
 temp_ca::temp_ca(const std::string& name)

@@ -1,10 +1,11 @@
 #pragma once
 
+#include "actors/ingress.hpp"
 #include "config/herald_config.hpp"
 #include "core/messages.hpp"
 #include "config/settings.hpp"
 #include "pki/ca.hpp"
-#include "web/router.hpp"
+#include "net/router.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
@@ -12,6 +13,8 @@
 #include <caf/scoped_actor.hpp>
 
 #include <filesystem>
+#include <map>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -107,7 +110,30 @@ std::string create_test_database(const std::string& prefix);
 
 /// Dispatches `req` to routes that answer synchronously and returns the
 /// response; fails the test when no answer came.
-net::http_response dispatch(const web::router& r, net::http_request req);
+net::http_response dispatch(const net::router& r, net::http_request req);
+
+/// An ingress actor on a deterministic fixture, without a listener: tests
+/// hand it requests as the I/O threads would and read the answers the
+/// waiting connections get.
+struct test_ingress {
+  explicit test_ingress(deterministic_fixture& fix);
+
+  deterministic_fixture& fix;
+  std::shared_ptr<net::router> routes;
+  std::shared_ptr<ingress_calls> calls;
+  std::shared_ptr<waiting_requests> waiting;
+  ingress_actor handle;
+
+  /// Hands `req` to the ingress; returns its request id. The answer lands
+  /// in answers[id].
+  uint64_t send(net::http_request req);
+
+  /// Sends `req`, runs every actor, and returns the answer; fails the test
+  /// when none came.
+  net::http_response exchange(net::http_request req);
+
+  std::map<uint64_t, net::http_response> answers;
+};
 
 /// A fresh temp folder `dir` (named after `name` and the process) with a
 /// certificate authority (EC P-256, no passphrase) in `dir`/ca; removed at

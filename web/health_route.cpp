@@ -3,7 +3,6 @@
 #include "core/time.hpp"
 #include "core/version.hpp"
 #include "net/problem.hpp"
-#include "web/actor_bridge.hpp"
 
 #include <caf/actor_system.hpp>
 
@@ -63,12 +62,14 @@ net::http_response render_health(const health_report& report,
   return resp;
 }
 
-void add_health_route(router& r, std::shared_ptr<const actor_bridge> bridge,
+void add_health_route(net::router& r,
+                      std::shared_ptr<const ingress_calls> calls,
                       health_actor health, std::string node) {
   r.add("GET", "/api/v1/health",
-        [bridge, health, node](const net::http_request&, const route_params&,
-                               net::responder respond) {
-          bridge->ask(
+        [calls, health, node](const net::http_request&,
+                              const net::route_params&,
+                              net::responder respond) {
+          calls->ask(
             health, std::chrono::seconds{2},
             [respond, node](health_report report) {
               respond(render_health(report, node));

@@ -1,9 +1,9 @@
 #pragma once
 
 #include "actors/actors.hpp"
+#include "actors/ingress.hpp"
 #include "net/http_types.hpp"
-#include "web/actor_bridge.hpp"
-#include "web/router.hpp"
+#include "net/router.hpp"
 
 #include <caf/fwd.hpp>
 #include <caf/timestamp.hpp>
@@ -21,7 +21,8 @@ net::http_response render_health(const health_report& report,
                                  const std::string& node);
 
 /// Adds GET /api/v1/health, answered from the health actor's latest report.
-void add_health_route(router& r, std::shared_ptr<const actor_bridge> bridge,
+void add_health_route(net::router& r,
+                      std::shared_ptr<const ingress_calls> calls,
                       health_actor health, std::string node);
 
 } // namespace herald::web

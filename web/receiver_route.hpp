@@ -1,16 +1,14 @@
 #pragma once
 
 #include "actors/actors.hpp"
-#include "persistence/crypto.hpp"
-#include "web/actor_bridge.hpp"
+#include "actors/ingress.hpp"
 #include "web/client_registry.hpp"
-#include "web/router.hpp"
+#include "net/router.hpp"
 
 #include <caf/fwd.hpp>
 
 #include <memory>
 #include <string>
-#include <variant>
 #include <vector>
 
 namespace herald {
@@ -19,35 +17,14 @@ class metrics;
 
 namespace herald::web {
 
-/// A delivery that passed validation.
-struct delivery_input {
-  /// 16 raw bytes.
-  std::string id;
-  std::string sender_number;
-  std::string message_body;
-  /// Unix milliseconds, 1970 to 9999.
-  int64_t created_ms = 0;
-  uint32_t attempt = 0;
-};
-
-/// Validates the body of POST /internal/v1/deliver: a JSON object with
-/// exactly message_id (UUID), sender_number (E.164), message_body (as a
-/// submission's), created_at (RFC 3339 UTC, 1970 to 9999) and attempt
-/// (a positive 32-bit integer). Returns the input, or the problem+json
-/// response (400 or 422, naming every bad field).
-std::variant<delivery_input, net::http_response>
-parse_delivery(const net::http_request& req, size_t max_message_chars);
-
 /// What the receiver route needs.
 struct receiver_context {
-  std::shared_ptr<const actor_bridge> bridge;
+  std::shared_ptr<const ingress_calls> calls;
+  /// Validate, seal and store deliveries; taken in turn.
+  std::vector<validator_actor> validators;
+  size_t next_validator = 0;
   /// Node certificates must be registered (kind server) and active.
   const client_registry* registry = nullptr;
-  size_t max_message_chars = 1600;
-  /// Gathers deliveries into group commits.
-  receiver_actor receiver;
-  std::shared_ptr<persistence::live_key_ring> keys;
-  std::string pepper;
   /// Fingerprints of the node certificates that may deliver (receiver.
   /// callers); empty: every node certificate.
   std::vector<std::string> callers;
@@ -63,7 +40,7 @@ struct receiver_context {
 /// active node certificate (heraldctl cert server or cert register) gets
 /// 403 not-a-node, a node missing from a non-empty `callers` list 403
 /// caller-not-allowed, both before the body is looked at.
-void add_receiver_route(router& r,
-                        std::shared_ptr<const receiver_context> ctx);
+void add_receiver_route(net::router& r,
+                        std::shared_ptr<receiver_context> ctx);
 
 } // namespace herald::web

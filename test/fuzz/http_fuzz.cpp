@@ -1,6 +1,6 @@
 // Fuzzes the HTTP request path: raw bytes through Boost.Beast's request
 // parser with the limits the HTTPS server uses (net/http_server.cpp), the
-// conversion to net::http_request, then web::router::dispatch over a router
+// conversion to net::http_request, then net::router::dispatch over a router
 // with literal, placeholder and multi-method routes and the real submission
 // parser behind POST /api/v1/messages. Checks that the responder is called
 // exactly once and that every answer is well-formed.
@@ -14,8 +14,8 @@
 #include "config/settings.hpp"
 #include "core/metrics.hpp"
 #include "test/fuzz/fuzz_check.hpp"
-#include "web/messages_route.hpp"
-#include "web/router.hpp"
+#include "actors/validator.hpp"
+#include "net/router.hpp"
 
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -34,27 +34,27 @@ namespace http = boost::beast::http;
 
 namespace {
 
-web::route_handler answer(unsigned status) {
-  return [status](const net::http_request&, const web::route_params&,
+net::route_handler answer(unsigned status) {
+  return [status](const net::http_request&, const net::route_params&,
                   net::responder respond) { respond({status, "text/plain", "", {}}); };
 }
 
-const web::router& the_router() {
+const net::router& the_router() {
   static metrics stats{"fuzz"};
   static auto r = [] {
-    auto result = std::make_unique<web::router>(&stats);
+    auto result = std::make_unique<net::router>(&stats);
     result->add("GET", "/api/v1/health", answer(200));
     result->add("HEAD", "/api/v1/health", answer(200));
     result->add("POST", "/api/v1/messages",
-                [](const net::http_request& req, const web::route_params&,
+                [](const net::http_request& req, const net::route_params&,
                    net::responder respond) {
-                  auto parsed = web::parse_submission(req, 1600);
+                  auto parsed = parse_submission(req, 1600);
                   if (auto resp = std::get_if<net::http_response>(&parsed))
                     return respond(std::move(*resp));
                   respond({202, "application/json", "{}", {}});
                 });
     result->add("GET", "/api/v1/messages/{id}",
-                [](const net::http_request&, const web::route_params& params,
+                [](const net::http_request&, const net::route_params& params,
                    net::responder respond) {
                   fuzz::check(params.size() == 1 && params.count("id") == 1,
                               "placeholder route without its parameter");

@@ -1,12 +1,12 @@
 // Fuzzes the submission parser and validator of POST /api/v1/messages:
-// web::parse_submission, web::is_e164 and web::is_valid_idempotency_key.
+// parse_submission, is_e164 and is_valid_idempotency_key.
 //
 // Input: the Content-Type value, a newline, then the request body, e.g.
 //   application/json
 //   {"sender_number":"+4915112345678","message_body":"hi"}
 
 #include "test/fuzz/fuzz_check.hpp"
-#include "web/messages_route.hpp"
+#include "actors/validator.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -26,7 +26,7 @@ size_t code_points(std::string_view utf8) {
 }
 
 void parse(const net::http_request& req, size_t max_chars) {
-  auto parsed = web::parse_submission(req, max_chars);
+  auto parsed = parse_submission(req, max_chars);
   if (auto resp = std::get_if<net::http_response>(&parsed)) {
     fuzz::check_response(*resp);
     fuzz::check(resp->status == 400 || resp->status == 415
@@ -37,8 +37,8 @@ void parse(const net::http_request& req, size_t max_chars) {
                 "a submission problem is not valid UTF-8 JSON");
     return;
   }
-  auto& input = std::get<web::submission_input>(parsed);
-  fuzz::check(web::is_e164(input.sender_number),
+  auto& input = std::get<submission_input>(parsed);
+  fuzz::check(is_e164(input.sender_number),
               "accepted a sender number that is not E.164");
   auto chars = code_points(input.message_body);
   fuzz::check(chars > 0 && chars <= max_chars,
@@ -66,11 +66,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   parse(req, 1600);
   parse(req, 4);
   // The same bytes as a sender number and as an Idempotency-Key.
-  if (web::is_e164(text)) {
+  if (is_e164(text)) {
     fuzz::check(text.size() >= 9 && text.size() <= 16 && text[0] == '+',
                 "is_e164 accepted a wrong length or prefix");
   }
-  if (web::is_valid_idempotency_key(text)) {
+  if (is_valid_idempotency_key(text)) {
     fuzz::check(!text.empty() && text.size() <= 64,
                 "is_valid_idempotency_key accepted a wrong length");
   }

@@ -1,9 +1,10 @@
 #include "config/settings.hpp"
 #include "test/fixtures.hpp"
+#include "actors/validator.hpp"
 #include "web/health_route.hpp"
 #include "web/messages_route.hpp"
 #include "web/receiver_route.hpp"
-#include "web/router.hpp"
+#include "net/router.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -169,7 +170,7 @@ std::vector<operation> operations(const YAML::Node& doc) {
 std::map<std::string, unsigned> problem_slugs_in_code() {
   static const std::regex call{R"re(problem\(\s*(\d{3}),\s*"([^"]+)")re"};
   std::map<std::string, unsigned> result;
-  for (auto dir : {"/web", "/net"}) {
+  for (auto dir : {"/actors", "/web", "/net"}) {
     for (const auto& entry :
          std::filesystem::directory_iterator{HERALD_SOURCE_DIR
                                              + std::string{dir}}) {
@@ -262,11 +263,11 @@ BOOST_AUTO_TEST_CASE(path_placeholders_are_declared_path_parameters) {
 }
 
 BOOST_AUTO_TEST_CASE(the_operations_are_exactly_the_registered_routes) {
-  web::router r{nullptr};
-  web::add_health_route(r, std::make_shared<const web::actor_bridge>(sys, 1),
+  net::router r{nullptr};
+  web::add_health_route(r, std::make_shared<const ingress_calls>(),
                         health_actor{}, "n");
-  web::add_message_routes(r, std::make_shared<const web::messages_context>());
-  web::add_receiver_route(r, std::make_shared<const web::receiver_context>());
+  web::add_message_routes(r, std::make_shared<web::messages_context>());
+  web::add_receiver_route(r, std::make_shared<web::receiver_context>());
   auto registered = r.routes();
   std::set<std::string> in_code{registered.begin(), registered.end()};
   std::set<std::string> documented;
@@ -336,7 +337,7 @@ BOOST_AUTO_TEST_CASE(the_submission_limits_match_the_code) {
   for (auto number : {"+491511234567", "+12345678", "+123456789012345",
                       "+1234567", "+1234567890123456", "+0123456789",
                       "491511234567", "+49 1511234567", "+"})
-    BOOST_TEST(std::regex_search(number, e164) == web::is_e164(number),
+    BOOST_TEST(std::regex_search(number, e164) == is_e164(number),
                "the pattern and is_e164 disagree on '" << number << "'");
   auto key_schema = doc["components"]["parameters"]["IdempotencyKey"]["schema"];
   BOOST_REQUIRE(key_schema.IsDefined());
@@ -345,7 +346,7 @@ BOOST_AUTO_TEST_CASE(the_submission_limits_match_the_code) {
                  std::string{}, std::string{"with space"},
                  std::string{"!~"}, std::string{"tab\t"},
                  std::string{"caf\xc3\xa9"}})
-    BOOST_TEST(std::regex_search(k, key) == web::is_valid_idempotency_key(k),
+    BOOST_TEST(std::regex_search(k, key) == is_valid_idempotency_key(k),
                "the pattern and is_valid_idempotency_key disagree on '"
                  << k << "'");
 }

@@ -1,8 +1,10 @@
 #include "web/receiver_route.hpp"
 
+#include "actors/validator.hpp"
+
 #include "core/metrics.hpp"
 #include "test/fixtures.hpp"
-#include "web/router.hpp"
+#include "net/router.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -31,11 +33,13 @@ const std::string valid_body
     R"("sender_number":"+4915112345678","message_body":"x",)"
     R"("created_at":"2026-01-31T12:34:56.789Z","attempt":1})";
 
-/// A receiver route without an actor system: the tests only reach the
-/// answers given before a delivery is handed to the receiver actor.
-struct route_fixture {
+/// A receiver route in an ingress, with a validator that has no receiver
+/// behind it: the tests reach the answers given before a delivery would be
+/// stored.
+struct route_fixture : test::deterministic_fixture {
   metrics stats{"test"};
   web::client_registry registry;
+  validator_actor validator = spawn(herald::validator, validator_config{});
 
   route_fixture() {
     persistence::client_map known;
@@ -47,16 +51,18 @@ struct route_fixture {
   }
 
   /// POSTs `body` to the route from a caller with `fingerprint`; returns
-  /// the synchronous answer.
+  /// the answer.
   net::http_response deliver(std::vector<std::string> callers,
                              std::string fingerprint, bool is_node,
                              std::string body = "not json") {
+    test::test_ingress in{*this};
     auto ctx = std::make_shared<web::receiver_context>();
+    ctx->calls = in.calls;
+    ctx->validators = {validator};
     ctx->callers = std::move(callers);
     ctx->registry = &registry;
     ctx->stats = &stats;
-    web::router r{nullptr};
-    web::add_receiver_route(r, std::move(ctx));
+    web::add_receiver_route(*in.routes, std::move(ctx));
     net::http_request req;
     req.method = "POST";
     req.target = "/internal/v1/deliver";
@@ -64,7 +70,7 @@ struct route_fixture {
     req.body = std::move(body);
     req.client_fingerprint = std::move(fingerprint);
     req.client_is_node = is_node;
-    return test::dispatch(r, std::move(req));
+    return in.exchange(std::move(req));
   }
 
   double refused() {
@@ -155,9 +161,9 @@ BOOST_AUTO_TEST_CASE(empty_and_pre_1970_fields_get_422) {
 BOOST_AUTO_TEST_CASE(a_valid_delivery_parses_to_its_fields) {
   net::http_request req;
   req.body = valid_body;
-  auto parsed = web::parse_delivery(req, 1600);
-  BOOST_REQUIRE(std::holds_alternative<web::delivery_input>(parsed));
-  const auto& input = std::get<web::delivery_input>(parsed);
+  auto parsed = parse_delivery(req, 1600);
+  BOOST_REQUIRE(std::holds_alternative<delivery_input>(parsed));
+  const auto& input = std::get<delivery_input>(parsed);
   BOOST_TEST(input.id.size() == 16u);
   BOOST_TEST(input.sender_number == "+4915112345678");
   BOOST_TEST(input.message_body == "x");
@@ -166,7 +172,7 @@ BOOST_AUTO_TEST_CASE(a_valid_delivery_parses_to_its_fields) {
 }
 
 BOOST_AUTO_TEST_CASE(any_node_may_deliver_without_a_caller_list) {
-  // 400: past the caller check, the body is parsed.
+  // 400: past the caller check, the validator parses the body.
   auto resp = deliver({}, node_b, true);
   BOOST_TEST(resp.status == 400u);
   BOOST_TEST(type_of(resp) == "urn:herald:problem:malformed-json");

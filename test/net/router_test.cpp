@@ -1,4 +1,4 @@
-#include "web/router.hpp"
+#include "net/router.hpp"
 
 #include "core/metrics.hpp"
 #include "test/fixtures.hpp"
@@ -12,7 +12,7 @@ using namespace herald;
 namespace {
 
 /// Dispatches synchronously-answering routes and returns the response.
-net::http_response call(const web::router& r, std::string method,
+net::http_response call(const net::router& r, std::string method,
                         std::string target) {
   net::http_request req;
   req.method = std::move(method);
@@ -32,9 +32,9 @@ rapidjson::Document json(const std::string& text) {
 BOOST_AUTO_TEST_SUITE(router_suite)
 
 BOOST_AUTO_TEST_CASE(placeholders_capture_segments) {
-  web::router r{nullptr};
+  net::router r{nullptr};
   r.add("GET", "/api/v1/messages/{id}",
-        [](const net::http_request&, const web::route_params& params,
+        [](const net::http_request&, const net::route_params& params,
            net::responder respond) {
           respond({200, "text/plain", params.at("id"), {}});
         });
@@ -46,8 +46,8 @@ BOOST_AUTO_TEST_CASE(placeholders_capture_segments) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_paths_and_methods_get_problem_json) {
-  web::router r{nullptr};
-  auto ok = [](const net::http_request&, const web::route_params&,
+  net::router r{nullptr};
+  auto ok = [](const net::http_request&, const net::route_params&,
                net::responder respond) { respond({}); };
   r.add("GET", "/api/v1/health", ok);
   r.add("HEAD", "/api/v1/health", ok);
@@ -66,8 +66,8 @@ BOOST_AUTO_TEST_CASE(unknown_paths_and_methods_get_problem_json) {
 
 BOOST_AUTO_TEST_CASE(answers_are_counted_by_route_and_code) {
   metrics m{"test"};
-  web::router r{&m};
-  r.add("GET", "/a", [](const net::http_request&, const web::route_params&,
+  net::router r{&m};
+  r.add("GET", "/a", [](const net::http_request&, const net::route_params&,
                         net::responder respond) { respond({201, "", "", {}}); });
   call(r, "GET", "/a");
   call(r, "GET", "/a");
@@ -80,8 +80,8 @@ BOOST_AUTO_TEST_CASE(answers_are_counted_by_route_and_code) {
 }
 
 BOOST_AUTO_TEST_CASE(error_answers_stay_valid_json_whatever_the_path) {
-  web::router r{nullptr};
-  r.add("GET", "/a", [](const net::http_request&, const web::route_params&,
+  net::router r{nullptr};
+  r.add("GET", "/a", [](const net::http_request&, const net::route_params&,
                         net::responder respond) { respond({200, "", "", {}}); });
   // Found by the HTTP fuzz target: the raw path went into the JSON answer,
   // invalid UTF-8 and control characters included.
@@ -100,10 +100,10 @@ BOOST_AUTO_TEST_CASE(error_answers_stay_valid_json_whatever_the_path) {
 
 BOOST_AUTO_TEST_CASE(the_gate_runs_before_every_route) {
   metrics m{"test"};
-  web::router r{&m};
+  net::router r{&m};
   int handled = 0;
   r.add("GET", "/a", [&handled](const net::http_request&,
-                                const web::route_params&,
+                                const net::route_params&,
                                 net::responder respond) {
     ++handled;
     respond({200, "", "", {}});

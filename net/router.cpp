@@ -1,11 +1,11 @@
-#include "web/router.hpp"
+#include "net/router.hpp"
 
 #include "core/metrics.hpp"
 #include "net/problem.hpp"
 
 #include <chrono>
 
-namespace herald::web {
+namespace herald::net {
 
 namespace {
 
@@ -76,13 +76,13 @@ bool router::match(const route& r, std::string_view path,
   return true;
 }
 
-net::responder router::instrument(std::string label,
-                                  net::responder respond) const {
+responder router::instrument(std::string label,
+                                  responder respond) const {
   if (metrics_ == nullptr)
     return respond;
   auto start = std::chrono::steady_clock::now();
   return [m = metrics_, label = std::move(label), start,
-          respond = std::move(respond)](net::http_response resp) {
+          respond = std::move(respond)](http_response resp) {
     m->http_requests.Add({{"route", label},
                           {"code", std::to_string(resp.status)}})
       .Increment();
@@ -94,7 +94,7 @@ net::responder router::instrument(std::string label,
   };
 }
 
-void router::dispatch(net::http_request req, net::responder respond) const {
+void router::dispatch(http_request req, responder respond) const {
   if (gate_)
     if (auto refusal = gate_(req)) {
       instrument("gate", std::move(respond))(std::move(*refusal));
@@ -114,7 +114,7 @@ void router::dispatch(net::http_request req, net::responder respond) const {
     allowed.push_back(r.method);
   }
   if (allowed.empty()) {
-    instrument("unmatched", std::move(respond))(net::problem(
+    instrument("unmatched", std::move(respond))(problem(
       404, "not-found", "Not found",
       "There is no resource at " + printable(path) + "."));
     return;
@@ -122,7 +122,7 @@ void router::dispatch(net::http_request req, net::responder respond) const {
   std::string allow;
   for (const auto& m : allowed)
     allow += allow.empty() ? m : ", " + m;
-  auto resp = net::problem(405, "method-not-allowed", "Method not allowed",
+  auto resp = problem(405, "method-not-allowed", "Method not allowed",
                            printable(req.method)
                              + " is not allowed here; use " + allow + ".");
   resp.headers.emplace_back("Allow", allow);
@@ -136,4 +136,4 @@ std::vector<std::string> router::routes() const {
   return result;
 }
 
-} // namespace herald::web
+} // namespace herald::net

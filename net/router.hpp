@@ -13,14 +13,14 @@ namespace herald {
 class metrics;
 } // namespace herald
 
-namespace herald::web {
+namespace herald::net {
 
 /// Values of the {placeholders} of a matched route pattern.
 using route_params = std::map<std::string, std::string, std::less<>>;
 
 /// Handles one matched request; must call the responder exactly once.
 using route_handler = std::function<void(
-  const net::http_request&, const route_params&, net::responder)>;
+  const http_request&, const route_params&, responder)>;
 
 /// Maps method + path pattern to handlers. Patterns are literal segments
 /// and {name} placeholders ("/api/v1/messages/{id}"). Unknown paths get 404,
@@ -38,13 +38,13 @@ public:
   /// Runs `gate` before any route: a response it returns is sent instead
   /// (counted under the route label "gate").
   void set_gate(
-    std::function<std::optional<net::http_response>(const net::http_request&)>
+    std::function<std::optional<http_response>(const http_request&)>
       gate) {
     gate_ = std::move(gate);
   }
 
   /// Routes `req`; suitable as the https_server's request_handler.
-  void dispatch(net::http_request req, net::responder respond) const;
+  void dispatch(http_request req, responder respond) const;
 
   /// The registered "METHOD pattern" pairs, for the OpenAPI check.
   std::vector<std::string> routes() const;
@@ -60,12 +60,12 @@ private:
   static bool match(const route& r, std::string_view path,
                     route_params& params);
 
-  net::responder instrument(std::string label, net::responder respond) const;
+  responder instrument(std::string label, responder respond) const;
 
   metrics* metrics_;
-  std::function<std::optional<net::http_response>(const net::http_request&)>
+  std::function<std::optional<http_response>(const http_request&)>
     gate_;
   std::vector<route> routes_;
 };
 
-} // namespace herald::web
+} // namespace herald::net
