@@ -35,6 +35,13 @@ void finish(self_ptr self, const batch_ptr& batch, size_t writer,
   drain(self);
 }
 
+/// Counts `n` messages that passed `stage` (herald_pipeline_messages_total).
+void count_stage(self_ptr self, const char* stage, size_t n) {
+  if (self->state.stats != nullptr)
+    self->state.stats->pipeline.Add({{"stage", stage}})
+      .Increment(static_cast<double>(n));
+}
+
 std::vector<std::string> text_ids(const std::vector<std::string>& raw_ids) {
   std::vector<std::string> result;
   result.reserve(raw_ids.size());
@@ -89,6 +96,7 @@ void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
             ids.push_back(r.message_id);
         if (ids.empty())
           return finish(self, batch, w, &results, {});
+        count_stage(self, "store", ids.size());
         self
           ->request(self->state.queue, timeout, enqueue_atom::value,
                     text_ids(ids))
@@ -98,6 +106,7 @@ void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
               if (self->state.stats != nullptr)
                 self->state.stats->queue_length.Set(
                   static_cast<double>(queue_length));
+              count_stage(self, "queue", ids.size());
               self->request(writer, timeout, commit_atom::value, ids)
                 .then(
                   [self, batch, w, results](bool) mutable {

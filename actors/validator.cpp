@@ -427,7 +427,11 @@ validator(validator_actor::stateful_pointer<validator_state> self,
                   std::move(std::get<received_message>(sealed)))
         .then(
           [self, rp](bool fresh) mutable {
-            count_received(self->state.cfg, fresh ? "stored" : "duplicate");
+            const auto& cfg = self->state.cfg;
+            count_received(cfg, fresh ? "stored" : "duplicate");
+            // The last stage of a message's path: the receiver stored it.
+            if (fresh && cfg.stats != nullptr)
+              cfg.stats->pipeline.Add({{"stage", "receiver"}}).Increment();
             rp.deliver(http_response{200, "application/json",
                                      fresh ? R"({"status":"received"})"
                                            : R"({"status":"duplicate"})",

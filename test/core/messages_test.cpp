@@ -4,6 +4,10 @@
 
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
+#include <caf/deep_to_string.hpp>
+
+#include <set>
+#include <string>
 
 #include <boost/test/unit_test.hpp>
 
@@ -88,6 +92,74 @@ BOOST_AUTO_TEST_CASE(receiver_store_flags_round_trip) {
   std::vector<bool> x{true, false, false, true, true, false, true, false,
                       true};
   BOOST_TEST((round_trip(sys, x) == x));
+}
+
+/// Round-trips `x` and compares every field (CAF renders them all).
+template <class T>
+void check_round_trip(caf::actor_system& sys, const T& x) {
+  BOOST_TEST(caf::deep_to_string(round_trip(sys, x)) == caf::deep_to_string(x));
+}
+
+BOOST_AUTO_TEST_CASE(submission_types_round_trip) {
+  stored_message msg;
+  msg.id = std::string(15, '\0') + '\x01';
+  msg.client_id = 7;
+  msg.sender_hash = std::string(32, 'h');
+  msg.sender_masked = "+49****78";
+  msg.key_id = 2;
+  msg.nonce = std::string(12, 'n');
+  msg.ciphertext = std::string("sealed\0bytes", 12);
+  msg.idempotency_key = "k-1";
+  msg.request_hash = std::string(32, 'r');
+  check_round_trip(sys, msg);
+  check_round_trip(sys, std::vector<stored_message>{msg, msg});
+  check_round_trip(sys, submit_result{submit_outcome::key_reused, msg.id});
+  check_round_trip(sys, std::vector<submit_result>{
+                          {submit_outcome::replayed, msg.id}});
+  check_round_trip(sys, message_status{"id", "queued", 3, "a", "b", "c", "d",
+                                       "HTTP 503"});
+  check_round_trip(sys, sweep_report{true, 1, 2, 3});
+  check_round_trip(sys, schedule_status{4, 250, 9});
+}
+
+BOOST_AUTO_TEST_CASE(http_types_round_trip) {
+  http_request req;
+  req.id = 42;
+  req.method = "POST";
+  req.target = "/api/v1/messages?x=1";
+  req.headers = {{"content-type", "application/json"}, {"x", "\xff"}};
+  req.body = R"({"message_body":"h\u00e9"})";
+  req.client_fingerprint = std::string(64, 'f');
+  req.client_is_node = true;
+  req.remote_address = "192.0.2.1";
+  check_round_trip(sys, req);
+  auto back = round_trip(sys, req);
+  BOOST_TEST(back.id == 42u);
+  BOOST_TEST(*back.header("x") == "\xff");
+  http_response resp{422, "application/problem+json", "{}",
+                     {{"Retry-After", "1"}}};
+  check_round_trip(sys, resp);
+}
+
+BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
+  // A type added to register_message_types() needs a round-trip test above
+  // and its name here.
+  static const std::set<std::string> tested{
+    "herald.dependency_status", "herald.health_report",
+    "herald.stored_message",    "herald.submit_result",
+    "herald.message_status",    "herald.sweep_report",
+    "herald.received_message",  "herald.schedule_status",
+    "herald.http_request",      "herald.http_response",
+  };
+  std::set<std::string> registered;
+  for (const auto& kv : cfg.value_factories_by_name)
+    if (kv.first.rfind("herald.", 0) == 0)
+      registered.insert(kv.first);
+  for (const auto& name : registered)
+    BOOST_TEST(tested.count(name) == 1u,
+               name << " is registered without a round-trip test");
+  for (const auto& name : tested)
+    BOOST_TEST(registered.count(name) == 1u, name << " is not registered");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
