@@ -8,7 +8,7 @@
 #include "persistence/message_queue.hpp"
 #include "persistence/reconnect.hpp"
 #include "persistence/message_store.hpp"
-#include "web/client_registry.hpp"
+#include "net/client_registry.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/spawn_options.hpp>
@@ -152,7 +152,7 @@ recovery_actor spawn_recovery(caf::actor_system& sys, maintenance_config cfg,
 
 client_directory_actor::behavior_type client_directory(
   client_directory_actor::stateful_pointer<client_directory_state> self,
-  maintenance_config cfg, web::client_registry* registry) {
+  maintenance_config cfg, net::client_registry* registry) {
   self->state.cfg = std::move(cfg);
   self->state.registry = registry;
   self->send(self, tick_atom::value);
@@ -179,7 +179,7 @@ client_directory_actor::behavior_type client_directory(
 
 client_directory_actor spawn_client_directory(caf::actor_system& sys,
                                               maintenance_config cfg,
-                                              web::client_registry* registry) {
+                                              net::client_registry* registry) {
   return sys.spawn<caf::detached>(client_directory, std::move(cfg), registry);
 }
 

@@ -14,9 +14,9 @@ namespace herald {
 
 class metrics;
 
-namespace web {
+namespace net {
 class client_registry;
-} // namespace web
+} // namespace net
 
 /// What the background actors of a node need.
 struct maintenance_config {
@@ -45,17 +45,17 @@ recovery_actor spawn_recovery(caf::actor_system& sys, maintenance_config cfg,
 struct client_directory_state {
   static inline const char* name = "client-directory";
   maintenance_config cfg;
-  web::client_registry* registry = nullptr;
+  net::client_registry* registry = nullptr;
   std::optional<persistence::mysql_connection> db;
 };
 
 /// Reloads `registry` every recovery.clients-refresh; spawn detached only.
 client_directory_actor::behavior_type client_directory(
   client_directory_actor::stateful_pointer<client_directory_state> self,
-  maintenance_config cfg, web::client_registry* registry);
+  maintenance_config cfg, net::client_registry* registry);
 
 client_directory_actor spawn_client_directory(caf::actor_system& sys,
                                               maintenance_config cfg,
-                                              web::client_registry* registry);
+                                              net::client_registry* registry);
 
 } // namespace herald

@@ -25,7 +25,7 @@
 #include "persistence/migrations.hpp"
 #include "persistence/mysql.hpp"
 #include "persistence/redis.hpp"
-#include "web/client_registry.hpp"
+#include "net/client_registry.hpp"
 #include "web/health_route.hpp"
 #include "web/messages_route.hpp"
 #include "web/rate_limiter.hpp"
@@ -125,7 +125,7 @@ receiver_actor spawn_receiver_pipeline(caf::actor_system& sys,
 template <class Keep>
 void add_role_routes(caf::actor_system& sys, const config::settings& cfg,
                      std::shared_ptr<persistence::live_key_ring> keys,
-                     web::client_registry& registry,
+                     net::client_registry& registry,
                      web::rate_limiter& limiter,
                      std::shared_ptr<const ingress_calls> calls,
                      net::router& routes, metrics& m, Keep& keep) {
@@ -384,7 +384,7 @@ struct node_files {
 };
 
 caf::expected<node_files> load_node_files(const config::settings& cfg,
-                                          web::client_registry& registry) {
+                                          net::client_registry& registry) {
   node_files result;
   bool listens = cfg.has_role("ingress") || cfg.has_role("receiver");
   auto keys = persistence::live_key_ring::load(cfg.crypto.keys_file);
@@ -429,7 +429,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     spdlog::error("cannot start: {}", render(err));
     return 1;
   }
-  web::client_registry registry;
+  net::client_registry registry;
   auto files = load_node_files(cfg, registry);
   if (!files) {
     spdlog::error("cannot start: {}", render(files.error()));
@@ -476,7 +476,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     if (cfg.has_role("ingress") || cfg.has_role("receiver")) {
       keep(spawn_client_directory(sys, maintenance, &registry));
       routes->set_gate([&registry, &m](const net::http_request& req) {
-        auto refusal = web::refuse_unregistered(registry, req);
+        auto refusal = net::refuse_unregistered(registry, req);
         if (refusal)
           m.unregistered_requests.Add({}).Increment();
         return refusal;

@@ -4,7 +4,7 @@
 #include "actors/ingress.hpp"
 #include "net/http_types.hpp"
 #include "net/router.hpp"
-#include "web/client_registry.hpp"
+#include "net/client_registry.hpp"
 #include "web/rate_limiter.hpp"
 
 #include <caf/timespan.hpp>
@@ -27,7 +27,7 @@ struct messages_context {
   size_t next_validator = 0;
   /// Answers status queries, apart from the batch writers.
   store_writer_actor reader;
-  client_registry* clients = nullptr;
+  net::client_registry* clients = nullptr;
   rate_limiter* limiter = nullptr;
   /// The store answers within this; the route waits a little longer.
   caf::timespan accept_timeout;

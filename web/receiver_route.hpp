@@ -2,7 +2,7 @@
 
 #include "actors/actors.hpp"
 #include "actors/ingress.hpp"
-#include "web/client_registry.hpp"
+#include "net/client_registry.hpp"
 #include "net/router.hpp"
 
 #include <caf/fwd.hpp>
@@ -24,7 +24,7 @@ struct receiver_context {
   std::vector<validator_actor> validators;
   size_t next_validator = 0;
   /// Node certificates must be registered (kind server) and active.
-  const client_registry* registry = nullptr;
+  const net::client_registry* registry = nullptr;
   /// Fingerprints of the node certificates that may deliver (receiver.
   /// callers); empty: every node certificate.
   std::vector<std::string> callers;

@@ -38,7 +38,7 @@ const std::string valid_body
 /// stored.
 struct route_fixture : test::deterministic_fixture {
   metrics stats{"test"};
-  web::client_registry registry;
+  net::client_registry registry;
   validator_actor validator = spawn(herald::validator, validator_config{});
 
   route_fixture() {

@@ -1,12 +1,12 @@
-#include "web/client_registry.hpp"
+#include "net/client_registry.hpp"
 
 #include "net/problem.hpp"
 
-namespace herald::web {
+namespace herald::net {
 
-std::optional<net::http_response>
+std::optional<http_response>
 refuse_unregistered(const client_registry& registry,
-                    const net::http_request& req) {
+                    const http_request& req) {
   auto who = registry.find(req.client_fingerprint);
   if (who && who->active)
     return std::nullopt;
@@ -18,4 +18,4 @@ refuse_unregistered(const client_registry& registry,
                             "add, or heraldctl cert register for a node).");
 }
 
-} // namespace herald::web
+} // namespace herald::net

@@ -10,7 +10,7 @@
 #include <string>
 #include <unordered_map>
 
-namespace herald::web {
+namespace herald::net {
 
 /// Maps certificate fingerprints to clients and nodes. The I/O threads look
 /// up every request here; the client directory actor replaces the whole map
@@ -53,8 +53,8 @@ private:
 /// revoked, expired or of a disabled client; nullopt when it may go on.
 /// Checked before every route, so nothing (health included) answers a
 /// certificate the registry does not hold as active.
-std::optional<net::http_response>
+std::optional<http_response>
 refuse_unregistered(const client_registry& registry,
-                    const net::http_request& req);
+                    const http_request& req);
 
-} // namespace herald::web
+} // namespace herald::net
