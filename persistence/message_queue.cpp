@@ -75,8 +75,14 @@ if #ids > 0 then
 end
 return #ids)";
 
-/// Moves a whole list to pending in one atomic step.
+/// Returns a processing list to pending unless its owner holds a lease,
+/// in one atomic step: the owner cannot refresh its lease and take more
+/// work between the check and the drain. KEYS: processing list, pending,
+/// the owner's lease; ARGV[1]: "1" to check the lease.
 constexpr const char* drain_script = R"(
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+  return 0
+end
 local n = 0
 while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do
   n = n + 1
@@ -248,15 +254,11 @@ caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
       auto owner = key.str.substr(prefix.size());
       if (owner == node && !include_self)
         continue;
-      if (owner != node) {
-        auto alive = redis.command({"EXISTS", queue_keys::lease(owner)});
-        if (!alive)
-          return alive.error();
-        if (alive->integer == 1)
-          continue;
-      }
-      auto n = redis.command(
-        {"EVAL", drain_script, "2", key.str, queue_keys::pending});
+      // Another node's list only when it holds no lease, checked in the
+      // same script as the drain.
+      auto n = redis.command({"EVAL", drain_script, "3", key.str,
+                              queue_keys::pending, queue_keys::lease(owner),
+                              owner == node ? "0" : "1"});
       if (!n)
         return n.error();
       moved += n->integer;

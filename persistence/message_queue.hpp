@@ -95,7 +95,9 @@ caf::expected<bool> lease_in_use(redis_connection& redis,
 
 /// Returns the processing lists of nodes without a lease (and the node's
 /// own list when `include_self`, for a restart under the same name) to
-/// pending. Returns how many ids moved.
+/// pending. Each list's lease check and drain are one atomic step (Lua): a
+/// node that refreshes its lease before the drain keeps its list, and two
+/// reapers never return an id twice. Returns how many ids moved.
 caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
                             bool include_self);
 
