@@ -89,6 +89,32 @@ while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do
 end
 return n)";
 
+/// Moves the ids in ARGV off the processing list KEYS[1] to the head of
+/// pending KEYS[2]; only those still on the list: a reaper may have
+/// returned them already, and a second copy would be delivered twice.
+constexpr const char* release_script = R"(
+local n = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('LREM', KEYS[1], 1, id) == 1 then
+    redis.call('RPUSH', KEYS[2], id)
+    n = n + 1
+  end
+end
+return n)";
+
+/// Moves the ids in ARGV[2..] off the processing list KEYS[1] into the
+/// retry schedule KEYS[2], due at ARGV[1]; only those still on the list
+/// (see release_script).
+constexpr const char* retry_script = R"(
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('LREM', KEYS[1], 1, ARGV[i]) == 1 then
+    redis.call('ZADD', KEYS[2], ARGV[1], ARGV[i])
+    n = n + 1
+  end
+end
+return n)";
+
 std::string ms_string(caf::timespan x) {
   return std::to_string(
     std::chrono::duration_cast<std::chrono::milliseconds>(x).count());
@@ -149,17 +175,12 @@ caf::error release(redis_connection& redis, const std::string& node,
                    const std::vector<std::string>& ids) {
   if (ids.empty())
     return caf::none;
-  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
-  auto processing = queue_keys::processing(node);
-  std::vector<std::string> push{"RPUSH", queue_keys::pending};
-  for (const auto& id : ids) {
-    cmds.push_back({"LREM", processing, "1", id});
-    push.push_back(id);
-  }
-  cmds.push_back(std::move(push));
-  cmds.push_back({"EXEC"});
-  auto replies = redis.pipeline(cmds);
-  return replies ? caf::none : replies.error();
+  std::vector<std::string> cmd{"EVAL", release_script, "2",
+                               queue_keys::processing(node),
+                               queue_keys::pending};
+  cmd.insert(cmd.end(), ids.begin(), ids.end());
+  auto reply = redis.command(cmd);
+  return reply ? caf::none : reply.error();
 }
 
 caf::error schedule_retry(redis_connection& redis, const std::string& node,
@@ -167,18 +188,12 @@ caf::error schedule_retry(redis_connection& redis, const std::string& node,
                           int64_t due_ms) {
   if (ids.empty())
     return caf::none;
-  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
-  auto processing = queue_keys::processing(node);
-  std::vector<std::string> zadd{"ZADD", queue_keys::retry};
-  for (const auto& id : ids) {
-    cmds.push_back({"LREM", processing, "1", id});
-    zadd.push_back(std::to_string(due_ms));
-    zadd.push_back(id);
-  }
-  cmds.push_back(std::move(zadd));
-  cmds.push_back({"EXEC"});
-  auto replies = redis.pipeline(cmds);
-  return replies ? caf::none : replies.error();
+  std::vector<std::string> cmd{"EVAL", retry_script, "2",
+                               queue_keys::processing(node), queue_keys::retry,
+                               std::to_string(due_ms)};
+  cmd.insert(cmd.end(), ids.begin(), ids.end());
+  auto reply = redis.command(cmd);
+  return reply ? caf::none : reply.error();
 }
 
 caf::expected<int64_t> promote_due(redis_connection& redis, int64_t now_ms,

@@ -61,12 +61,15 @@ caf::error finish(redis_connection& redis, const std::string& node,
                   const std::vector<std::string>& ids);
 
 /// Puts `ids` back at the head of pending (the next to be taken), off the
-/// node's processing list: for work a stopping node did not attempt.
+/// node's processing list: for work a stopping node did not attempt. Only
+/// ids still on that list move (atomically, Lua): a reaper may have
+/// returned them already, and a second copy would be delivered twice.
 caf::error release(redis_connection& redis, const std::string& node,
                    const std::vector<std::string>& ids);
 
 /// Schedules `ids` for a retry at `due_ms` (Unix ms): off the processing
-/// list, into the retry set, in one transaction.
+/// list, into the retry set, atomically (Lua); as release, only ids still
+/// on the node's processing list.
 caf::error schedule_retry(redis_connection& redis, const std::string& node,
                           const std::vector<std::string>& ids, int64_t due_ms);
 

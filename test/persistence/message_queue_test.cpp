@@ -499,4 +499,46 @@ BOOST_AUTO_TEST_CASE(reap_leaves_a_node_that_is_back_before_the_drain) {
   BOOST_TEST(pending().empty());
 }
 
+// A node whose lease lapsed had its list reaped while it still held the
+// ids; whatever it then does with them must not put a second copy into the
+// queue (two nodes would deliver the message at once). Each case below was
+// a duplicate before: release pushed the ids again, schedule_retry added
+// them to the schedule while they were pending.
+BOOST_AUTO_TEST_CASE(release_after_a_reap_adds_no_second_copy) {
+  enqueue_all({"a", "b"});
+  BOOST_REQUIRE(take_now("flaky", 2).size() == 2u);
+  auto moved = reap(redis, "other", false); // no lease: reaped
+  BOOST_REQUIRE(moved);
+  BOOST_REQUIRE(*moved == 2);
+  // The node, unaware, stops and returns what it did not attempt.
+  BOOST_REQUIRE(!release(redis, "flaky", {"a", "b"}));
+  auto seen = census({"flaky"});
+  BOOST_TEST(seen.size() == 2u);
+  for (const auto& [id, n] : seen)
+    BOOST_TEST(n == 1, id << " is in the queue " << n << " times");
+}
+
+BOOST_AUTO_TEST_CASE(a_retry_after_a_reap_adds_no_second_copy) {
+  // Ids in the node's hands are scheduled.
+  enqueue_all({"c"});
+  BOOST_REQUIRE(take_now("flaky", 1) == strings{"c"});
+  BOOST_REQUIRE(!schedule_retry(redis, "flaky", {"c"}, 1000));
+  BOOST_TEST(scheduled() == strings{"c"});
+  BOOST_TEST(processing("flaky").empty());
+  // Reaped ones are not.
+  enqueue_all({"a", "b"});
+  BOOST_REQUIRE(take_now("flaky", 2).size() == 2u);
+  auto moved = reap(redis, "other", false);
+  BOOST_REQUIRE(moved);
+  BOOST_REQUIRE(*moved == 2);
+  // Another node took one of them again meanwhile.
+  BOOST_REQUIRE(take_now("other", 1).size() == 1u);
+  BOOST_REQUIRE(!schedule_retry(redis, "flaky", {"a", "b"}, 1000));
+  auto seen = census({"flaky", "other"});
+  BOOST_TEST(seen.size() == 3u);
+  for (const auto& [id, n] : seen)
+    BOOST_TEST(n == 1, id << " is in the queue " << n << " times");
+  BOOST_TEST(scheduled() == strings{"c"});
+}
+
 BOOST_AUTO_TEST_SUITE_END()
