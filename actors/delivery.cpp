@@ -88,8 +88,7 @@ std::optional<net::http_post> prepare(delivery_worker_state& st,
   persistence::attempt_record rec;
   rec.id = job.id;
   rec.attempt = job.attempts + 1;
-  if (now_ms() - job.created_ms > to_ms(d.max_age)
-      || (d.max_attempts > 0 && job.attempts >= d.max_attempts)) {
+  if (!within_limits(d, rec.attempt, job.created_ms, now_ms())) {
     rec.outcome = attempt_outcome::expired;
     rec.error = "expired";
   } else if (auto payload = persistence::open_payload(*st.cfg.keys->current(),
@@ -118,6 +117,13 @@ std::optional<net::http_post> prepare(delivery_worker_state& st,
 
 } // namespace
 
+bool within_limits(const config::delivery_config& d, uint32_t attempt,
+                   int64_t created_ms, int64_t at_ms) {
+  if (d.max_attempts > 0 && attempt > d.max_attempts)
+    return false;
+  return at_ms - created_ms <= to_ms(d.max_age);
+}
+
 std::string describe_failure(const net::http_result& result) {
   // Never the downstream's body: it may echo the message (FastAPI's 422
   // does), and it is not ours to store or show.
@@ -145,8 +151,7 @@ void conclude(delivery_worker_state& st, const attempt_job& x,
   if (rec.outcome != attempt_outcome::delivered)
     rec.error = describe_failure(result);
   if (rec.outcome == attempt_outcome::retry) {
-    bool out_of_attempts = d.max_attempts > 0 && rec.attempt >= d.max_attempts;
-    if (out_of_attempts || due - job.created_ms > to_ms(d.max_age)) {
+    if (!within_limits(d, rec.attempt + 1, job.created_ms, due)) {
       rec.outcome = attempt_outcome::expired;
       rec.error = "expired: " + rec.error;
     } else {

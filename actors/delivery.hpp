@@ -39,6 +39,13 @@ struct delivery_actor_config {
 /// 2xx delivered; 408, 429, 5xx and transport errors retry; other 4xx fail.
 persistence::attempt_outcome classify(const net::http_result& result);
 
+/// Whether attempt number `attempt` (1-based) of a message created at
+/// `created_ms` may still be made at `at_ms` (Unix ms) under the limits of
+/// `d`: at most max_attempts attempts (0: no limit), none after max_age.
+/// A message past them ends as "expired" (pure; see docs/DESIGN.md).
+bool within_limits(const config::delivery_config& d, uint32_t attempt,
+                   int64_t created_ms, int64_t at_ms);
+
 /// What an attempt's record and the message's last_error say of a failed
 /// `result`: "HTTP <status>", or the transport error Herald itself saw
 /// (timeout, connect or TLS failure). Never the downstream's body, which

@@ -119,24 +119,32 @@ caf::error record_attempts(mysql_connection& db, const std::string& node,
       std::string sql;
       switch (outcome) {
         case attempt_outcome::delivered:
-          sql = "UPDATE messages SET status = 'delivered', attempts = ?, "
+          sql = "UPDATE messages SET status = 'delivered', "
+                "attempts = GREATEST(attempts, ?), "
                 "delivered_at = NOW(6), next_attempt_at = NULL, "
                 "last_error = NULL";
           break;
         case attempt_outcome::retry:
-          sql = "UPDATE messages SET status = 'queued', attempts = ?, "
+          sql = "UPDATE messages SET status = 'queued', "
+                "attempts = GREATEST(attempts, ?), "
                 "next_attempt_at = ?, last_error = ?";
           params.emplace_back(sql_datetime(next_ms));
           params.emplace_back(error);
           break;
         case attempt_outcome::failed:
         case attempt_outcome::expired:
-          sql = "UPDATE messages SET status = 'failed', attempts = ?, "
+          sql = "UPDATE messages SET status = 'failed', "
+                "attempts = GREATEST(attempts, ?), "
                 "next_attempt_at = NULL, last_error = ?";
           params.emplace_back(error);
           break;
       }
-      sql += " WHERE id IN (" + sql_repeat("?", ids.size()) + ")";
+      // Only messages still in delivery: a late record (a slow node, or
+      // one whose lease lapsed and whose ids another node took) never
+      // changes a final status (delivered, failed, rejected), and never
+      // lowers the attempt count.
+      sql += " WHERE status IN ('queued', 'delivering') AND id IN ("
+             + sql_repeat("?", ids.size()) + ")";
       params.insert(params.end(), std::make_move_iterator(ids.begin()),
                     std::make_move_iterator(ids.end()));
       if (auto done = db.execute(sql, params); !done)

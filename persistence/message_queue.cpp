@@ -75,11 +75,43 @@ if #ids > 0 then
 end
 return #ids)";
 
-/// Moves a whole list to pending in one atomic step.
+/// Returns a processing list to pending unless its owner holds a lease,
+/// in one atomic step: the owner cannot refresh its lease and take more
+/// work between the check and the drain. KEYS: processing list, pending,
+/// the owner's lease; ARGV[1]: "1" to check the lease.
 constexpr const char* drain_script = R"(
+if ARGV[1] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+  return 0
+end
 local n = 0
 while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do
   n = n + 1
+end
+return n)";
+
+/// Moves the ids in ARGV off the processing list KEYS[1] to the head of
+/// pending KEYS[2]; only those still on the list: a reaper may have
+/// returned them already, and a second copy would be delivered twice.
+constexpr const char* release_script = R"(
+local n = 0
+for _, id in ipairs(ARGV) do
+  if redis.call('LREM', KEYS[1], 1, id) == 1 then
+    redis.call('RPUSH', KEYS[2], id)
+    n = n + 1
+  end
+end
+return n)";
+
+/// Moves the ids in ARGV[2..] off the processing list KEYS[1] into the
+/// retry schedule KEYS[2], due at ARGV[1]; only those still on the list
+/// (see release_script).
+constexpr const char* retry_script = R"(
+local n = 0
+for i = 2, #ARGV do
+  if redis.call('LREM', KEYS[1], 1, ARGV[i]) == 1 then
+    redis.call('ZADD', KEYS[2], ARGV[1], ARGV[i])
+    n = n + 1
+  end
 end
 return n)";
 
@@ -143,17 +175,12 @@ caf::error release(redis_connection& redis, const std::string& node,
                    const std::vector<std::string>& ids) {
   if (ids.empty())
     return caf::none;
-  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
-  auto processing = queue_keys::processing(node);
-  std::vector<std::string> push{"RPUSH", queue_keys::pending};
-  for (const auto& id : ids) {
-    cmds.push_back({"LREM", processing, "1", id});
-    push.push_back(id);
-  }
-  cmds.push_back(std::move(push));
-  cmds.push_back({"EXEC"});
-  auto replies = redis.pipeline(cmds);
-  return replies ? caf::none : replies.error();
+  std::vector<std::string> cmd{"EVAL", release_script, "2",
+                               queue_keys::processing(node),
+                               queue_keys::pending};
+  cmd.insert(cmd.end(), ids.begin(), ids.end());
+  auto reply = redis.command(cmd);
+  return reply ? caf::none : reply.error();
 }
 
 caf::error schedule_retry(redis_connection& redis, const std::string& node,
@@ -161,18 +188,12 @@ caf::error schedule_retry(redis_connection& redis, const std::string& node,
                           int64_t due_ms) {
   if (ids.empty())
     return caf::none;
-  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
-  auto processing = queue_keys::processing(node);
-  std::vector<std::string> zadd{"ZADD", queue_keys::retry};
-  for (const auto& id : ids) {
-    cmds.push_back({"LREM", processing, "1", id});
-    zadd.push_back(std::to_string(due_ms));
-    zadd.push_back(id);
-  }
-  cmds.push_back(std::move(zadd));
-  cmds.push_back({"EXEC"});
-  auto replies = redis.pipeline(cmds);
-  return replies ? caf::none : replies.error();
+  std::vector<std::string> cmd{"EVAL", retry_script, "2",
+                               queue_keys::processing(node), queue_keys::retry,
+                               std::to_string(due_ms)};
+  cmd.insert(cmd.end(), ids.begin(), ids.end());
+  auto reply = redis.command(cmd);
+  return reply ? caf::none : reply.error();
 }
 
 caf::expected<int64_t> promote_due(redis_connection& redis, int64_t now_ms,
@@ -248,15 +269,11 @@ caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
       auto owner = key.str.substr(prefix.size());
       if (owner == node && !include_self)
         continue;
-      if (owner != node) {
-        auto alive = redis.command({"EXISTS", queue_keys::lease(owner)});
-        if (!alive)
-          return alive.error();
-        if (alive->integer == 1)
-          continue;
-      }
-      auto n = redis.command(
-        {"EVAL", drain_script, "2", key.str, queue_keys::pending});
+      // Another node's list only when it holds no lease, checked in the
+      // same script as the drain.
+      auto n = redis.command({"EVAL", drain_script, "3", key.str,
+                              queue_keys::pending, queue_keys::lease(owner),
+                              owner == node ? "0" : "1"});
       if (!n)
         return n.error();
       moved += n->integer;

@@ -61,12 +61,15 @@ caf::error finish(redis_connection& redis, const std::string& node,
                   const std::vector<std::string>& ids);
 
 /// Puts `ids` back at the head of pending (the next to be taken), off the
-/// node's processing list: for work a stopping node did not attempt.
+/// node's processing list: for work a stopping node did not attempt. Only
+/// ids still on that list move (atomically, Lua): a reaper may have
+/// returned them already, and a second copy would be delivered twice.
 caf::error release(redis_connection& redis, const std::string& node,
                    const std::vector<std::string>& ids);
 
 /// Schedules `ids` for a retry at `due_ms` (Unix ms): off the processing
-/// list, into the retry set, in one transaction.
+/// list, into the retry set, atomically (Lua); as release, only ids still
+/// on the node's processing list.
 caf::error schedule_retry(redis_connection& redis, const std::string& node,
                           const std::vector<std::string>& ids, int64_t due_ms);
 
@@ -95,7 +98,9 @@ caf::expected<bool> lease_in_use(redis_connection& redis,
 
 /// Returns the processing lists of nodes without a lease (and the node's
 /// own list when `include_self`, for a restart under the same name) to
-/// pending. Returns how many ids moved.
+/// pending. Each list's lease check and drain are one atomic step (Lua): a
+/// node that refreshes its lease before the drain keeps its list, and two
+/// reapers never return an id twice. Returns how many ids moved.
 caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
                             bool include_self);
 

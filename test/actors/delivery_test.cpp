@@ -59,6 +59,26 @@ BOOST_AUTO_TEST_CASE(other_client_errors_are_permanent) {
   BOOST_TEST((outcome_of(301) == attempt_outcome::failed));
 }
 
+// The limits that turn a message into "expired": at most max_attempts
+// attempts (the worker asks for attempt job.attempts + 1 before sending,
+// and for the next one before scheduling a retry), and none past max_age.
+BOOST_AUTO_TEST_CASE(max_attempts_and_max_age_bound_the_attempts) {
+  config::delivery_config d;
+  d.max_attempts = 3;
+  d.max_age = 1h;
+  const int64_t created = 1767225600000;
+  BOOST_TEST(within_limits(d, 1, created, created));
+  BOOST_TEST(within_limits(d, 3, created, created));
+  BOOST_TEST(!within_limits(d, 4, created, created));
+  // The age limit holds up to its last millisecond.
+  BOOST_TEST(within_limits(d, 1, created, created + 3600000));
+  BOOST_TEST(!within_limits(d, 1, created, created + 3600001));
+  // 0: no attempt limit, the age limit still holds.
+  d.max_attempts = 0;
+  BOOST_TEST(within_limits(d, 1000000, created, created + 1000));
+  BOOST_TEST(!within_limits(d, 1, created, created + 3600001));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 namespace {
