@@ -37,6 +37,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   // std::vector<bool> as bytes).
   cfg.add_message_type<std::vector<bool>>("std::vector<bool>");
   cfg.add_message_type<schedule_status>("herald.schedule_status");
+  cfg.add_message_type<audit_event>("herald.audit_event");
 }
 
 } // namespace herald
