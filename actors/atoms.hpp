@@ -35,4 +35,7 @@ using promote_atom = caf::atom_constant<caf::atom("promote")>;
 /// Runs a recovery sweep now.
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
+/// Writes everything that waits now (the audit actor, at shutdown).
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
+
 } // namespace herald
