@@ -145,4 +145,20 @@ using ingress_actor = caf::typed_actor<
   // Timer: fails the asks past their deadline.
   caf::reacts_to<tick_atom>>;
 
+/// Appends this node's audit events (start, stop, key and CRL reloads,
+/// revocations and client changes it enforces; later portal actions) to the
+/// hash-chained audit log, in batches from one writer that takes turns with
+/// heraldctl under the database lock; keeps them while MySQL is down.
+/// Runs detached.
+using audit_actor = caf::typed_actor<
+  // Queues one event; written within the batch delay. No answer: senders
+  // never wait for the database, and nothing is dropped without a metric,
+  // a log line and a marker in the chain.
+  caf::reacts_to<audit_event>,
+  // Timer: writes one batch, or tries again after a failure.
+  caf::reacts_to<flush_atom>,
+  // Writes everything that waits now (at shutdown); returns how many
+  // events are still waiting because a write failed (0: all written).
+  caf::replies_to<drain_atom>::with<uint64_t>>;
+
 } // namespace herald

@@ -38,7 +38,9 @@ using listen_atom = caf::atom_constant<caf::atom("listen")>;
 /// An I/O thread hands a request to the ingress.
 using request_atom = caf::atom_constant<caf::atom("request")>;
 
-/// Stops accepting connections and waits for the open requests.
+/// Finishes what is in progress before a shutdown: the ingress stops
+/// accepting and waits for the open requests; the audit actor writes
+/// everything that waits.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 /// Runs a recovery sweep now.

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -37,11 +38,25 @@ struct watched_files {
   std::shared_ptr<persistence::live_key_ring> keys;
 };
 
+/// What a CRL in force looked like at the last check, to tell a reload.
+struct crl_seen {
+  int64_t number = -1;
+  int64_t this_update = 0;
+  /// Revoked serials (upper-case hex, as heraldctl records them).
+  std::set<std::string> serials;
+};
+
 struct pki_monitor_state {
   static inline const char* name = "pki-monitor";
   pki_monitor_config cfg;
   watched_files files;
   metrics* stats = nullptr;
+  /// Receives an event per reload, rejected file and newly revoked serial.
+  audit_actor audit;
+  /// Per CRL store of `files`.
+  std::map<const net::crl_store*, crl_seen> crls;
+  /// The key ring in force at the last check.
+  std::shared_ptr<const persistence::key_ring> keys;
   std::optional<persistence::mysql_connection> db;
   /// The last problem logged per file, so that each is logged once.
   std::map<std::string, std::string> problems;
@@ -49,13 +64,17 @@ struct pki_monitor_state {
 
 /// Every `cfg.interval`: reloads the CRLs and the key ring when their files
 /// changed (logging an error while no current CRL is in force) and counts
-/// certificates; spawn detached only (file and MySQL I/O).
+/// certificates; spawn detached only (file and MySQL I/O). Tells `audit`
+/// of every reload, of a file it rejected, and of each serial that a new
+/// CRL revokes (revocation.enforce: from then on this node refuses it).
 pki_monitor_actor::behavior_type
 pki_monitor(pki_monitor_actor::stateful_pointer<pki_monitor_state> self,
-            pki_monitor_config cfg, watched_files files, metrics* stats);
+            pki_monitor_config cfg, watched_files files, audit_actor audit,
+            metrics* stats);
 
 pki_monitor_actor spawn_pki_monitor(caf::actor_system& sys,
                                     pki_monitor_config cfg,
-                                    watched_files files, metrics* stats);
+                                    watched_files files, audit_actor audit,
+                                    metrics* stats);
 
 } // namespace herald

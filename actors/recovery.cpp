@@ -1,5 +1,6 @@
 #include "actors/recovery.hpp"
 
+#include "actors/audit.hpp"
 #include "core/errc.hpp"
 #include "core/message_id.hpp"
 #include "core/metrics.hpp"
@@ -11,10 +12,14 @@
 #include "net/client_registry.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/send.hpp>
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <spdlog/spdlog.h>
+
+#include <map>
+#include <utility>
 
 namespace herald {
 
@@ -150,21 +155,75 @@ recovery_actor spawn_recovery(caf::actor_system& sys, maintenance_config cfg,
   return sys.spawn<caf::detached>(recovery, std::move(cfg), stats);
 }
 
+std::vector<audit_event> registry_changes(const persistence::client_map& before,
+                                          const persistence::client_map& after,
+                                          size_t limit) {
+  // Sorted, so that the events come in a stable order.
+  std::map<std::string, std::pair<const persistence::client_identity*,
+                                  const persistence::client_identity*>>
+    changed;
+  for (const auto& [fingerprint, now] : after) {
+    auto i = before.find(fingerprint);
+    if (i == before.end() || i->second.active != now.active)
+      changed[fingerprint] = {i == before.end() ? nullptr : &i->second, &now};
+  }
+  for (const auto& [fingerprint, then] : before)
+    if (after.count(fingerprint) == 0)
+      changed[fingerprint] = {&then, nullptr};
+  std::vector<audit_event> result;
+  for (const auto& [fingerprint, change] : changed) {
+    if (result.size() == limit) {
+      result.push_back(node_event("registry.change",
+                                  std::to_string(changed.size() - limit)
+                                    + " more certificates",
+                                  "one event each for the first "
+                                    + std::to_string(limit)));
+      break;
+    }
+    const auto& [then, now] = change;
+    const auto& who = now != nullptr ? *now : *then;
+    const char* action = now == nullptr      ? "registry.remove"
+                         : then == nullptr   ? "registry.add"
+                         : now->active       ? "registry.enable"
+                                             : "registry.disable";
+    std::string detail = "certificate " + fingerprint + " (" + who.kind + ")";
+    if (now != nullptr && !now->active)
+      detail += then == nullptr ? ", not active"
+                                : ", refused from now on (revoked, expired "
+                                  "or its client disabled)";
+    result.push_back(node_event(action,
+                                who.name.empty() ? "(node certificate)"
+                                                 : who.name,
+                                std::move(detail)));
+  }
+  return result;
+}
+
 client_directory_actor::behavior_type client_directory(
   client_directory_actor::stateful_pointer<client_directory_state> self,
-  maintenance_config cfg, net::client_registry* registry) {
+  maintenance_config cfg, net::client_registry* registry, audit_actor audit) {
   self->state.cfg = std::move(cfg);
   self->state.registry = registry;
+  self->state.audit = std::move(audit);
   self->send(self, tick_atom::value);
   return {
     [self](tick_atom) {
       auto& st = self->state;
       auto err = persistence::ensure_connected(st.db, st.cfg.mysql);
       if (!err) {
-        if (auto clients = persistence::load_client_map(*st.db))
+        if (auto clients = persistence::load_client_map(*st.db)) {
+          // A diff of two maps of every certificate: linear, and a copy
+          // of the map per reload, small next to the query.
+          if (st.audit) {
+            if (st.seen)
+              for (auto& x : registry_changes(*st.seen, *clients))
+                caf::anon_send(st.audit, std::move(x));
+            st.seen = *clients;
+          }
           st.registry->replace(std::move(*clients));
-        else
+        } else {
           err = clients.error();
+        }
       }
       if (err) {
         // Keep serving the last known clients.
@@ -179,8 +238,10 @@ client_directory_actor::behavior_type client_directory(
 
 client_directory_actor spawn_client_directory(caf::actor_system& sys,
                                               maintenance_config cfg,
-                                              net::client_registry* registry) {
-  return sys.spawn<caf::detached>(client_directory, std::move(cfg), registry);
+                                              net::client_registry* registry,
+                                              audit_actor audit) {
+  return sys.spawn<caf::detached>(client_directory, std::move(cfg), registry,
+                                  std::move(audit));
 }
 
 } // namespace herald

@@ -39,6 +39,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<schedule_status>("herald.schedule_status");
   cfg.add_message_type<http_request>("herald.http_request");
   cfg.add_message_type<http_response>("herald.http_response");
+  cfg.add_message_type<audit_event>("herald.audit_event");
 }
 
 } // namespace herald

@@ -10,6 +10,7 @@
 #include <caf/meta/type_name.hpp>
 #include <caf/timestamp.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -240,6 +241,37 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, http_response& x) {
   return f(caf::meta::type_name("herald.http_response"), x.status,
            x.content_type, x.body, x.headers);
+}
+
+// -- audit ----------------------------------------------------------------------
+
+/// One audited action, as the hash-chained audit log records it: an
+/// administrative change (heraldctl, later the portal) or what a node did
+/// or saw (start, stop, key and CRL reloads, client changes). Never holds a
+/// secret or a message body.
+struct audit_event {
+  /// Who: an operating system or portal user, or "heraldd" for a node.
+  std::string actor;
+  /// What, e.g. "cert.revoke" or "node.start".
+  std::string action;
+  /// On what, e.g. a client name or a serial.
+  std::string target;
+  /// "ok" or "failed".
+  std::string outcome = "ok";
+  /// From where, e.g. "heraldctl@host" or "heraldd@node-1" (the node).
+  std::string source;
+  /// Anything else worth keeping (never a secret).
+  std::string detail;
+  /// When it happened, Unix milliseconds; 0: when it is written. A node
+  /// stamps its events as they happen, so a batch written after an outage
+  /// keeps their times (the chain's order is the order of writing).
+  int64_t at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_event& x) {
+  return f(caf::meta::type_name("herald.audit_event"), x.actor, x.action,
+           x.target, x.outcome, x.source, x.detail, x.at_ms);
 }
 
 /// Registers every type above with `cfg`, and std::vector<bool> (the

@@ -237,7 +237,27 @@ metrics::metrics(const std::string& node)
                   .Help("1 while a CRL is in force and before its "
                         "nextUpdate, else 0.")
                   .Register(*registry_)
-                  .Add({})) {
+                  .Add({})),
+    audit_events(prometheus::BuildCounter()
+                   .Name("herald_audit_events_total")
+                   .Help("Audit events this node appended to the audit "
+                         "log, by action.")
+                   .Register(*registry_)),
+    audit_events_dropped(prometheus::BuildCounter()
+                           .Name("herald_audit_events_dropped_total")
+                           .Help("Audit events this node could not append, "
+                                 "by reason.")
+                           .Register(*registry_)),
+    audit_pending(prometheus::BuildGauge()
+                    .Name("herald_audit_pending_events")
+                    .Help("Audit events waiting for the audit log.")
+                    .Register(*registry_)
+                    .Add({})),
+    audit_batch_size(prometheus::BuildHistogram()
+                       .Name("herald_audit_batch_size")
+                       .Help("Audit events per transaction.")
+                       .Register(*registry_)
+                       .Add({}, batch_buckets())) {
   prometheus::BuildGauge()
     .Name("herald_build_info")
     .Help("Always 1; the labels name the build and the node.")

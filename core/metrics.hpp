@@ -128,6 +128,19 @@ public:
   /// 1 while a CRL is in force and before its nextUpdate, else 0.
   prometheus::Gauge& crl_current;
 
+  /// Audit events this node appended to the audit log, by action.
+  prometheus::Family<prometheus::Counter>& audit_events;
+
+  /// Audit events this node could not append, by reason (buffer_full,
+  /// invalid, no_key, shutdown).
+  prometheus::Family<prometheus::Counter>& audit_events_dropped;
+
+  /// Audit events waiting for the audit log.
+  prometheus::Gauge& audit_pending;
+
+  /// Audit events per transaction.
+  prometheus::Histogram& audit_batch_size;
+
   /// Samples the mailbox of the actor `self` (call from its own handler).
   template <class Self>
   static void sample_mailbox(metrics* m, Self* self) {

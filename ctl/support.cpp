@@ -108,7 +108,7 @@ caf::expected<persistence::mysql_connection> open_db(const std::string& flag) {
 
 int audit(persistence::mysql_connection& db, const std::string& action,
           const std::string& target, bool ok, const std::string& detail) {
-  persistence::audit_event event;
+  audit_event event;
   event.actor = acting_user();
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);

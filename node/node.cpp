@@ -1,5 +1,6 @@
 #include "node/node.hpp"
 
+#include "actors/audit.hpp"
 #include "actors/delivery.hpp"
 #include "actors/dependency_probe.hpp"
 #include "actors/health.hpp"
@@ -11,6 +12,7 @@
 #include "actors/store_writer.hpp"
 #include "actors/validator.hpp"
 #include "core/errc.hpp"
+#include "core/hex.hpp"
 #include "core/logging.hpp"
 #include "core/metrics.hpp"
 #include "core/version.hpp"
@@ -33,6 +35,7 @@
 #include "net/router.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/deep_to_string.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
@@ -342,6 +345,41 @@ announce_ready(caf::actor_system& sys, const health_actor& health,
     });
 }
 
+/// What node.start records: version, roles, and a fingerprint of the
+/// settings as parsed (file and command line; secrets are file names
+/// there, never values), so that a changed configuration shows in the
+/// chain from one start to the next.
+std::string start_detail(const config::herald_config& sys_cfg,
+                         const config::settings& cfg) {
+  std::string roles;
+  for (const auto& role : cfg.node.roles)
+    roles += (roles.empty() ? "" : ",") + role;
+  auto digest = persistence::sha256(caf::deep_to_string(sys_cfg.content));
+  return "heraldd " + std::string{herald::version} + " ("
+         + herald::git_commit + "), roles " + (roles.empty() ? "none" : roles)
+         + ", settings sha256 "
+         + encode_hex(reinterpret_cast<const uint8_t*>(digest.data()), 8);
+}
+
+/// Writes what the audit actor holds (node.stop included) before the
+/// actors stop; waits at most `timeout`.
+void drain_audit(caf::actor_system& sys, const audit_actor& audit,
+                 caf::timespan timeout) {
+  caf::scoped_actor self{sys};
+  self->request(audit, timeout, drain_atom::value)
+    .receive(
+      [](uint64_t left) {
+        if (left > 0)
+          spdlog::error("audit: {} events could not be written before "
+                        "the node stopped",
+                        left);
+      },
+      [](caf::error& err) {
+        spdlog::error("audit: no answer to the final write: {}",
+                      render(err));
+      });
+}
+
 } // namespace
 
 caf::error check_dependencies(const config::settings& cfg) {
@@ -455,6 +493,11 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       count_running(actors.back(), m);
       return handle;
     };
+    // First, so that it stops last and sees every other actor's events.
+    audit_config acfg;
+    acfg.source = "heraldd@" + cfg.node.name;
+    auto audit = keep(spawn_audit(sys, acfg, cfg.mysql, cfg.crypto.audit_key,
+                                  &m));
     auto probe = keep(spawn_dependency_probe(sys, make_probe_config(cfg)));
     auto health = keep(spawn_health(
       sys, probe, {cfg.health.interval, cfg.health.probe_timeout}, &m));
@@ -467,14 +510,14 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
                    == watched.crls.end())
         watched.crls.push_back(crl);
     keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh},
-                           std::move(watched), &m));
+                           std::move(watched), audit, &m));
     auto routes = std::make_shared<net::router>(&m);
     auto calls = std::make_shared<ingress_calls>();
     web::add_health_route(*routes, calls, health, cfg.node.name);
     web::rate_limiter limiter{cfg.ingress.rate_limit, cfg.ingress.rate_burst};
     std::optional<ingress_actor> ingress;
     if (cfg.has_role("ingress") || cfg.has_role("receiver")) {
-      keep(spawn_client_directory(sys, maintenance, &registry));
+      keep(spawn_client_directory(sys, maintenance, &registry, audit));
       routes->set_gate([&registry, &m](const net::http_request& req) {
         auto refusal = net::refuse_unregistered(registry, req);
         if (refusal)
@@ -501,17 +544,29 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         exit_code = 1;
       }
     }
+    auto detail = start_detail(sys_cfg, cfg);
     if (exit_code == 0) {
       spdlog::info("node '{}' ready", cfg.node.name);
+      caf::anon_send(audit, node_event("node.start", cfg.node.name, detail));
       auto keep_alive = announce_ready(sys, health, cfg);
       auto sig = wait_for_termination_signal();
       spdlog::info("received signal {}; shutting down", sig);
       keep_alive.reset();
       notify_service_manager("STOPPING=1\nSTATUS=shutting down");
+      caf::anon_send(audit, node_event("node.stop", cfg.node.name,
+                                       "signal " + std::to_string(sig)));
+    } else {
+      caf::anon_send(audit, node_event("node.start", cfg.node.name,
+                                       detail + "; did not start (see its "
+                                                "log)",
+                                       false));
     }
     watchdog.emplace(cfg.node.shutdown_timeout);
     if (ingress && exit_code == 0)
-      drain(sys, *ingress, cfg.node.shutdown_timeout / 2);
+      drain(sys, *ingress, cfg.node.shutdown_timeout / 3);
+    // Before any actor stops: the stop is in the chain, or the log says
+    // why not. A third of the deadline leaves the rest for the actors.
+    drain_audit(sys, audit, cfg.node.shutdown_timeout / 3);
     // Delivery workers finish the message in hand and put back the rest.
     stopping->store(true);
     for (auto i = actors.rbegin(); i != actors.rend(); ++i)

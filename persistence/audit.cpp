@@ -15,6 +15,74 @@ void append_field(std::string& out, const std::string& value) {
   out += value;
 }
 
+/// The length of the valid UTF-8 sequence at `in[i]`, or 0.
+size_t utf8_sequence(const std::string& in, size_t i) {
+  auto byte = [&](size_t k) {
+    return static_cast<unsigned char>(in[k]);
+  };
+  auto c = byte(i);
+  if (c < 0x80)
+    return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    // No overlong forms, no surrogates.
+    if (c == 0xE0)
+      lo = 0xA0;
+    if (c == 0xED)
+      hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0)
+      lo = 0x90;
+    if (c == 0xF4)
+      hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + n > in.size())
+    return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi)
+    return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF)
+      return 0;
+  return n;
+}
+
+/// `in` with every byte that is not part of valid UTF-8 replaced by '?'.
+std::string valid_utf8(const std::string& in) {
+  std::string out;
+  out.reserve(in.size());
+  for (size_t i = 0; i < in.size();) {
+    if (auto n = utf8_sequence(in, i); n > 0) {
+      out.append(in, i, n);
+      i += n;
+    } else {
+      out += '?';
+      ++i;
+    }
+  }
+  return out;
+}
+
+/// Makes `x` valid UTF-8 of at most `max` bytes, cut with "..." at the end.
+void fit(std::string& x, size_t max) {
+  x = valid_utf8(x);
+  if (x.size() <= max)
+    return;
+  auto cut = max - 3;
+  // Not inside a sequence: back up to its first byte.
+  while (cut > 0 && (static_cast<unsigned char>(x[cut]) & 0xC0) == 0x80)
+    --cut;
+  x.resize(cut);
+  x += "...";
+}
+
 } // namespace
 
 std::string audit_hash(const std::string& key, const std::string& prev_hash,
@@ -33,13 +101,25 @@ std::string audit_hash(const std::string& key, const std::string& prev_hash,
 
 caf::error append_audit(mysql_connection& db, const std::string& key,
                         const audit_event& event) {
+  return append_audit_batch(db, key, {event});
+}
+
+caf::error append_audit_batch(mysql_connection& db, const std::string& key,
+                              std::vector<audit_event> events,
+                              int lock_wait) {
   if (key.empty())
     return make_error(errc::invalid_config,
                       "crypto.audit-key-file: not set; the audit log cannot "
                       "be written without its key (create one with: openssl "
                       "rand -hex 32, mode 0600)");
+  if (events.empty())
+    return caf::none;
+  for (auto& event : events)
+    if (auto err = fit_audit_event(event))
+      return err;
   // A named lock, not a row lock: it also serializes the very first row.
-  auto locked = db.query_int("SELECT GET_LOCK('herald.audit', 10)");
+  auto locked = db.query_int("SELECT GET_LOCK('herald.audit', "
+                             + std::to_string(lock_wait) + ")");
   if (!locked)
     return locked.error();
   if (locked->value_or(0) != 1)
@@ -56,20 +136,46 @@ caf::error append_audit(mysql_connection& db, const std::string& key,
       id = std::stoull(*tail->front()[0]) + 1;
       prev = *tail->front()[1];
     }
-    auto at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
-    auto hash = audit_hash(key, prev, id, at_ms, event);
-    auto inserted = db.execute(
-      "INSERT INTO audit_log (id, at, actor, action, target, outcome, "
-      "source, "
-      "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-      {static_cast<int64_t>(id), sql_datetime(at_ms), event.actor, event.action,
-       event.target, event.outcome, event.source, event.detail, prev, hash});
-    return inserted ? caf::none : inserted.error();
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    // One prepared single-row INSERT per event: audit batches are small,
+    // and the commit (one per batch) is what costs.
+    for (const auto& event : events) {
+      auto at_ms = event.at_ms != 0 ? event.at_ms : now_ms;
+      auto hash = audit_hash(key, prev, id, at_ms, event);
+      auto inserted = db.execute(
+        "INSERT INTO audit_log (id, at, actor, action, target, outcome, "
+        "source, "
+        "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {static_cast<int64_t>(id), sql_datetime(at_ms), event.actor,
+         event.action, event.target, event.outcome, event.source,
+         event.detail, prev, hash});
+      if (!inserted)
+        return inserted.error();
+      prev = std::move(hash);
+      ++id;
+    }
+    return caf::none;
   });
   db.query_int("SELECT RELEASE_LOCK('herald.audit')");
   return err;
+}
+
+caf::error fit_audit_event(audit_event& event) {
+  if (event.outcome != "ok" && event.outcome != "failed")
+    return make_error(errc::invalid_input,
+                      "audit event '" + valid_utf8(event.action)
+                        + "': outcome must be ok or failed, not '"
+                        + valid_utf8(event.outcome) + "'");
+  // The column lengths of audit_log (migration 0004), in characters; a
+  // cut to as many bytes stays within them.
+  fit(event.actor, 128);
+  fit(event.action, 64);
+  fit(event.target, 255);
+  fit(event.source, 255);
+  fit(event.detail, 512);
+  return caf::none;
 }
 
 caf::expected<audit_check> verify_audit(mysql_connection& db,

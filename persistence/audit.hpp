@@ -1,29 +1,15 @@
 #pragma once
 
+#include "core/messages.hpp"
 #include "persistence/mysql.hpp"
 
 #include <caf/expected.hpp>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace herald::persistence {
-
-/// One administrative action, as the audit log records it.
-struct audit_event {
-  /// Who: an operating system or portal user.
-  std::string actor;
-  /// What, e.g. "cert.revoke".
-  std::string action;
-  /// On what, e.g. a client name or a serial.
-  std::string target;
-  /// "ok" or "failed".
-  std::string outcome = "ok";
-  /// From where, e.g. "heraldctl@host".
-  std::string source;
-  /// Anything else worth keeping (never a secret).
-  std::string detail;
-};
 
 /// Appends `event` to audit_log, chained to the row before it: hash =
 /// HMAC-SHA-256(key, previous hash || canonical content). The key lives
@@ -32,6 +18,23 @@ struct audit_event {
 /// host take turns under a database lock.
 caf::error append_audit(mysql_connection& db, const std::string& key,
                         const audit_event& event);
+
+/// Appends `events` in their order, chained, in one transaction under the
+/// same database lock as append_audit, so that batches of nodes and single
+/// rows of heraldctl interleave into one chain that never forks. All or
+/// nothing; an error after COMMIT was sent leaves it in doubt (a retry may
+/// then record a batch twice, which still verifies). Each row's time is its
+/// event's at_ms, or now when 0. Waits at most `lock_wait` seconds for the
+/// lock.
+caf::error append_audit_batch(mysql_connection& db, const std::string& key,
+                              std::vector<audit_event> events,
+                              int lock_wait = 10);
+
+/// Makes `event` fit audit_log: cuts fields to their column's length (on a
+/// UTF-8 boundary, marked with "..."), replaces bytes that are not UTF-8,
+/// and fails when the outcome is neither "ok" nor "failed". One bad event
+/// can then never fail a whole batch again and again.
+caf::error fit_audit_event(audit_event& event);
 
 /// The result of checking the whole chain.
 struct audit_check {

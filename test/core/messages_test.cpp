@@ -150,6 +150,7 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
     "herald.message_status",    "herald.sweep_report",
     "herald.received_message",  "herald.schedule_status",
     "herald.http_request",      "herald.http_response",
+    "herald.audit_event",
   };
   std::set<std::string> registered;
   for (const auto& kv : cfg.value_factories_by_name)
@@ -160,6 +161,27 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
                name << " is registered without a round-trip test");
   for (const auto& name : tested)
     BOOST_TEST(registered.count(name) == 1u, name << " is not registered");
+}
+
+BOOST_AUTO_TEST_CASE(audit_event_round_trips) {
+  audit_event x;
+  x.actor = "heraldd";
+  x.action = "revocation.enforce";
+  x.target = "7F3A";
+  x.outcome = "failed";
+  x.source = "heraldd@node-1";
+  x.detail = "CRL number 4 of /etc/herald/pki/crl.pem";
+  x.at_ms = 1767225600123;
+  auto y = round_trip(sys, x);
+  BOOST_TEST(y.actor == x.actor);
+  BOOST_TEST(y.action == x.action);
+  BOOST_TEST(y.target == x.target);
+  BOOST_TEST(y.outcome == x.outcome);
+  BOOST_TEST(y.source == x.source);
+  BOOST_TEST(y.detail == x.detail);
+  BOOST_TEST(y.at_ms == x.at_ms);
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<audit_event>())
+             == "herald.audit_event");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -112,6 +112,15 @@ herald_start_redis "$tmp/redis" "$redis_port"
 check "health recovers when Redis is back" herald_wait_until 5 healthy
 
 check "SIGTERM stops the node with exit code 0" stop_node
+# Its audit actor wrote the start and the stop into heraldctl's chain.
+node_audit() {
+  sql "SELECT action, outcome FROM audit_log WHERE source = 'heraldd@e2e' ORDER BY id" |
+    tr '\t\n' ': '
+}
+check "the node audited its start and its stop" \
+  grep -q 'node.start:ok node.stop:ok $' <<<"$(node_audit)"
+check "heraldctl audit verify accepts the chain the node extended" \
+  "$HERALDCTL" audit verify --config-file "$ini"
 # The daily log file carries the date in its name.
 logs=("$tmp"/heraldd_*.log)
 check "the node writes its daily log file" test -s "${logs[0]}"

@@ -225,6 +225,15 @@ statuses=$(grep -ao 'HTTP/1.1 [0-9]*' "$tmp/keepalive.out" | tr '\n' ' ')
 check "a kept-alive connection of the revoked certificate gets 403 ($statuses)" \
   test "$statuses" = "HTTP/1.1 404 HTTP/1.1 403 "
 check "other clients are unaffected" test "$(submit_as globex)" = 202
+# The node's audit actor records when it began to enforce it, under the
+# serial that cert revoke recorded.
+node_audited() {
+  test "$(sql "SELECT COUNT(*) FROM audit_log WHERE action = '$1' AND target $2 AND outcome = '$3' AND source LIKE 'heraldd@%'")" -ge 1
+}
+check "the node audits the revocation it enforces (revocation.enforce <serial>)" \
+  herald_wait_until 5 node_audited revocation.enforce "= '$serial'" ok
+check "... and the client directory's view of it (registry.disable acme)" \
+  herald_wait_until 5 node_audited registry.disable "= 'acme'" ok
 out=$(ctl cert verify "$issued/acme.crt")
 check "cert verify calls it revoked with its reason" \
   grep -q 'INVALID: revoked.*keyCompromise' <<<"$out"
@@ -250,6 +259,8 @@ metrics() { curl -s --max-time 5 "http://127.0.0.1:$HERALD_METRICS_PORT/metrics"
 check "a corrupt CRL is reported (herald_crl_current 0)" \
   grep -q '^herald_crl_current 0' <<<"$(metrics)"
 check "with a corrupt CRL valid clients still submit" test "$(submit_as globex)" = 202
+check "the node audits the CRL it rejected (crl.reload failed)" \
+  herald_wait_until 5 node_audited crl.reload "LIKE '%crl.pem'" failed
 check "with a corrupt CRL the revoked certificate stays refused (certificate revoked)" \
   refused
 rm -f "$ca/crl.pem"

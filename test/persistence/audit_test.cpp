@@ -1,12 +1,17 @@
 #include "persistence/audit.hpp"
 
+#include "actors/audit.hpp"
 #include "core/errc.hpp"
 #include "persistence/certificates.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/migrations.hpp"
 #include "test/fixtures.hpp"
 
+#include <caf/scoped_actor.hpp>
+
 #include <boost/test/unit_test.hpp>
+
+#include <thread>
 
 using namespace herald;
 using namespace herald::persistence;
@@ -108,6 +113,99 @@ BOOST_FIXTURE_TEST_CASE(a_deleted_row_is_reported, audit_fixture) {
   append("cert.revoke", "0123");
   BOOST_REQUIRE(db.execute("DELETE FROM audit_log WHERE id = 2", {}));
   BOOST_TEST(check().first_broken == 3u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_batch_is_chained_in_order_with_its_times,
+                        audit_fixture) {
+  append("cert.revoke", "0123");
+  std::vector<audit_event> batch;
+  for (int i = 0; i < 3; ++i)
+    batch.push_back({"heraldd", "node.start", "node-" + std::to_string(i),
+                     "ok", "heraldd@node-" + std::to_string(i), "",
+                     1767225600000 + i});
+  BOOST_REQUIRE(!append_audit_batch(db, audit_key, batch));
+  append("client.add", "acme");
+  BOOST_REQUIRE(!append_audit_batch(db, audit_key, {}));
+  auto rows = db.query("SELECT id, target, " + sql_unix_ms("at")
+                         + " FROM audit_log ORDER BY id",
+                       {});
+  BOOST_REQUIRE(rows && rows->size() == 5u);
+  BOOST_TEST(*(*rows)[1][1] == "node-0");
+  BOOST_TEST(*(*rows)[3][1] == "node-2");
+  BOOST_TEST(*(*rows)[4][1] == "acme");
+  // The node's events keep the times they happened at.
+  BOOST_TEST(*(*rows)[2][2] == "1767225600001");
+  auto result = check();
+  BOOST_TEST(result.rows == 5u);
+  BOOST_TEST(result.first_broken == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(events_too_long_or_not_utf8_are_fitted,
+                        audit_fixture) {
+  audit_event event{"heraldd", "crl.reload", std::string(300, 't'), "ok",
+                    "heraldd@node-1",
+                    std::string(600, 'd') + "\xff\xc3\xa9", 0};
+  // "\xc3\xa9" (U+00E9) across the cut is not split.
+  event.target = std::string(251, 't') + "\xc3\xa9" + "tail";
+  BOOST_REQUIRE(!append_audit_batch(db, audit_key, {event}));
+  auto row = db.query("SELECT target, detail FROM audit_log", {});
+  BOOST_REQUIRE(row && row->size() == 1u);
+  BOOST_TEST(*row->front()[0] == std::string(251, 't') + "...");
+  BOOST_TEST(row->front()[1]->size() == 512u);
+  BOOST_TEST(check().first_broken == 0u);
+  audit_event bad{"heraldd", "x", "y", "maybe", "z", "", 0};
+  BOOST_TEST((append_audit_batch(db, audit_key, {bad}) == errc::invalid_input));
+}
+
+// What issue 10 asks for: a node's audit actor and heraldctl write at the
+// same time, each on its own connection, and the chain does not fork.
+BOOST_FIXTURE_TEST_CASE(a_node_and_heraldctl_interleave_in_one_chain,
+                        audit_fixture) {
+  test::threaded_fixture node;
+  audit_config cfg;
+  cfg.source = "heraldd@node-1";
+  cfg.batch_size = 8;
+  auto actor = spawn_audit(node.sys, cfg, test::test_mysql(database),
+                           audit_key, nullptr);
+  constexpr int n = 60;
+  // Boost.Test checks belong to the main thread: the other one only
+  // collects its errors.
+  std::vector<std::string> errors;
+  std::thread heraldctl{[this, &errors] {
+    auto conn = mysql_connection::connect(test::test_mysql(database));
+    if (!conn) {
+      errors.push_back(render(conn.error()));
+      return;
+    }
+    for (int i = 0; i < n / 3; ++i) {
+      audit_event event{"alice", "client.add", "c" + std::to_string(i), "ok",
+                        "heraldctl@host", ""};
+      if (auto err = append_audit(*conn, audit_key, event))
+        errors.push_back(render(err));
+    }
+  }};
+  for (int i = 0; i < n; ++i)
+    caf::anon_send(actor, node_event("registry.add", "n" + std::to_string(i),
+                                     "certificate " + std::to_string(i)));
+  heraldctl.join();
+  BOOST_TEST(errors.empty());
+  uint64_t left = 1;
+  node.self->request(actor, std::chrono::seconds(30), drain_atom::value)
+    .receive([&](uint64_t x) { left = x; },
+             [](caf::error& err) { BOOST_FAIL(caf::to_string(err)); });
+  BOOST_TEST(left == 0u);
+  caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+  auto result = check();
+  BOOST_TEST(result.rows == static_cast<uint64_t>(n + n / 3));
+  BOOST_TEST(result.first_broken == 0u);
+  // The node's events are in the order it sent them, whatever came
+  // between its batches.
+  auto rows = db.query("SELECT target FROM audit_log WHERE source = "
+                       "'heraldd@node-1' ORDER BY id",
+                       {});
+  BOOST_REQUIRE(rows && rows->size() == static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i)
+    BOOST_TEST(*(*rows)[i][0] == "n" + std::to_string(i));
 }
 
 BOOST_FIXTURE_TEST_CASE(certificates_are_added_listed_and_revoked,
