@@ -1,6 +1,7 @@
 #include "persistence/delivery_store.hpp"
 
 #include "core/errc.hpp"
+#include "core/message_id.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
 #include "persistence/message_queue.hpp"
@@ -35,9 +36,7 @@ int64_t now_ms() {
 }
 
 std::string text_id(const std::string& raw) {
-  uuid id;
-  std::copy(raw.begin(), raw.end(), id.bytes.begin());
-  return id.to_string();
+  return message_id::text_of(raw);
 }
 
 /// The columns of a message row that delivery changes.
@@ -74,7 +73,7 @@ struct delivery_fixture {
   /// its id (raw).
   std::string insert(const data_key& key) {
     stored_message m;
-    m.id = uuid::make_v7().raw();
+    m.id = message_id::make_v7().raw();
     m.client_id = client;
     m.sender_hash = hmac_sha256("pepper-pepper-pepper", number);
     m.sender_masked = mask_e164(number);
@@ -209,7 +208,7 @@ BOOST_FIXTURE_TEST_SUITE(delivery_store_suite, delivery_fixture)
 BOOST_AUTO_TEST_CASE(a_claim_loads_queued_messages_and_marks_them_delivering) {
   auto a = queued();
   auto b = queued();
-  auto unknown = uuid::make_v7().raw();
+  auto unknown = message_id::make_v7().raw();
   auto jobs = claim({a, unknown, b});
   // Ids without a row are missing from the result.
   BOOST_REQUIRE(jobs.size() == 2u);
