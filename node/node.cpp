@@ -4,8 +4,10 @@
 #include "actors/dependency_probe.hpp"
 #include "actors/health.hpp"
 #include "actors/pki_monitor.hpp"
+#include "actors/queue.hpp"
 #include "actors/receiver.hpp"
 #include "actors/recovery.hpp"
+#include "actors/retry_timer.hpp"
 #include "actors/store.hpp"
 #include "actors/store_writer.hpp"
 #include "core/errc.hpp"
@@ -79,7 +81,8 @@ private:
 };
 
 /// Spawns the submission pipeline of an ingress node (store, its writers,
-/// the queue writer). `keep` records every spawned actor for the shutdown.
+/// the queue, returned in `queue` for the delivery actors to join). `keep`
+/// records every spawned actor for the shutdown.
 template <class Keep>
 std::shared_ptr<const web::messages_context>
 make_messages_context(caf::actor_system& sys,
@@ -87,11 +90,12 @@ make_messages_context(caf::actor_system& sys,
                       const config::settings& cfg,
                       std::shared_ptr<persistence::live_key_ring> keys,
                       web::client_registry& clients,
-                      web::rate_limiter& limiter, metrics& m, Keep& keep) {
+                      web::rate_limiter& limiter, metrics& m,
+                      work_queue_actor& queue, Keep& keep) {
   std::vector<store_writer_actor> writers;
   for (size_t i = 0; i < cfg.store.writers; ++i)
     writers.push_back(keep(spawn_store_writer(sys, cfg.mysql)));
-  auto queue = keep(spawn_queue(sys, cfg.redis));
+  queue = keep(spawn_work_queue(sys, cfg.redis));
   auto ctx = std::make_shared<web::messages_context>();
   ctx->bridge = std::move(bridge);
   // The wait for a writer and the four steps of a batch (insert, enqueue,
@@ -158,13 +162,16 @@ load_crl(const std::string& setting, const std::string& path,
 }
 
 /// Returns what a previous run of this node left in its processing list,
-/// then spawns the retry timer and the delivery workers.
-template <class Keep>
+/// then spawns the schedule, the retry-timer and the delivery actors, and
+/// has the actors join the retry-timer and this node's `queue` (if any), so
+/// that work reaches them by message. The delivery actors go to `workers`
+/// (stopped first at shutdown).
 caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
                           std::shared_ptr<persistence::live_key_ring> keys,
                           std::shared_ptr<net::crl_store> crl,
-                          std::shared_ptr<std::atomic<bool>> stopping,
-                          metrics& m, Keep& keep) {
+                          const work_queue_actor& queue, metrics& m,
+                          std::vector<caf::actor>& workers,
+                          std::vector<caf::actor>& actors) {
   auto redis = persistence::redis_connection::connect(cfg.redis);
   if (!redis)
     return redis.error();
@@ -187,16 +194,29 @@ caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
     spdlog::warn("delivery: {} messages of an earlier run go back to the "
                  "queue",
                  *returned);
-  delivery_actor_config dcfg{cfg.node.name,   cfg.delivery,   cfg.mysql,
-                             cfg.redis,       std::move(keys), std::move(crl),
-                             stopping};
-  auto schedule = keep(spawn_schedule(sys, dcfg));
-  keep(spawn_retry_timer(sys, schedule, &m));
+  delivery_actor_config dcfg{cfg.node.name, cfg.delivery,    cfg.mysql,
+                             cfg.redis,     std::move(keys), std::move(crl)};
+  if (!queue) {
+    // No queue on this node pushes work: wait in Redis for new ids (one
+    // bounded step) instead of an idle poll.
+    dcfg.idle_wait = std::chrono::milliseconds{200};
+  }
+  schedule_config scfg{cfg.node.name, cfg.redis, cfg.delivery.lease_ttl};
+  auto schedule = spawn_schedule(sys, scfg);
+  actors.push_back(caf::actor_cast<caf::actor>(schedule));
+  retry_timer_config tcfg;
+  if (auto err = validate(tcfg))
+    return err;
+  auto timer = spawn_retry_timer(sys, tcfg, schedule, &m);
+  actors.push_back(caf::actor_cast<caf::actor>(timer));
   for (size_t i = 0; i < cfg.delivery.workers; ++i) {
-    auto worker = spawn_delivery_worker(sys, dcfg, &m);
+    auto worker = spawn_delivery(sys, dcfg, timer, &m);
     if (!worker)
       return worker.error();
-    keep(*worker);
+    workers.push_back(caf::actor_cast<caf::actor>(*worker));
+    caf::anon_send(timer, caf::join_atom::value, *worker);
+    if (queue)
+      caf::anon_send(queue, caf::join_atom::value, *worker);
   }
   spdlog::info("delivery: {} workers deliver to {}", cfg.delivery.workers,
                cfg.delivery.url);
@@ -376,9 +396,12 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
   std::optional<shutdown_watchdog> watchdog;
   {
     caf::actor_system sys{sys_cfg};
-    auto stopping = std::make_shared<std::atomic<bool>>(false);
-    // Every actor of the node, stopped in reverse order at shutdown.
+    // Every actor of the node, stopped in reverse order at shutdown; the
+    // delivery actors first, and waited for (they hand retries to the
+    // retry-timer as they finish their step).
     std::vector<caf::actor> actors;
+    std::vector<caf::actor> delivery_workers;
+    work_queue_actor queue;
     auto keep = [&actors](auto handle) {
       actors.push_back(caf::actor_cast<caf::actor>(handle));
       return handle;
@@ -418,7 +441,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     if (cfg.has_role("ingress"))
       web::add_message_routes(routes, make_messages_context(
                                         sys, bridge, cfg, files->keys,
-                                        registry, limiter, m, keep));
+                                        registry, limiter, m, queue, keep));
     if (cfg.has_role("receiver"))
       web::add_receiver_route(routes,
                               make_receiver_context(sys, bridge, cfg,
@@ -442,7 +465,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     // it up from the first batch.
     if (cfg.has_role("delivery") && exit_code == 0) {
       if (auto err = start_delivery(sys, cfg, files->keys,
-                                    files->delivery_crl, stopping, m, keep)) {
+                                    files->delivery_crl, queue, m,
+                                    delivery_workers, actors)) {
         spdlog::error("cannot start: {}", render(err));
         exit_code = 1;
       }
@@ -456,10 +480,17 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       notify_service_manager("STOPPING=1\nSTATUS=shutting down");
     }
     watchdog.emplace(cfg.node.shutdown_timeout);
-    // Delivery workers finish the message in hand and put back the rest.
-    stopping->store(true);
     if (https)
       https->stop();
+    // Delivery actors finish the step in hand (recorded and acknowledged)
+    // and put back what waits for its commit, through their exit handler.
+    if (!delivery_workers.empty()) {
+      caf::scoped_actor waiter{sys};
+      for (auto& x : delivery_workers)
+        waiter->send_exit(x, caf::exit_reason::user_shutdown);
+      for (auto& x : delivery_workers)
+        waiter->wait_for(x);
+    }
     for (auto i = actors.rbegin(); i != actors.rend(); ++i)
       caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
   }

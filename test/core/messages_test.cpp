@@ -90,4 +90,37 @@ BOOST_AUTO_TEST_CASE(receiver_store_flags_round_trip) {
   BOOST_TEST((round_trip(sys, x) == x));
 }
 
+BOOST_AUTO_TEST_CASE(work_round_trips) {
+  work x{{"0190f5c2-7a1e-7c3d-9b2a-4f1e2d3c4b5a", "second"}};
+  auto y = round_trip(sys, x);
+  BOOST_TEST((y.ids == x.ids));
+  BOOST_TEST(round_trip(sys, work{}).ids.empty());
+}
+
+BOOST_AUTO_TEST_CASE(schedule_retry_round_trips) {
+  schedule_retry x{{"a", "b", "c"}, 1767225630123};
+  auto y = round_trip(sys, x);
+  BOOST_TEST((y.ids == x.ids));
+  BOOST_TEST(y.due_ms == x.due_ms);
+}
+
+BOOST_AUTO_TEST_CASE(retry_page_round_trips) {
+  retry_page x{{1767225630000, 1767225630500, 1767225691000},
+               1767225691000,
+               false};
+  auto y = round_trip(sys, x);
+  BOOST_TEST((y.due_ms == x.due_ms));
+  BOOST_TEST(y.scanned_to_ms == x.scanned_to_ms);
+  BOOST_TEST(y.complete == x.complete);
+}
+
+BOOST_AUTO_TEST_CASE(delivery_message_types_are_registered_by_name) {
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<work>())
+             == "herald.work");
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<schedule_retry>())
+             == "herald.schedule_retry");
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<retry_page>())
+             == "herald.retry_page");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
