@@ -49,11 +49,32 @@ using store_writer_actor = caf::typed_actor<
   // Returns the status of a message of a client.
   caf::replies_to<caf::get_atom, uint64_t, std::string>::with<message_status>>;
 
+/// Takes messages from the queue, delivers each to the downstream endpoint
+/// over mutual TLS and records the outcome; owns its MySQL, Redis and HTTPS
+/// connections and runs detached. Driven by messages, one bounded step
+/// (take a batch, claim, deliver, record) per handler; stops through CAF's
+/// exit path and puts back what it has not attempted.
+using delivery_actor = caf::typed_actor<
+  // Ids just queued (by the queue or the retry-timer): take work now.
+  caf::reacts_to<work>,
+  // Self: the next step now.
+  caf::reacts_to<tick_atom>,
+  // Self, delayed: the poll that backs up `work` while idle, or the look
+  // after a pause; only the latest one armed (by number) runs a step.
+  caf::reacts_to<poll_atom, uint64_t>>;
+
 /// Owns one Redis connection and appends message ids to the pending queue
 /// in one pipelined transaction per batch; runs detached.
 using queue_actor = caf::typed_actor<
   // Queues the ids (16 raw bytes each); returns the new queue length.
   caf::replies_to<enqueue_atom, std::vector<std::string>>::with<int64_t>>;
+
+/// The queue of a node that knows its delivery actors: appends ids as the
+/// queue does, then sends them as `work` to the delivery actors that
+/// joined; runs detached.
+using work_queue_actor = queue_actor::extend<
+  // Sends queued ids to this delivery actor from now on.
+  caf::reacts_to<caf::join_atom, delivery_actor>>;
 
 /// Reloads clients and their certificates into the registry that the
 /// HTTPS threads consult, on a timer; runs detached.
@@ -96,25 +117,35 @@ using receiver_store_actor = caf::typed_actor<
   caf::replies_to<receive_atom, std::vector<received_message>>::with<
     std::vector<bool>>>;
 
-/// Takes messages from the queue, delivers each to the downstream endpoint
-/// over mutual TLS and records the outcome; owns its MySQL, Redis and HTTPS
-/// connections and runs detached. Loops on its own `tick`.
-using delivery_worker_actor = caf::typed_actor<
-  // Takes and delivers the next batch, then ticks again.
-  caf::reacts_to<tick_atom>>;
-
-/// Owns the Redis side of the retry schedule (a sorted set by due time)
-/// and this node's lease; runs detached.
+/// Owns the Redis side of the retry schedule (a sorted set by due time,
+/// durable with AOF) and this node's lease; runs detached and does one
+/// bounded Redis step per message.
 using schedule_actor = caf::typed_actor<
-  // Moves due retries to pending, refreshes the lease, returns dead nodes'
-  // messages now and then; reports what is left.
-  caf::replies_to<promote_atom>::with<schedule_status>>;
+  // Records retries: off this node's processing list and into the
+  // schedule, in one transaction.
+  caf::replies_to<schedule_retry>::with<caf::ok_atom>,
+  // Moves up to 1000 retries due by the time given (Unix ms) to pending,
+  // atomically (one node moves each); returns their ids.
+  caf::replies_to<promote_atom, int64_t>::with<std::vector<std::string>>,
+  // Reads the due times after the first time (Unix ms) up to the second.
+  caf::replies_to<page_atom, int64_t, int64_t>::with<retry_page>,
+  // Refreshes the lease, returns dead nodes' messages now and then;
+  // returns how many retries are scheduled.
+  caf::replies_to<tick_atom>::with<int64_t>>;
 
-/// Wakes the schedule when the next retry is due (at least once a second),
-/// holding only that one delayed message: a million pending retries cost
-/// it no memory.
+/// Fires retries at their due time: records each failed attempt's retry in
+/// the durable schedule and arms one delayed message per due time in the
+/// near window (bounded); later ones are paged in from the schedule as
+/// time advances, and again after a restart. Promoted ids go to the
+/// delivery actors as `work`.
 using retry_timer_actor = caf::typed_actor<
-  // Wake-up: promote, then sleep until the next due retry.
+  // Records a retry durably; answers once the schedule has it.
+  caf::replies_to<schedule_retry>::with<caf::ok_atom>,
+  // Sends promoted ids to this delivery actor from now on.
+  caf::reacts_to<caf::join_atom, delivery_actor>,
+  // Self: an armed due time (Unix ms) came.
+  caf::reacts_to<fire_atom, int64_t>,
+  // Self, every second: lease, backstop promotion, the next page.
   caf::reacts_to<tick_atom>>;
 
 /// Validates what clients and nodes send, seals it (AES-256-GCM, keyed

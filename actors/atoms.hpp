@@ -43,6 +43,15 @@ using request_atom = caf::atom_constant<caf::atom("request")>;
 /// everything that waits.
 using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
+/// A retry due time armed by the retry-timer came.
+using fire_atom = caf::atom_constant<caf::atom("fire")>;
+
+/// A delivery actor's idle poll (backstop for lost `work`) came.
+using poll_atom = caf::atom_constant<caf::atom("poll")>;
+
+/// Reads the next part of the durable retry schedule.
+using page_atom = caf::atom_constant<caf::atom("page")>;
+
 /// Runs a recovery sweep now.
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 

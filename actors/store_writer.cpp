@@ -110,26 +110,4 @@ receiver_store_actor spawn_receiver_store(caf::actor_system& sys,
   return sys.spawn<caf::detached>(receiver_store, std::move(cfg));
 }
 
-queue_actor::behavior_type
-queue_writer(queue_actor::stateful_pointer<queue_writer_state> self,
-             config::redis_config cfg) {
-  self->state.cfg = std::move(cfg);
-  auto& st = self->state;
-  return {
-    [&st](enqueue_atom,
-          const std::vector<std::string>& ids) -> caf::result<int64_t> {
-      auto result = with_connection(st.redis, st.cfg, [&](auto& redis) {
-        return persistence::enqueue(redis, ids);
-      });
-      if (!result)
-        return result.error();
-      return *result;
-    },
-  };
-}
-
-queue_actor spawn_queue(caf::actor_system& sys, config::redis_config cfg) {
-  return sys.spawn<caf::detached>(queue_writer, std::move(cfg));
-}
-
 } // namespace herald

@@ -3,7 +3,6 @@
 #include "actors/actors.hpp"
 #include "config/settings.hpp"
 #include "persistence/mysql.hpp"
-#include "persistence/redis.hpp"
 
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
@@ -45,19 +44,5 @@ receiver_store_actor::behavior_type receiver_store(
 /// Spawns a receiver store on a thread of its own.
 receiver_store_actor spawn_receiver_store(caf::actor_system& sys,
                                           config::mysql_config cfg);
-
-struct queue_writer_state {
-  static inline const char* name = "queue";
-  config::redis_config cfg;
-  std::optional<persistence::redis_connection> redis;
-};
-
-/// Appends ids to the Redis queue; spawn detached only (spawn_queue does).
-queue_actor::behavior_type
-queue_writer(queue_actor::stateful_pointer<queue_writer_state> self,
-             config::redis_config cfg);
-
-/// Spawns the queue writer on a thread of its own.
-queue_actor spawn_queue(caf::actor_system& sys, config::redis_config cfg);
 
 } // namespace herald

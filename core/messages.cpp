@@ -36,10 +36,12 @@ void register_message_types(caf::actor_system_config& cfg) {
   // A receiver store's answer: one flag per message (CAF 0.17 serializes
   // std::vector<bool> as bytes).
   cfg.add_message_type<std::vector<bool>>("std::vector<bool>");
-  cfg.add_message_type<schedule_status>("herald.schedule_status");
   cfg.add_message_type<http_request>("herald.http_request");
   cfg.add_message_type<http_response>("herald.http_response");
   cfg.add_message_type<audit_event>("herald.audit_event");
+  cfg.add_message_type<work>("herald.work");
+  cfg.add_message_type<schedule_retry>("herald.schedule_retry");
+  cfg.add_message_type<retry_page>("herald.retry_page");
 }
 
 } // namespace herald

@@ -148,20 +148,52 @@ typename Inspector::result_type inspect(Inspector& f, sweep_report& x) {
            x.rejected, x.keys_purged);
 }
 
-/// The retry schedule after one promotion.
-struct schedule_status {
-  /// Retries just moved back to the queue.
-  int64_t moved = 0;
-  /// Milliseconds until the earliest remaining retry is due; -1: none.
-  int64_t next_due_in_ms = -1;
-  /// Retries still scheduled.
-  int64_t size = 0;
+// -- delivery -------------------------------------------------------------------
+
+/// Ids just put in the pending queue (canonical UUID text): the queue and the
+/// retry-timer tell delivery actors, so that work reaches them by message.
+/// A hint, never the only copy: Redis holds the ids, so a lost `work` loses
+/// nothing (the delivery actors' idle poll finds them).
+struct work {
+  std::vector<std::string> ids;
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, schedule_status& x) {
-  return f(caf::meta::type_name("herald.schedule_status"), x.moved,
-           x.next_due_in_ms, x.size);
+typename Inspector::result_type inspect(Inspector& f, work& x) {
+  return f(caf::meta::type_name("herald.work"), x.ids);
+}
+
+/// Ids (canonical UUID text) whose attempt failed, to be tried again at
+/// `due_ms` (Unix ms): a delivery actor asks the retry-timer, which records
+/// them in the durable schedule (off this node's processing list) and arms
+/// a wake-up when the time is near.
+struct schedule_retry {
+  std::vector<std::string> ids;
+  int64_t due_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_retry& x) {
+  return f(caf::meta::type_name("herald.schedule_retry"), x.ids, x.due_ms);
+}
+
+/// Due times found in one read of the durable retry schedule, from just
+/// after a time to `scanned_to_ms`: what the retry-timer arms.
+struct retry_page {
+  /// Distinct due times (Unix ms), ascending.
+  std::vector<int64_t> due_ms;
+  /// Every scheduled retry due after the page's start and at or before
+  /// this time has its due time in `due_ms`.
+  int64_t scanned_to_ms = 0;
+  /// False when the read stopped at its limit before the end of the range
+  /// asked for: read on from `scanned_to_ms`.
+  bool complete = true;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retry_page& x) {
+  return f(caf::meta::type_name("herald.retry_page"), x.due_ms,
+           x.scanned_to_ms, x.complete);
 }
 
 /// A message the receiver role got, re-encrypted under its own keys.

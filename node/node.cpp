@@ -6,8 +6,10 @@
 #include "actors/health.hpp"
 #include "actors/ingress.hpp"
 #include "actors/pki_monitor.hpp"
+#include "actors/queue.hpp"
 #include "actors/receiver.hpp"
 #include "actors/recovery.hpp"
+#include "actors/retry_timer.hpp"
 #include "actors/store.hpp"
 #include "actors/store_writer.hpp"
 #include "actors/validator.hpp"
@@ -85,12 +87,15 @@ private:
 /// The actors behind an ingress node's routes.
 struct store_pipeline {
   store_actor store;
+  /// Delivery actors join it to get work by message.
+  work_queue_actor queue;
   /// Answers status queries, apart from the batch writers.
   store_writer_actor reader;
 };
 
 /// Spawns the submission pipeline of an ingress node (store, its writers,
-/// the queue writer, the status reader). `keep` records every spawned
+/// the queue, which pushes work to the delivery actors that join it, the
+/// status reader). `keep` records every spawned
 /// actor for the shutdown.
 template <class Keep>
 store_pipeline spawn_store_pipeline(caf::actor_system& sys,
@@ -99,12 +104,12 @@ store_pipeline spawn_store_pipeline(caf::actor_system& sys,
   std::vector<store_writer_actor> writers;
   for (size_t i = 0; i < cfg.store.writers; ++i)
     writers.push_back(keep(spawn_store_writer(sys, cfg.mysql)));
-  auto queue = keep(spawn_queue(sys, cfg.redis));
+  auto queue = keep(spawn_work_queue(sys, cfg.redis));
   // The wait for a writer and the four steps of a batch (insert, enqueue,
   // commit or reject) share the deadline.
   auto store = keep(spawn_store(sys, cfg.store, cfg.ingress.accept_timeout / 5,
                                 std::move(writers), queue, &m));
-  return {store, keep(spawn_store_writer(sys, cfg.mysql))};
+  return {store, queue, keep(spawn_store_writer(sys, cfg.mysql))};
 }
 
 /// Spawns the group commit of the receiver role (receiver, its stores).
@@ -124,9 +129,10 @@ receiver_actor spawn_receiver_pipeline(caf::actor_system& sys,
 /// Adds the routes of the node's roles to `routes`, spawning the actors
 /// behind them: the store pipeline (ingress), the receiver's group commit
 /// (receiver) and the validators both use. The routes run inside the
-/// ingress actor and reach the others through `calls`.
+/// ingress actor and reach the others through `calls`. Returns the queue
+/// of the store pipeline (none without the ingress role).
 template <class Keep>
-void add_role_routes(caf::actor_system& sys, const config::settings& cfg,
+work_queue_actor add_role_routes(caf::actor_system& sys, const config::settings& cfg,
                      std::shared_ptr<persistence::live_key_ring> keys,
                      net::client_registry& registry,
                      web::rate_limiter& limiter,
@@ -170,6 +176,7 @@ void add_role_routes(caf::actor_system& sys, const config::settings& cfg,
     ctx->stats = &m;
     web::add_receiver_route(routes, std::move(ctx));
   }
+  return store ? store->queue : work_queue_actor{};
 }
 
 /// Counts `x` in herald_actors under its name while it runs.
@@ -232,13 +239,16 @@ load_crl(const std::string& setting, const std::string& path,
 }
 
 /// Returns what a previous run of this node left in its processing list,
-/// then spawns the retry timer and the delivery workers.
-template <class Keep>
+/// then spawns the schedule, the retry-timer and the delivery actors, and
+/// has the actors join the retry-timer and this node's `queue` (if any), so
+/// that work reaches them by message. The delivery actors go to `workers`
+/// (stopped first at shutdown).
 caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
                           std::shared_ptr<persistence::live_key_ring> keys,
                           std::shared_ptr<net::crl_store> crl,
-                          std::shared_ptr<std::atomic<bool>> stopping,
-                          metrics& m, Keep& keep) {
+                          const work_queue_actor& queue, metrics& m,
+                          std::vector<caf::actor>& workers,
+                          std::vector<caf::actor>& actors) {
   auto redis = persistence::redis_connection::connect(cfg.redis);
   if (!redis)
     return redis.error();
@@ -261,16 +271,32 @@ caf::error start_delivery(caf::actor_system& sys, const config::settings& cfg,
     spdlog::warn("delivery: {} messages of an earlier run go back to the "
                  "queue",
                  *returned);
-  delivery_actor_config dcfg{cfg.node.name,   cfg.delivery,   cfg.mysql,
-                             cfg.redis,       std::move(keys), std::move(crl),
-                             stopping};
-  auto schedule = keep(spawn_schedule(sys, dcfg));
-  keep(spawn_retry_timer(sys, schedule, &m));
+  delivery_actor_config dcfg{cfg.node.name, cfg.delivery,    cfg.mysql,
+                             cfg.redis,     std::move(keys), std::move(crl)};
+  if (!queue) {
+    // No queue on this node pushes work: wait in Redis for new ids (one
+    // bounded step) instead of an idle poll.
+    dcfg.idle_wait = std::chrono::milliseconds{200};
+  }
+  schedule_config scfg{cfg.node.name, cfg.redis, cfg.delivery.lease_ttl};
+  auto schedule = spawn_schedule(sys, scfg);
+  actors.push_back(caf::actor_cast<caf::actor>(schedule));
+  count_running(actors.back(), m);
+  retry_timer_config tcfg;
+  if (auto err = validate(tcfg))
+    return err;
+  auto timer = spawn_retry_timer(sys, tcfg, schedule, &m);
+  actors.push_back(caf::actor_cast<caf::actor>(timer));
+  count_running(actors.back(), m);
   for (size_t i = 0; i < cfg.delivery.workers; ++i) {
-    auto worker = spawn_delivery_worker(sys, dcfg, &m);
+    auto worker = spawn_delivery(sys, dcfg, timer, &m);
     if (!worker)
       return worker.error();
-    keep(*worker);
+    workers.push_back(caf::actor_cast<caf::actor>(*worker));
+    count_running(workers.back(), m);
+    caf::anon_send(timer, caf::join_atom::value, *worker);
+    if (queue)
+      caf::anon_send(queue, caf::join_atom::value, *worker);
   }
   spdlog::info("delivery: {} workers deliver to {}", cfg.delivery.workers,
                cfg.delivery.url);
@@ -485,9 +511,12 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
   std::optional<shutdown_watchdog> watchdog;
   {
     caf::actor_system sys{sys_cfg};
-    auto stopping = std::make_shared<std::atomic<bool>>(false);
-    // Every actor of the node, stopped in reverse order at shutdown.
+    // Every actor of the node, stopped in reverse order at shutdown; the
+    // delivery actors first, and waited for (they hand retries to the
+    // retry-timer as they finish their step).
     std::vector<caf::actor> actors;
+    std::vector<caf::actor> delivery_workers;
+    work_queue_actor queue;
     auto keep = [&actors, &m](auto handle) {
       actors.push_back(caf::actor_cast<caf::actor>(handle));
       count_running(actors.back(), m);
@@ -524,8 +553,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
           m.unregistered_requests.Add({}).Increment();
         return refusal;
       });
-      add_role_routes(sys, cfg, files->keys, registry, limiter, calls,
-                      *routes, m, keep);
+      queue = add_role_routes(sys, cfg, files->keys, registry, limiter,
+                              calls, *routes, m, keep);
       ingress = keep(spawn_ingress(sys,
                                    {cfg.ingress, files->crl, routes,
                                     std::make_shared<waiting_requests>(), &m},
@@ -539,7 +568,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     // it up from the first batch.
     if (cfg.has_role("delivery") && exit_code == 0) {
       if (auto err = start_delivery(sys, cfg, files->keys,
-                                    files->delivery_crl, stopping, m, keep)) {
+                                    files->delivery_crl, queue, m,
+                                    delivery_workers, actors)) {
         spdlog::error("cannot start: {}", render(err));
         exit_code = 1;
       }
@@ -564,11 +594,18 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     watchdog.emplace(cfg.node.shutdown_timeout);
     if (ingress && exit_code == 0)
       drain(sys, *ingress, cfg.node.shutdown_timeout / 3);
-    // Before any actor stops: the stop is in the chain, or the log says
-    // why not. A third of the deadline leaves the rest for the actors.
+    // Delivery actors finish the step in hand (recorded and acknowledged)
+    // and put back what waits for its commit, through their exit handler.
+    if (!delivery_workers.empty()) {
+      caf::scoped_actor waiter{sys};
+      for (auto& x : delivery_workers)
+        waiter->send_exit(x, caf::exit_reason::user_shutdown);
+      for (auto& x : delivery_workers)
+        waiter->wait_for(x);
+    }
+    // Before the other actors stop: the stop is in the chain, or the log
+    // says why not.
     drain_audit(sys, audit, cfg.node.shutdown_timeout / 3);
-    // Delivery workers finish the message in hand and put back the rest.
-    stopping->store(true);
     for (auto i = actors.rbegin(); i != actors.rend(); ++i)
       caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
   }

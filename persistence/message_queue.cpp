@@ -3,6 +3,7 @@
 #include "core/errc.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <thread>
 
@@ -280,6 +281,67 @@ caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
     }
   } while (cursor != "0");
   return moved;
+}
+
+} // namespace herald::persistence
+
+namespace herald::persistence {
+
+namespace {
+
+/// Like promote_script, returning the ids it moved.
+constexpr const char* promote_ids_script = R"(
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+if #ids > 0 then
+  redis.call('ZREM', KEYS[1], unpack(ids))
+  redis.call('LPUSH', KEYS[2], unpack(ids))
+end
+return ids)";
+
+} // namespace
+
+caf::expected<std::vector<std::string>>
+promote_due_ids(redis_connection& redis, int64_t now_ms, size_t limit) {
+  auto reply = redis.command({"EVAL", promote_ids_script, "2",
+                              queue_keys::retry, queue_keys::pending,
+                              std::to_string(now_ms), std::to_string(limit)});
+  if (!reply)
+    return reply.error();
+  std::vector<std::string> result;
+  result.reserve(reply->elements.size());
+  for (auto& x : reply->elements)
+    result.push_back(std::move(x.str));
+  return result;
+}
+
+caf::expected<retry_page> retry_due_times(redis_connection& redis,
+                                          int64_t after_ms, int64_t until_ms,
+                                          size_t limit) {
+  retry_page result;
+  result.scanned_to_ms = until_ms;
+  if (until_ms <= after_ms || limit == 0)
+    return result;
+  auto reply = redis.command({"ZRANGEBYSCORE", queue_keys::retry,
+                              "(" + std::to_string(after_ms),
+                              std::to_string(until_ms), "WITHSCORES", "LIMIT",
+                              "0", std::to_string(limit)});
+  if (!reply)
+    return reply.error();
+  const auto& xs = reply->elements;
+  if (xs.size() % 2 != 0)
+    return make_error(errc::redis_failure, "redis: odd ZRANGEBYSCORE reply");
+  for (size_t i = 1; i < xs.size(); i += 2) {
+    auto due = static_cast<int64_t>(std::llround(std::stod(xs[i].str)));
+    if (result.due_ms.empty() || result.due_ms.back() != due)
+      result.due_ms.push_back(due);
+  }
+  if (xs.size() / 2 >= limit) {
+    // Entries due at the last time read may go on past the limit; that
+    // time is listed, so the next read starts after it.
+    result.complete = false;
+    result.scanned_to_ms = result.due_ms.back();
+  }
+  return result;
 }
 
 } // namespace herald::persistence

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/messages.hpp"
 #include "persistence/redis.hpp"
 
 #include <caf/expected.hpp>
@@ -107,5 +108,17 @@ caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
 /// Takes the sweep lock for `ttl` unless another node holds it.
 caf::expected<bool> try_lock(redis_connection& redis, const std::string& owner,
                              caf::timespan ttl);
+
+/// Moves up to `limit` retries due by `now_ms` to pending (earliest first)
+/// and returns their ids. Atomic (Lua): when several nodes promote at once,
+/// each id is moved by exactly one of them.
+caf::expected<std::vector<std::string>>
+promote_due_ids(redis_connection& redis, int64_t now_ms, size_t limit);
+
+/// Reads the retry schedule's due times after `after_ms`, up to `until_ms`,
+/// looking at `limit` entries at most (ZRANGEBYSCORE ... LIMIT).
+caf::expected<retry_page> retry_due_times(redis_connection& redis,
+                                          int64_t after_ms, int64_t until_ms,
+                                          size_t limit);
 
 } // namespace herald::persistence

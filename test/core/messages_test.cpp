@@ -119,7 +119,6 @@ BOOST_AUTO_TEST_CASE(submission_types_round_trip) {
   check_round_trip(sys, message_status{"id", "queued", 3, "a", "b", "c", "d",
                                        "HTTP 503"});
   check_round_trip(sys, sweep_report{true, 1, 2, 3});
-  check_round_trip(sys, schedule_status{4, 250, 9});
 }
 
 BOOST_AUTO_TEST_CASE(http_types_round_trip) {
@@ -148,9 +147,10 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
     "herald.dependency_status", "herald.health_report",
     "herald.stored_message",    "herald.submit_result",
     "herald.message_status",    "herald.sweep_report",
-    "herald.received_message",  "herald.schedule_status",
+    "herald.received_message",  "herald.work",
     "herald.http_request",      "herald.http_response",
-    "herald.audit_event",
+    "herald.audit_event",       "herald.schedule_retry",
+    "herald.retry_page",
   };
   std::set<std::string> registered;
   for (const auto& kv : cfg.value_factories_by_name)
@@ -182,6 +182,39 @@ BOOST_AUTO_TEST_CASE(audit_event_round_trips) {
   BOOST_TEST(y.at_ms == x.at_ms);
   BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<audit_event>())
              == "herald.audit_event");
+}
+
+BOOST_AUTO_TEST_CASE(work_round_trips) {
+  work x{{"0190f5c2-7a1e-7c3d-9b2a-4f1e2d3c4b5a", "second"}};
+  auto y = round_trip(sys, x);
+  BOOST_TEST((y.ids == x.ids));
+  BOOST_TEST(round_trip(sys, work{}).ids.empty());
+}
+
+BOOST_AUTO_TEST_CASE(schedule_retry_round_trips) {
+  schedule_retry x{{"a", "b", "c"}, 1767225630123};
+  auto y = round_trip(sys, x);
+  BOOST_TEST((y.ids == x.ids));
+  BOOST_TEST(y.due_ms == x.due_ms);
+}
+
+BOOST_AUTO_TEST_CASE(retry_page_round_trips) {
+  retry_page x{{1767225630000, 1767225630500, 1767225691000},
+               1767225691000,
+               false};
+  auto y = round_trip(sys, x);
+  BOOST_TEST((y.due_ms == x.due_ms));
+  BOOST_TEST(y.scanned_to_ms == x.scanned_to_ms);
+  BOOST_TEST(y.complete == x.complete);
+}
+
+BOOST_AUTO_TEST_CASE(delivery_message_types_are_registered_by_name) {
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<work>())
+             == "herald.work");
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<schedule_retry>())
+             == "herald.schedule_retry");
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<retry_page>())
+             == "herald.retry_page");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
