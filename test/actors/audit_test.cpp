@@ -76,6 +76,14 @@ struct audit_fixture : test::deterministic_fixture {
     cfg.retry_interval = 5s;
   }
 
+  // The actors' exit handlers count into `m`: stop them while it lives
+  // (the base class would, after `m` is gone).
+  ~audit_fixture() {
+    for (auto& x : spawned)
+      self->send_exit(x, caf::exit_reason::user_shutdown);
+    run();
+  }
+
   audit_actor spawn_audit_actor(bool with_writer = true) {
     return spawn(audit, cfg, with_writer ? fake_writer(s) : audit_writer{},
                  &m);

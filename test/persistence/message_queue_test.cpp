@@ -317,8 +317,8 @@ BOOST_AUTO_TEST_CASE(a_retry_leaves_the_processing_list_for_the_schedule) {
   BOOST_TEST(*none == -1);
   enqueue_all({"a", "b", "c"});
   BOOST_REQUIRE(take_now("n1", 3).size() == 3u);
-  BOOST_REQUIRE(!schedule_retry(redis, "n1", {"b", "c"}, 1767225602000));
-  BOOST_REQUIRE(!schedule_retry(redis, "n1", {"a"}, 1767225601000));
+  BOOST_REQUIRE(!persistence::schedule_retry(redis, "n1", {"b", "c"}, 1767225602000));
+  BOOST_REQUIRE(!persistence::schedule_retry(redis, "n1", {"a"}, 1767225601000));
   BOOST_TEST(processing("n1").empty());
   BOOST_TEST(pending().empty());
   BOOST_TEST(scheduled() == (strings{"a", "b", "c"}));
@@ -337,10 +337,10 @@ BOOST_AUTO_TEST_CASE(a_retry_leaves_the_processing_list_for_the_schedule) {
 BOOST_AUTO_TEST_CASE(promote_due_moves_only_due_retries_up_to_its_limit) {
   enqueue_all({"w", "x", "y", "z"});
   BOOST_REQUIRE(take_now("n1", 4).size() == 4u);
-  BOOST_REQUIRE(!schedule_retry(redis, "n1", {"w"}, 1000));
-  BOOST_REQUIRE(!schedule_retry(redis, "n1", {"x"}, 2000));
-  BOOST_REQUIRE(!schedule_retry(redis, "n1", {"y"}, 3000));
-  BOOST_REQUIRE(!schedule_retry(redis, "n1", {"z"}, 4000));
+  BOOST_REQUIRE(!persistence::schedule_retry(redis, "n1", {"w"}, 1000));
+  BOOST_REQUIRE(!persistence::schedule_retry(redis, "n1", {"x"}, 2000));
+  BOOST_REQUIRE(!persistence::schedule_retry(redis, "n1", {"y"}, 3000));
+  BOOST_REQUIRE(!persistence::schedule_retry(redis, "n1", {"z"}, 4000));
   // Nothing is due before its time.
   auto moved = promote_due(redis, 999, 100);
   BOOST_REQUIRE_MESSAGE(moved, test::why(moved));
@@ -522,7 +522,7 @@ BOOST_AUTO_TEST_CASE(a_retry_after_a_reap_adds_no_second_copy) {
   // Ids in the node's hands are scheduled.
   enqueue_all({"c"});
   BOOST_REQUIRE(take_now("flaky", 1) == strings{"c"});
-  BOOST_REQUIRE(!schedule_retry(redis, "flaky", {"c"}, 1000));
+  BOOST_REQUIRE(!persistence::schedule_retry(redis, "flaky", {"c"}, 1000));
   BOOST_TEST(scheduled() == strings{"c"});
   BOOST_TEST(processing("flaky").empty());
   // Reaped ones are not.
@@ -533,7 +533,7 @@ BOOST_AUTO_TEST_CASE(a_retry_after_a_reap_adds_no_second_copy) {
   BOOST_REQUIRE(*moved == 2);
   // Another node took one of them again meanwhile.
   BOOST_REQUIRE(take_now("other", 1).size() == 1u);
-  BOOST_REQUIRE(!schedule_retry(redis, "flaky", {"a", "b"}, 1000));
+  BOOST_REQUIRE(!persistence::schedule_retry(redis, "flaky", {"a", "b"}, 1000));
   auto seen = census({"flaky", "other"});
   BOOST_TEST(seen.size() == 3u);
   for (const auto& [id, n] : seen)
