@@ -527,10 +527,6 @@ void step_later(delivery_ptr self, caf::timespan delay) {
 
 void run_step(delivery_ptr self) {
   auto& st = self->state;
-  if (!st.warmed_up) {
-    st.warmed_up = true;
-    st.io->warm_up();
-  }
   metrics::sample_mailbox(st.stats, self);
   switch (step(self)) {
     case step_outcome::busy:
@@ -600,6 +596,9 @@ spawn_delivery(caf::actor_system& sys, delivery_actor_config cfg,
   auto io = make_delivery_io(cfg);
   if (!io)
     return io.error();
+  // Before the node says it is ready: a message accepted right after the
+  // start does not wait for the pool's TLS handshakes.
+  (*io)->warm_up();
   return sys.spawn<caf::detached>(delivery, std::move(cfg), std::move(*io),
                                   std::move(timer), stats);
 }

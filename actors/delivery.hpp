@@ -131,8 +131,6 @@ struct delivery_state {
   /// yet, with the time (Unix ms) to stop looking and schedule a retry.
   /// Redis keeps them in this node's processing list meanwhile.
   std::map<std::string, int64_t> carried;
-  /// Whether the connection pool was opened ahead of the first batch.
-  bool warmed_up = false;
   /// A tick_atom to self is in the mailbox.
   bool step_queued = false;
   /// Number of the latest delayed poll; earlier ones are stale.

@@ -155,10 +155,9 @@ struct fake_io : delivery_io {
   std::vector<std::string> released;
   std::vector<std::pair<std::string, int64_t>> direct_retries;
   int takes = 0;
-  int warm_ups = 0;
-
+  // spawn_delivery opens the pool before the actor exists.
   void warm_up() override {
-    ++warm_ups;
+    // nop
   }
 
   caf::expected<std::vector<std::string>> take(size_t max,
@@ -336,7 +335,6 @@ BOOST_FIXTURE_TEST_SUITE(delivery_actor_suite, delivery_fixture)
 BOOST_AUTO_TEST_CASE(work_reaches_it_by_message_and_is_delivered) {
   auto worker = start(timer());
   run(); // the first look finds nothing
-  BOOST_TEST(io->warm_ups == 1);
   BOOST_TEST(io->takes == 1);
   auto a = queue_message();
   auto b = queue_message();

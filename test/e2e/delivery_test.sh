@@ -116,6 +116,30 @@ second_node() {
 check "a second node under the same name refuses to start (exit 1)" \
   test "$(second_node; echo $?)" = 1
 check "and says the name is in use" grep -q "another running node is named" "$tmp/second.out"
+
+# -- the actor graph: its actors, and one message's path through them -----------------------------
+
+traced=$(submit "traced")
+check "a message passes the graph to the receiver" herald_wait_until 10 is_status "$traced" delivered
+metrics=$(curl -s --max-time 5 "http://127.0.0.1:$HERALD_METRICS_PORT/metrics")
+# "name=count" of every running actor, by herald_actors.
+running() {
+  sed -n 's/^herald_actors{actor="\([^"]*\)"} \([0-9]*\)$/\1=\2/p' <<<"$metrics" |
+    grep -v '=0$' | sort | tr '\n' ' '
+}
+graph="audit=1 client-directory=1 delivery-worker=2 dependency-probe=1 health=1 ingress=1 \
+pki-monitor=1 queue=1 receiver-store=4 receiver=1 recovery=1 retry-timer=1 schedule=1 \
+store-writer=3 store=1 validator=2 "
+check "the node runs exactly the actors of its three roles: $(running)" \
+  test "$(running)" = "$graph"
+stage() {
+  sed -n "s/^herald_pipeline_messages_total{stage=\"$1\"} \([0-9]*\)$/\1/p" <<<"$metrics"
+}
+for s in ingress validator store queue; do
+  check "the one submission since the start passed $s once ($(stage $s))" test "$(stage $s)" = 1
+done
+check "... then delivery and the receiver ($(stage delivery), $(stage receiver))" \
+  test "$(stage delivery)" -ge 1 -a "$(stage receiver)" -ge 1
 "$LOADGEN" --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
   --url "$messages" --connections 32 \
   --duration $((10 * ${HERALD_TEST_SLOWDOWN:-1})) --warmup 0 \
