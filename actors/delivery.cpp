@@ -403,7 +403,10 @@ void send_retries(delivery_ptr self,
   std::map<int64_t, std::vector<std::string>> by_due;
   for (auto& [text, due] : retries)
     by_due[due].push_back(std::move(text));
-  for (auto& [due, ids] : by_due) {
+  for (auto& entry : by_due) {
+    // Named copies: lambdas cannot capture structured bindings in C++17.
+    auto due = entry.first;
+    const auto& ids = entry.second;
     auto& st = self->state;
     if (!st.timer) {
       if (auto err = st.io->schedule_retry(ids, due))
@@ -417,7 +420,7 @@ void send_retries(delivery_ptr self,
         [](caf::ok_atom) {
           // nop: durable
         },
-        [self, ids, due = due](caf::error& err) {
+        [self, ids, due](caf::error& err) {
           spdlog::warn("delivery: retry-timer: {}; scheduling {} retries "
                        "directly",
                        render(err), ids.size());

@@ -3,6 +3,8 @@
 #include "core/metrics.hpp"
 #include "net/problem.hpp"
 
+#include <caf/actor_cast.hpp>
+#include <caf/actor_control_block.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/sec.hpp>
 #include <caf/typed_event_based_actor.hpp>
@@ -82,12 +84,20 @@ ingress_actor::behavior_type ingress(ingress_pointer self, ingress_config cfg,
       if (st.server)
         return st.server->port();
       auto waiting = st.cfg.waiting;
-      auto handle = caf::actor_cast<ingress_actor>(self);
+      // Weak: the server lives in this actor's state, and a strong handle
+      // in its handler would keep the actor alive for ever.
+      auto weak = caf::actor_cast<caf::weak_actor_ptr>(self->ctrl());
       auto started = net::https_server::start(
         st.cfg.listener,
-        [waiting, handle](http_request req, net::responder respond) {
+        [waiting, weak](http_request req, net::responder respond) {
+          auto strong = caf::actor_cast<caf::strong_actor_ptr>(weak);
+          if (!strong)
+            return respond(net::problem(503, "unavailable",
+                                        "Service unavailable",
+                                        "The node is shutting down."));
           req.id = waiting->add(std::move(respond));
-          caf::anon_send(handle, request_atom::value, std::move(req));
+          caf::anon_send(caf::actor_cast<ingress_actor>(strong),
+                         request_atom::value, std::move(req));
         },
         st.cfg.stats, st.cfg.crl);
       if (!started)
