@@ -260,7 +260,8 @@ herald_config::herald_config() {
   register_message_types(*this);
 }
 
-caf::expected<settings> herald_config::make_settings() const {
+caf::expected<settings>
+herald_config::make_settings(role_files files) const {
   settings result;
   result.node.name = node_name_;
   result.node.roles = node_roles_;
@@ -439,7 +440,7 @@ caf::expected<settings> herald_config::make_settings() const {
                       "log.max-files: must be between 1 and 3650");
   result.log.max_files = static_cast<uint16_t>(log_max_files_);
   result.log.json = log_json_;
-  if (auto err = validate(result))
+  if (auto err = validate(result, files))
     return err;
   return result;
 }

@@ -22,7 +22,8 @@ public:
 
   /// Converts the raw options to typed, validated settings and reads the
   /// secrets. The error names the offending setting.
-  caf::expected<settings> make_settings() const;
+  caf::expected<settings>
+  make_settings(role_files files = role_files::checked) const;
 
   /// Rejects keys in Herald's categories that are no known option, so a typo
   /// in the INI file never goes unnoticed.

@@ -79,7 +79,8 @@ const std::vector<std::string>& known_roles() {
   return result;
 }
 
-caf::error validate(const settings& cfg) {
+caf::error validate(const settings& cfg, role_files files) {
+  bool check_files = files == role_files::checked;
   if (cfg.node.name.empty() || cfg.node.name.size() > 64)
     return bad("node.name", "must have 1 to 64 characters");
   for (const auto& role : cfg.node.roles)
@@ -113,12 +114,14 @@ caf::error validate(const settings& cfg) {
         return err;
     if (auto err = check_positive("ingress.idle-timeout", in.idle_timeout))
       return err;
-    if (auto err = check_readable("ingress.certificate", in.tls.certificate))
-      return err;
-    if (auto err = check_private_key("ingress.key", in.tls.key))
-      return err;
-    if (auto err = check_readable("ingress.ca", in.tls.ca))
-      return err;
+    if (check_files) {
+      if (auto err = check_readable("ingress.certificate", in.tls.certificate))
+        return err;
+      if (auto err = check_private_key("ingress.key", in.tls.key))
+        return err;
+      if (auto err = check_readable("ingress.ca", in.tls.ca))
+        return err;
+    }
     if (in.port == cfg.metrics.port && in.address == cfg.metrics.address)
       return bad("metrics.port", "collides with ingress.port");
     if (in.max_message_chars < 1
@@ -157,12 +160,14 @@ caf::error validate(const settings& cfg) {
     const auto& d = cfg.delivery;
     if (d.url.rfind("https://", 0) != 0)
       return bad("delivery.url", "must start with https://");
-    if (auto err = check_readable("delivery.certificate", d.tls.certificate))
-      return err;
-    if (auto err = check_private_key("delivery.key", d.tls.key))
-      return err;
-    if (auto err = check_readable("delivery.ca", d.tls.ca))
-      return err;
+    if (check_files) {
+      if (auto err = check_readable("delivery.certificate", d.tls.certificate))
+        return err;
+      if (auto err = check_private_key("delivery.key", d.tls.key))
+        return err;
+      if (auto err = check_readable("delivery.ca", d.tls.ca))
+        return err;
+    }
     if (d.workers < 1 || d.workers > 256)
       return bad("delivery.workers", "must be between 1 and 256");
     if (d.batch < 1 || d.batch > 1000)

@@ -233,8 +233,14 @@ struct settings {
 /// The roles a node can take.
 const std::vector<std::string>& known_roles();
 
+/// Whether validate() also checks the files that only the roles use (the
+/// listener's and the delivery client's certificates and keys): a node
+/// needs them; heraldctl does not, and sets a node up before they exist.
+enum class role_files { checked, unchecked };
+
 /// Checks every value and that every configured file is readable. The error
 /// names the offending setting, e.g. "ingress.port: ...".
-caf::error validate(const settings& cfg);
+caf::error validate(const settings& cfg,
+                    role_files files = role_files::checked);
 
 } // namespace herald::config

@@ -230,6 +230,25 @@ BOOST_AUTO_TEST_CASE(unreadable_files_and_open_keys_are_refused) {
   BOOST_TEST(error_of(files.ini()).find("chmod 600") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(heraldctl_does_not_need_the_roles_tls_files) {
+  // A node set up from scratch: heraldctl issues its certificate later.
+  config_files files;
+  fs::remove(files.dir / "server.crt");
+  fs::remove(files.dir / "server.key");
+  auto path = files.ini();
+  BOOST_TEST(error_of(path).find("ingress.certificate: cannot read") == 0u);
+  config::herald_config cfg;
+  BOOST_REQUIRE(!config::load_file(cfg, path));
+  auto settings = cfg.make_settings(config::role_files::unchecked);
+  BOOST_REQUIRE_MESSAGE(settings, test::why(settings));
+  BOOST_TEST(settings->has_role("ingress"));
+  // Values are still checked.
+  auto bad = files.ini("[store]\nwriters=0\n");
+  config::herald_config cfg2;
+  BOOST_REQUIRE(!config::load_file(cfg2, bad));
+  BOOST_TEST(!cfg2.make_settings(config::role_files::unchecked));
+}
+
 BOOST_AUTO_TEST_CASE(secrets_come_from_files_or_environment) {
   config_files files;
   auto path = files.write("redis-password", "from-file\n", 0600);
