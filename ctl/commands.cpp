@@ -3,6 +3,7 @@
 #include "config/herald_config.hpp"
 #include "core/errc.hpp"
 #include "core/version.hpp"
+#include "ctl/backup_commands.hpp"
 #include "ctl/pki_commands.hpp"
 #include "ctl/support.hpp"
 #include "net/tls.hpp"
@@ -278,6 +279,7 @@ int run(int argc, char** argv) {
   rotate->callback([&] { result = keys_rotate(config_file); });
 
   add_pki_commands(app, config_file, result);
+  add_backup_commands(app, config_file, result);
 
   try {
     app.parse(argc, argv);
