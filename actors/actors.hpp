@@ -67,11 +67,13 @@ using delivery_actor = caf::typed_actor<
 /// in one pipelined transaction per batch; runs detached.
 using queue_actor = caf::typed_actor<
   // Queues the ids (16 raw bytes each); returns the new queue length.
-  caf::replies_to<enqueue_atom, std::vector<std::string>>::with<int64_t>>;
+  caf::replies_to<enqueue_atom, std::vector<std::string>>::with<int64_t>,
+  // The submissions of these queued ids committed: they are deliverable.
+  caf::reacts_to<commit_atom, std::vector<std::string>>>;
 
 /// The queue of a node that knows its delivery actors: appends ids as the
-/// queue does, then sends them as `work` to the delivery actors that
-/// joined; runs detached.
+/// queue does, and once their submissions committed sends them as `work`
+/// to the delivery actors that joined; runs detached.
 using work_queue_actor = queue_actor::extend<
   // Sends queued ids to this delivery actor from now on.
   caf::reacts_to<caf::join_atom, delivery_actor>>;

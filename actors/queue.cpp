@@ -29,9 +29,13 @@ work_queue(work_queue_actor::stateful_pointer<queue_state> self,
         st.redis.reset();
         return length.error();
       }
-      // Durable first: only now may a delivery actor look for them.
-      st.delivery.push(self, std::move(ids));
       return *length;
+    },
+    [self](commit_atom, std::vector<std::string>& ids) {
+      // Queued in Redis and committed in MySQL: a delivery actor that takes
+      // them now can claim them at once (pushed before the commit, every
+      // message needed a second look).
+      self->state.delivery.push(self, std::move(ids));
     },
     [self](caf::join_atom, delivery_actor& worker) {
       if (self->state.delivery.add(worker))

@@ -22,10 +22,11 @@ struct queue_state {
 };
 
 /// Queues ids durably (Redis pending list and live set, one pipelined
-/// transaction), then sends them as `work` to the delivery actors that
-/// joined, so a message reaches them by message rather than by a poll.
-/// The `work` goes out only after Redis has the ids: a lost one loses
-/// nothing. Spawn detached only (spawn_work_queue does).
+/// transaction); once the store reports their submissions committed, sends
+/// them as `work` to the delivery actors that joined, so a message reaches
+/// them by message rather than by a poll, and claims at the first look.
+/// Redis has the ids before any `work`: a lost one loses nothing. Spawn
+/// detached only (spawn_work_queue does).
 work_queue_actor::behavior_type
 work_queue(work_queue_actor::stateful_pointer<queue_state> self,
            config::redis_config cfg);

@@ -109,7 +109,9 @@ void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
               count_stage(self, "queue", ids.size());
               self->request(writer, timeout, commit_atom::value, ids)
                 .then(
-                  [self, batch, w, results](bool) mutable {
+                  [self, batch, w, ids, results](bool) mutable {
+                    self->send(self->state.queue, commit_atom::value,
+                               text_ids(ids));
                     finish(self, batch, w, &results, {});
                   },
                   [self, batch, w, ids](caf::error& err) {

@@ -138,7 +138,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(work_queue_suite, test::deterministic_fixture)
 
-// The queue pushes ids as work only after Redis has them.
+// The queue pushes ids as work once their submissions committed (after
+// Redis has them).
 BOOST_AUTO_TEST_CASE(queued_ids_reach_the_delivery_actors_as_work) {
   auto got = std::make_shared<std::vector<std::string>>();
   auto queue = spawn(work_queue, test::test_redis());
@@ -156,6 +157,9 @@ BOOST_AUTO_TEST_CASE(queued_ids_reach_the_delivery_actors_as_work) {
                   BOOST_FAIL("enqueue failed: " + caf::to_string(err));
                 });
   BOOST_TEST(answered);
+  BOOST_TEST(got->empty());
+  self->send(queue, commit_atom::value, ids);
+  run();
   BOOST_TEST((*got == ids));
   auto redis = redis_connection::connect(test::test_redis());
   BOOST_REQUIRE(redis);

@@ -20,6 +20,8 @@ struct script {
   std::vector<std::string> committed;
   std::vector<std::string> rejected;
   std::vector<std::string> enqueued;
+  /// What the queue heard had committed (so it pushes them as work).
+  std::vector<std::string> deliverable;
   bool fail_write = false;
   /// Never answers writes, like a writer stuck on a dead database.
   bool silent_write = false;
@@ -82,6 +84,9 @@ fake_queue(queue_actor::stateful_pointer<fake_state>,
       s->enqueued.insert(s->enqueued.end(), ids.begin(), ids.end());
       return static_cast<int64_t>(s->enqueued.size());
     },
+    [s](commit_atom, const std::vector<std::string>& ids) {
+      s->deliverable.insert(s->deliverable.end(), ids.begin(), ids.end());
+    },
   };
 }
 
@@ -137,6 +142,8 @@ BOOST_AUTO_TEST_CASE(submissions_wait_for_the_batch_delay_then_commit_together) 
   BOOST_TEST(s->batches == std::vector<size_t>{3});
   BOOST_TEST(s->enqueued.size() == 3u);
   BOOST_TEST(s->committed.size() == 3u);
+  // Only committed submissions become work for the delivery actors.
+  BOOST_TEST((s->deliverable == s->enqueued));
   BOOST_TEST((answers() == std::make_pair(3, 0)));
 }
 
@@ -180,6 +187,7 @@ BOOST_AUTO_TEST_CASE(a_redis_failure_refuses_and_rejects_the_whole_batch) {
   sched.advance_time(2ms);
   run();
   BOOST_TEST(s->committed.empty());
+  BOOST_TEST(s->deliverable.empty());
   BOOST_TEST(s->rejected.size() == 2u);
   BOOST_TEST((answers() == std::make_pair(0, 2)));
 }
