@@ -69,9 +69,6 @@ struct validator_config {
   store_actor store;
   /// Stores deliveries (receiver role); null without that role.
   receiver_actor receiver;
-  /// How long the store may take to answer; it answers within
-  /// store.accept-timeout, so this is a little longer.
-  caf::timespan store_timeout;
   metrics* stats = nullptr;
 };
 

@@ -142,7 +142,6 @@ work_queue_actor add_role_routes(caf::actor_system& sys, const config::settings&
   vcfg.keys = std::move(keys);
   vcfg.pepper = cfg.crypto.pepper;
   vcfg.max_message_chars = cfg.ingress.max_message_chars;
-  vcfg.store_timeout = cfg.ingress.accept_timeout + std::chrono::seconds{1};
   vcfg.stats = &m;
   std::optional<store_pipeline> store;
   if (cfg.has_role("ingress")) {

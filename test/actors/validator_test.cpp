@@ -238,7 +238,6 @@ struct validator_fixture : test::deterministic_fixture {
     cfg.keys = keys;
     cfg.pepper = "pepper";
     cfg.store = store;
-    cfg.store_timeout = std::chrono::seconds{5};
     return spawn(validator, std::move(cfg));
   }
 
