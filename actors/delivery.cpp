@@ -323,7 +323,7 @@ void conclude(delivery_state& st, const attempt_job& x,
     if (rec.outcome == attempt_outcome::delivered) {
       st.stats->delivery_latency.Observe(
         static_cast<double>(now_ms() - job.created_ms) / 1000.0);
-      st.stats->pipeline.Add({{"stage", "delivery"}}).Increment();
+      st.stats->stages.delivery.Increment();
     }
   }
   plan.records.push_back(std::move(rec));

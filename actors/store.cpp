@@ -35,13 +35,6 @@ void finish(self_ptr self, const batch_ptr& batch, size_t writer,
   drain(self);
 }
 
-/// Counts `n` messages that passed `stage` (herald_pipeline_messages_total).
-void count_stage(self_ptr self, const char* stage, size_t n) {
-  if (self->state.stats != nullptr)
-    self->state.stats->pipeline.Add({{"stage", stage}})
-      .Increment(static_cast<double>(n));
-}
-
 std::vector<std::string> text_ids(const std::vector<std::string>& raw_ids) {
   std::vector<std::string> result;
   result.reserve(raw_ids.size());
@@ -96,7 +89,9 @@ void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
             ids.push_back(r.message_id);
         if (ids.empty())
           return finish(self, batch, w, &results, {});
-        count_stage(self, "store", ids.size());
+        if (self->state.stats != nullptr)
+          self->state.stats->stages.store.Increment(
+            static_cast<double>(ids.size()));
         self
           ->request(self->state.queue, timeout, enqueue_atom::value,
                     text_ids(ids))
@@ -106,7 +101,9 @@ void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
               if (self->state.stats != nullptr)
                 self->state.stats->queue_length.Set(
                   static_cast<double>(queue_length));
-              count_stage(self, "queue", ids.size());
+              if (self->state.stats != nullptr)
+                self->state.stats->stages.queue.Increment(
+                  static_cast<double>(ids.size()));
               self->request(writer, timeout, commit_atom::value, ids)
                 .then(
                   [self, batch, w, ids, results](bool) mutable {

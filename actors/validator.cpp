@@ -388,7 +388,7 @@ validator(validator_actor::stateful_pointer<validator_state> self,
       if (auto resp = std::get_if<http_response>(&sealed))
         return std::move(*resp);
       if (cfg.stats != nullptr)
-        cfg.stats->pipeline.Add({{"stage", "validator"}}).Increment();
+        cfg.stats->stages.validator.Increment();
       auto start = std::chrono::steady_clock::now();
       auto rp = self->make_response_promise<http_response>();
       // No CAF timeout: the store answers within its own deadline and the
@@ -434,7 +434,7 @@ validator(validator_actor::stateful_pointer<validator_state> self,
             count_received(cfg, fresh ? "stored" : "duplicate");
             // The last stage of a message's path: the receiver stored it.
             if (fresh && cfg.stats != nullptr)
-              cfg.stats->pipeline.Add({{"stage", "receiver"}}).Increment();
+              cfg.stats->stages.receiver.Increment();
             rp.deliver(http_response{200, "application/json",
                                      fresh ? R"({"status":"received"})"
                                            : R"({"status":"duplicate"})",

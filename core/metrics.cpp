@@ -212,6 +212,12 @@ metrics::metrics(const std::string& node)
                .Name("herald_pipeline_messages_total")
                .Help("Messages each stage of the actor graph passed on.")
                .Register(*registry_)),
+    stages{pipeline.Add({{"stage", "ingress"}}),
+           pipeline.Add({{"stage", "validator"}}),
+           pipeline.Add({{"stage", "store"}}),
+           pipeline.Add({{"stage", "queue"}}),
+           pipeline.Add({{"stage", "delivery"}}),
+           pipeline.Add({{"stage", "receiver"}})},
     actors(prometheus::BuildGauge()
              .Name("herald_actors")
              .Help("Running long-lived actors, by name.")

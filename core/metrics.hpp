@@ -112,6 +112,17 @@ public:
   /// path through the node.
   prometheus::Family<prometheus::Counter>& pipeline;
 
+  /// Its counters, one per stage, looked up once: the accept and delivery
+  /// paths count every message.
+  struct stage_counters {
+    prometheus::Counter& ingress;
+    prometheus::Counter& validator;
+    prometheus::Counter& store;
+    prometheus::Counter& queue;
+    prometheus::Counter& delivery;
+    prometheus::Counter& receiver;
+  } stages;
+
   /// Running long-lived actors, by name; each actor adds itself when it
   /// starts and removes itself when it ends.
   prometheus::Family<prometheus::Gauge>& actors;

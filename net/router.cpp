@@ -107,7 +107,7 @@ void router::dispatch(http_request req, responder respond) const {
     if (!match(r, path, params))
       continue;
     if (r.method == req.method) {
-      r.handler(req, params,
+      r.handler(std::move(req), params,
                 instrument(r.method + " " + r.pattern, std::move(respond)));
       return;
     }

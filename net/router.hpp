@@ -18,9 +18,10 @@ namespace herald::net {
 /// Values of the {placeholders} of a matched route pattern.
 using route_params = std::map<std::string, std::string, std::less<>>;
 
-/// Handles one matched request; must call the responder exactly once.
+/// Handles one matched request (its own copy: a handler may move it on to
+/// an actor); must call the responder exactly once.
 using route_handler = std::function<void(
-  const http_request&, const route_params&, responder)>;
+  http_request, const route_params&, responder)>;
 
 /// Maps method + path pattern to handlers. Patterns are literal segments
 /// and {name} placeholders ("/api/v1/messages/{id}"). Unknown paths get 404,

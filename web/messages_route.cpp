@@ -57,7 +57,7 @@ void submit(const std::shared_ptr<messages_context>& ctx,
     return respond(std::move(resp));
   }
   if (ctx->stats != nullptr)
-    ctx->stats->pipeline.Add({{"stage", "ingress"}}).Increment();
+    ctx->stats->stages.ingress.Increment();
   const auto& validator = ctx->validators[ctx->next_validator++
                                           % ctx->validators.size()];
   ctx->calls->ask(
@@ -124,8 +124,10 @@ void status(const std::shared_ptr<messages_context>& ctx,
 
 void add_message_routes(net::router& r, std::shared_ptr<messages_context> ctx) {
   r.add("POST", "/api/v1/messages",
-        [ctx](const net::http_request& req, const net::route_params&,
-              net::responder respond) { submit(ctx, req, std::move(respond)); });
+        [ctx](net::http_request req, const net::route_params&,
+              net::responder respond) {
+          submit(ctx, std::move(req), std::move(respond));
+        });
   r.add("GET", "/api/v1/messages/{id}",
         [ctx](const net::http_request& req, const net::route_params& params,
               net::responder respond) {

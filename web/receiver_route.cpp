@@ -60,8 +60,10 @@ void receive(const std::shared_ptr<receiver_context>& ctx,
 void add_receiver_route(net::router& r,
                         std::shared_ptr<receiver_context> ctx) {
   r.add("POST", "/internal/v1/deliver",
-        [ctx](const net::http_request& req, const net::route_params&,
-              net::responder respond) { receive(ctx, req, std::move(respond)); });
+        [ctx](net::http_request req, const net::route_params&,
+              net::responder respond) {
+          receive(ctx, std::move(req), std::move(respond));
+        });
 }
 
 } // namespace herald::web
