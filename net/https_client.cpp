@@ -2,7 +2,7 @@
 
 #include "core/errc.hpp"
 #include "net/crl.hpp"
-#include "core/tls_policy.hpp"
+#include "net/tls.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -61,7 +61,7 @@ std::string describe(const beast::error_code& ec, const char* step) {
 
 struct https_client::impl {
   asio::io_context ioc;
-  asio::ssl::context tls{asio::ssl::context::tls_client};
+  std::shared_ptr<asio::ssl::context> tls;
   /// Checked in every handshake; reloaded by the node's pki monitor.
   std::shared_ptr<crl_store> crl;
   std::vector<std::unique_ptr<connection>> pool;
@@ -125,7 +125,7 @@ struct https_client::impl {
   /// Opens `c` (resolving the host once, TCP, TLS) by `c.deadline`, then
   /// calls `done` with an empty string, or why it failed (`c` closed).
   void connect(connection& c, std::function<void(const std::string&)> done) {
-    c.stream.emplace(ioc, tls);
+    c.stream.emplace(ioc, *tls);
     c.buffer.clear();
     c.was_idle = false;
     auto failed = [&c, done](const std::string& why) {
@@ -251,28 +251,10 @@ https_client::make(const std::string& url, const config::tls_files& tls,
     return make_error(errc::invalid_config,
                       prefix + ".url: '" + url + "' has no host");
   ptr->timeout = timeout;
-  auto* native = ptr->tls.native_handle();
-  if (auto err = apply_tls_policy(native))
-    return err;
-  auto fail = [&](const char* setting, const std::string& file) {
-    return make_error(errc::tls_failure, prefix + "." + setting + ": cannot "
-                                           "load '" + file + "': "
-                                           + openssl_error());
-  };
-  if (SSL_CTX_load_verify_locations(native, tls.ca.c_str(), nullptr) != 1)
-    return fail("ca", tls.ca);
-  if (SSL_CTX_use_certificate_chain_file(native, tls.certificate.c_str())
-      != 1)
-    return fail("certificate", tls.certificate);
-  if (SSL_CTX_use_PrivateKey_file(native, tls.key.c_str(), SSL_FILETYPE_PEM)
-      != 1)
-    return fail("key", tls.key);
-  if (SSL_CTX_check_private_key(native) != 1)
-    return make_error(errc::tls_failure, prefix + ".key: does not match "
-                                           + prefix + ".certificate");
-  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
-  if (crl != nullptr)
-    crl->attach(native);
+  auto tls_ctx = make_client_context(tls, prefix, crl.get());
+  if (!tls_ctx)
+    return std::move(tls_ctx.error());
+  ptr->tls = std::move(*tls_ctx);
   ptr->crl = std::move(crl);
   return std::unique_ptr<https_client>{new https_client(std::move(ptr))};
 }

@@ -17,19 +17,15 @@
 
 namespace herald::net {
 
-caf::expected<std::shared_ptr<boost::asio::ssl::context>>
-make_server_context(const config::tls_files& files, const std::string& prefix,
-                    crl_store* crl) {
-  namespace ssl = boost::asio::ssl;
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  auto* native = ctx->native_handle();
+namespace {
+
+/// Loads the certificate chain, its key and the CA that verifies peers.
+caf::error load_identity(SSL_CTX* native, const config::tls_files& files,
+                         const std::string& prefix) {
   auto fail = [&](const char* setting, const std::string& file) {
     return make_error(errc::tls_failure, prefix + "." + setting + ": '" + file
                                            + "': " + openssl_error());
   };
-  if (auto err = apply_tls_policy(native))
-    return err;
-  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_use_certificate_chain_file(native, files.certificate.c_str())
       != 1)
     return fail("certificate", files.certificate);
@@ -42,6 +38,22 @@ make_server_context(const config::tls_files& files, const std::string& prefix,
                         + ".certificate");
   if (SSL_CTX_load_verify_locations(native, files.ca.c_str(), nullptr) != 1)
     return fail("ca", files.ca);
+  return caf::none;
+}
+
+} // namespace
+
+caf::expected<std::shared_ptr<boost::asio::ssl::context>>
+make_server_context(const config::tls_files& files, const std::string& prefix,
+                    crl_store* crl) {
+  namespace ssl = boost::asio::ssl;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  auto* native = ctx->native_handle();
+  if (auto err = apply_tls_policy(native))
+    return err;
+  SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (auto err = load_identity(native, files, prefix))
+    return err;
   if (auto names = SSL_load_client_CA_file(files.ca.c_str()))
     SSL_CTX_set_client_CA_list(native, names);
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
@@ -55,6 +67,22 @@ make_server_context(const config::tls_files& files, const std::string& prefix,
   if (SSL_CTX_set_num_tickets(native, 0) != 1)
     return make_error(errc::tls_failure, "cannot turn off session tickets");
   SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
+  return ctx;
+}
+
+caf::expected<std::shared_ptr<boost::asio::ssl::context>>
+make_client_context(const config::tls_files& files, const std::string& prefix,
+                    crl_store* crl) {
+  namespace ssl = boost::asio::ssl;
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  auto* native = ctx->native_handle();
+  if (auto err = apply_tls_policy(native))
+    return err;
+  if (auto err = load_identity(native, files, prefix))
+    return err;
+  SSL_CTX_set_verify(native, SSL_VERIFY_PEER, nullptr);
+  if (crl != nullptr)
+    crl->attach(native);
   return ctx;
 }
 

@@ -27,6 +27,15 @@ caf::expected<std::shared_ptr<boost::asio::ssl::context>>
 make_server_context(const config::tls_files& files, const std::string& prefix,
                     crl_store* crl = nullptr);
 
+/// A TLS client context that presents `files.certificate` and verifies the
+/// server against `files.ca`: TLS 1.2 or newer, forward-secret AEAD ciphers
+/// only. With `crl`, the server certificate must not be revoked. No host
+/// name check: callers that need one set it per connection. Errors name the
+/// setting (prefix, e.g. "delivery") and the file.
+caf::expected<std::shared_ptr<boost::asio::ssl::context>>
+make_client_context(const config::tls_files& files, const std::string& prefix,
+                    crl_store* crl = nullptr);
+
 /// SHA-256 fingerprint of `cert`, lower-case hex without separators.
 std::string fingerprint_sha256(X509* cert);
 
