@@ -415,7 +415,6 @@ private:
   }
 
   void splice() {
-    error_code ignored;
     timer_.cancel();
     open_ = true;
     owner_.opened(*this);

@@ -346,13 +346,20 @@ struct link_fixture : test::temp_ca {
     return start(config(files_b, allowed_by_b, backend_b));
   }
 
-  /// Opens a tunnel from `from` to `to` and checks that it echoes.
-  std::unique_ptr<plain_client> open_link(net::cluster_links& from,
-                                          net::cluster_links& to) {
+  /// Connects to a forward port of `from` that leads to `to`.
+  std::unique_ptr<plain_client> dial(net::cluster_links& from,
+                                     net::cluster_links& to) {
     auto port = from.forward("127.0.0.1", to.listen_port());
     BOOST_REQUIRE_MESSAGE(port, test::why(port));
     auto client = std::make_unique<plain_client>(*port);
     BOOST_REQUIRE(!client->ec);
+    return client;
+  }
+
+  /// Opens a tunnel from `from` to `to` and checks that it echoes.
+  std::unique_ptr<plain_client> open_link(net::cluster_links& from,
+                                          net::cluster_links& to) {
+    auto client = dial(from, to);
     client->send("ping");
     BOOST_REQUIRE_EQUAL(client->read(4), "ping");
     return client;
@@ -461,13 +468,10 @@ BOOST_AUTO_TEST_CASE(a_client_certificate_that_is_not_allowed_is_refused) {
   issue(pki::cert_kind::client, "some-client", client_files);
   auto a = start(config(client_files, allowed_by_a, backend_a));
   auto b = start_b();
-  auto port = a->forward("127.0.0.1", b->listen_port());
-  BOOST_REQUIRE_MESSAGE(port, test::why(port));
-  plain_client client{*port};
-  BOOST_REQUIRE(!client.ec);
-  client.send("hello");
-  BOOST_TEST(client.closed());
-  BOOST_TEST(client.received() == 0u);
+  auto client = dial(*a, *b);
+  client->send("hello");
+  BOOST_TEST(client->closed());
+  BOOST_TEST(client->received() == 0u);
   BOOST_TEST(eventually([&] { return b->stats().refused_not_allowed == 1; }));
   BOOST_TEST(backend_b.connections == 0);
   BOOST_TEST(b->links().empty());
@@ -482,13 +486,10 @@ BOOST_AUTO_TEST_CASE(a_forward_to_a_node_that_is_not_allowed_passes_nothing) {
   allowed_by_c->add(fp_a);
   auto a = start_a();
   auto c = start(config(files_c, allowed_by_c, backend_c));
-  auto port = a->forward("127.0.0.1", c->listen_port());
-  BOOST_REQUIRE_MESSAGE(port, test::why(port));
-  plain_client client{*port};
-  BOOST_REQUIRE(!client.ec);
-  client.send("secret");
-  BOOST_TEST(client.closed());
-  BOOST_TEST(client.received() == 0u);
+  auto client = dial(*a, *c);
+  client->send("secret");
+  BOOST_TEST(client->closed());
+  BOOST_TEST(client->received() == 0u);
   BOOST_TEST(a->stats().refused_not_allowed == 1u);
   BOOST_TEST(a->links().empty());
   BOOST_TEST(backend_c.bytes == 0u);
@@ -507,13 +508,10 @@ BOOST_AUTO_TEST_CASE(a_forward_to_a_server_of_another_ca_fails) {
   allowed_by_a->add(cert.info.fingerprint);
   auto a = start_a();
   auto f = start(config(foreign, allowed_by_a, backend_b));
-  auto port = a->forward("127.0.0.1", f->listen_port());
-  BOOST_REQUIRE_MESSAGE(port, test::why(port));
-  plain_client client{*port};
-  BOOST_REQUIRE(!client.ec);
-  client.send("secret");
-  BOOST_TEST(client.closed());
-  BOOST_TEST(client.received() == 0u);
+  auto client = dial(*a, *f);
+  client->send("secret");
+  BOOST_TEST(client->closed());
+  BOOST_TEST(client->received() == 0u);
   BOOST_TEST(eventually([&] { return a->stats().refused_bad_chain == 1; }));
   BOOST_TEST(backend_b.bytes == 0u);
 }
@@ -596,13 +594,10 @@ BOOST_AUTO_TEST_CASE(links_beyond_max_links_are_refused) {
   cfg.max_links = 1;
   auto b = start(std::move(cfg));
   auto first = open_link(*a, *b);
-  auto port = a->forward("127.0.0.1", b->listen_port());
-  BOOST_REQUIRE_MESSAGE(port, test::why(port));
-  plain_client second{*port};
-  BOOST_REQUIRE(!second.ec);
-  second.send("more");
-  BOOST_TEST(second.closed());
-  BOOST_TEST(second.received() == 0u);
+  auto second = dial(*a, *b);
+  second->send("more");
+  BOOST_TEST(second->closed());
+  BOOST_TEST(second->received() == 0u);
   BOOST_TEST(b->stats().refused_limit == 1u);
   BOOST_TEST(backend_b.connections == 1);
   // The first link is untouched.
