@@ -50,7 +50,9 @@ claim_jobs(mysql_connection& db, const std::vector<std::string>& ids) {
     result.clear();
     auto rows = db.query("SELECT id, status, attempts, "
                            + sql_unix_ms("created_at")
-                           + ", body_key_id, body_nonce, body_ciphertext "
+                           + ", COALESCE(" + sql_unix_ms("requeued_at")
+                           + ", 0), requeued_attempts, body_key_id, "
+                             "body_nonce, body_ciphertext "
                              "FROM messages WHERE id IN ("
                            + sql_repeat("?", ids.size()) + ") FOR UPDATE",
                          params);
@@ -62,8 +64,10 @@ claim_jobs(mysql_connection& db, const std::vector<std::string>& ids) {
       job.status = std::move(*row[1]);
       job.attempts = static_cast<uint32_t>(std::stoul(*row[2]));
       job.created_ms = std::stoll(*row[3]);
-      job.payload = {static_cast<uint32_t>(std::stoul(*row[4])),
-                     std::move(*row[5]), std::move(*row[6])};
+      job.requeued_ms = std::stoll(*row[4]);
+      job.requeued_attempts = static_cast<uint32_t>(std::stoul(*row[5]));
+      job.payload = {static_cast<uint32_t>(std::stoul(*row[6])),
+                     std::move(*row[7]), std::move(*row[8])};
       result.push_back(std::move(job));
     }
     auto marked = db.execute("UPDATE messages SET status = 'delivering' "
