@@ -146,9 +146,12 @@ caf::error record_attempts(mysql_connection& db, const std::string& node,
       // Only messages still in delivery: a late record (a slow node, or
       // one whose lease lapsed and whose ids another node took) never
       // changes a final status (delivered, failed, rejected), and never
-      // lowers the attempt count.
-      sql += " WHERE status IN ('queued', 'delivering') AND id IN ("
+      // lowers the attempt count. Nor does one of an attempt from before
+      // the message's last requeue (heraldctl message requeue).
+      sql += " WHERE status IN ('queued', 'delivering') "
+             "AND requeued_attempts < ? AND id IN ("
              + sql_repeat("?", ids.size()) + ")";
+      params.emplace_back(static_cast<int64_t>(attempt));
       params.insert(params.end(), std::make_move_iterator(ids.begin()),
                     std::make_move_iterator(ids.end()));
       if (auto done = db.execute(sql, params); !done)

@@ -413,6 +413,18 @@ BOOST_AUTO_TEST_CASE(a_requeued_message_gets_its_attempts_again) {
   auto log = message_attempts(db, id);
   BOOST_REQUIRE(log);
   BOOST_TEST(log->size() == 4u); // the history stays, numbered on
+  // A late record of an attempt from before the requeue (a node whose
+  // lease lapsed) changes nothing.
+  attempt_record stale;
+  stale.id = id;
+  stale.attempt = 3;
+  stale.outcome = attempt_outcome::failed;
+  stale.error = "HTTP 400";
+  BOOST_REQUIRE(!record_attempts(db, "slow", {stale}));
+  auto m = show_message(db, id);
+  BOOST_REQUIRE(m);
+  BOOST_TEST(m->status == "queued");
+  BOOST_TEST(m->last_error == "HTTP 503");
   // Without the requeue it would have expired at once.
   job.requeued_attempts = 0;
   job.requeued_ms = 0;
