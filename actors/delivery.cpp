@@ -18,6 +18,7 @@
 #include <rapidjson/writer.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -64,6 +65,19 @@ std::string delivery_body(const std::string& text_id,
   return buf.GetString();
 }
 
+/// Where max-age counts from: creation, or the last requeue (heraldctl
+/// message requeue).
+int64_t age_start_ms(const delivery_job& job) {
+  return std::max(job.created_ms, job.requeued_ms);
+}
+
+/// Of `attempts` made, those that count against max-attempts: the ones
+/// since the last requeue.
+uint32_t counted_attempts(uint32_t attempts, const delivery_job& job) {
+  return attempts > job.requeued_attempts ? attempts - job.requeued_attempts
+                                          : 0;
+}
+
 } // namespace
 
 // -- the decision (pure) ------------------------------------------------------
@@ -88,8 +102,9 @@ std::string describe_failure(const net::http_result& result) {
 std::optional<attempt_record>
 expire_before_attempt(const delivery_job& job, int64_t now,
                       const config::delivery_config& cfg) {
-  if (now - job.created_ms <= to_ms(cfg.max_age)
-      && (cfg.max_attempts == 0 || job.attempts < cfg.max_attempts))
+  if (now - age_start_ms(job) <= to_ms(cfg.max_age)
+      && (cfg.max_attempts == 0
+          || counted_attempts(job.attempts, job) < cfg.max_attempts))
     return std::nullopt;
   attempt_record rec;
   rec.id = job.id;
@@ -112,9 +127,10 @@ attempt_record decide(const delivery_job& job, const net::http_result& result,
   if (rec.outcome != attempt_outcome::delivered)
     rec.error = describe_failure(result);
   if (rec.outcome == attempt_outcome::retry) {
-    bool out_of_attempts = cfg.max_attempts > 0
-                           && rec.attempt >= cfg.max_attempts;
-    if (out_of_attempts || due_ms - job.created_ms > to_ms(cfg.max_age)) {
+    bool out_of_attempts
+      = cfg.max_attempts > 0
+        && counted_attempts(rec.attempt, job) >= cfg.max_attempts;
+    if (out_of_attempts || due_ms - age_start_ms(job) > to_ms(cfg.max_age)) {
       rec.outcome = attempt_outcome::expired;
       rec.error = "expired: " + rec.error;
     } else {

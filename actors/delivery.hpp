@@ -53,8 +53,9 @@ persistence::attempt_outcome classify(const net::http_result& result);
 std::string describe_failure(const net::http_result& result);
 
 /// Whether `job` expired before an attempt at `now_ms` (Unix ms): older than
-/// max-age or out of attempts. Returns the record that ends it, or nothing
-/// when it is to be attempted.
+/// max-age or out of attempts (both counted from its last requeue by
+/// heraldctl message requeue, if any). Returns the record that ends it, or
+/// nothing when it is to be attempted.
 std::optional<persistence::attempt_record>
 expire_before_attempt(const persistence::delivery_job& job, int64_t now_ms,
                       const config::delivery_config& cfg);

@@ -39,6 +39,16 @@ std::string acting_user() {
 
 } // namespace
 
+audit_event this_run_event(const std::string& action) {
+  audit_event event;
+  event.actor = acting_user();
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  event.source = std::string{"heraldctl@"} + host;
+  event.action = action;
+  return event;
+}
+
 int fail(const std::string& what) {
   std::cerr << "heraldctl: " << what << '\n';
   return 1;
@@ -110,12 +120,7 @@ caf::expected<persistence::mysql_connection> open_db(const std::string& flag) {
 
 int audit(persistence::mysql_connection& db, const std::string& action,
           const std::string& target, bool ok, const std::string& detail) {
-  audit_event event;
-  event.actor = acting_user();
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  event.source = std::string{"heraldctl@"} + host;
-  event.action = action;
+  auto event = this_run_event(action);
   event.target = target;
   event.outcome = ok ? "ok" : "failed";
   event.detail = detail;

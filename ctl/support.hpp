@@ -1,6 +1,7 @@
 #pragma once
 
 #include "config/settings.hpp"
+#include "core/messages.hpp"
 #include "persistence/mysql.hpp"
 
 #include <caf/expected.hpp>
@@ -44,6 +45,10 @@ caf::expected<persistence::mysql_connection> open_db(const std::string& flag);
 /// commands return it, so an unaudited change never exits 0.
 int audit(persistence::mysql_connection& db, const std::string& action,
           const std::string& target, bool ok, const std::string& detail = "");
+
+/// An audit event of this heraldctl run for `action`: its actor and
+/// source as audit() sets them, for commands that append batches.
+audit_event this_run_event(const std::string& action);
 
 /// Audits that `action` on `target` failed with `err`, then reports it
 /// (with `hint` appended) like fail(): returns 1.

@@ -50,7 +50,9 @@ claim_jobs(mysql_connection& db, const std::vector<std::string>& ids) {
     result.clear();
     auto rows = db.query("SELECT id, status, attempts, "
                            + sql_unix_ms("created_at")
-                           + ", body_key_id, body_nonce, body_ciphertext "
+                           + ", COALESCE(" + sql_unix_ms("requeued_at")
+                           + ", 0), requeued_attempts, body_key_id, "
+                             "body_nonce, body_ciphertext "
                              "FROM messages WHERE id IN ("
                            + sql_repeat("?", ids.size()) + ") FOR UPDATE",
                          params);
@@ -62,8 +64,10 @@ claim_jobs(mysql_connection& db, const std::vector<std::string>& ids) {
       job.status = std::move(*row[1]);
       job.attempts = static_cast<uint32_t>(std::stoul(*row[2]));
       job.created_ms = std::stoll(*row[3]);
-      job.payload = {static_cast<uint32_t>(std::stoul(*row[4])),
-                     std::move(*row[5]), std::move(*row[6])};
+      job.requeued_ms = std::stoll(*row[4]);
+      job.requeued_attempts = static_cast<uint32_t>(std::stoul(*row[5]));
+      job.payload = {static_cast<uint32_t>(std::stoul(*row[6])),
+                     std::move(*row[7]), std::move(*row[8])};
       result.push_back(std::move(job));
     }
     auto marked = db.execute("UPDATE messages SET status = 'delivering' "
@@ -142,9 +146,12 @@ caf::error record_attempts(mysql_connection& db, const std::string& node,
       // Only messages still in delivery: a late record (a slow node, or
       // one whose lease lapsed and whose ids another node took) never
       // changes a final status (delivered, failed, rejected), and never
-      // lowers the attempt count.
-      sql += " WHERE status IN ('queued', 'delivering') AND id IN ("
+      // lowers the attempt count. Nor does one of an attempt from before
+      // the message's last requeue (heraldctl message requeue).
+      sql += " WHERE status IN ('queued', 'delivering') "
+             "AND requeued_attempts < ? AND id IN ("
              + sql_repeat("?", ids.size()) + ")";
+      params.emplace_back(static_cast<int64_t>(attempt));
       params.insert(params.end(), std::make_move_iterator(ids.begin()),
                     std::make_move_iterator(ids.end()));
       if (auto done = db.execute(sql, params); !done)

@@ -21,6 +21,11 @@ struct delivery_job {
   /// Attempts made before this one.
   uint32_t attempts = 0;
   int64_t created_ms = 0;
+  /// When heraldctl message requeue last queued it again (Unix ms; 0:
+  /// never), and the attempts made before that: max-age and max-attempts
+  /// count from the later of creation and requeue.
+  int64_t requeued_ms = 0;
+  uint32_t requeued_attempts = 0;
   /// Sender number and body (see seal_payload).
   sealed_body payload;
 };

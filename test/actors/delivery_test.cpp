@@ -136,6 +136,48 @@ BOOST_AUTO_TEST_CASE(an_expired_job_is_not_attempted) {
   BOOST_TEST(!expire_before_attempt(job, 1000, cfg));
 }
 
+// heraldctl message requeue: max-attempts and max-age count again from the
+// requeue; attempt numbers go on.
+BOOST_AUTO_TEST_CASE(a_requeued_job_gets_its_attempts_and_age_again) {
+  config::delivery_config cfg;
+  cfg.max_attempts = 3;
+  cfg.max_age = 1h;
+  delivery_job job;
+  job.created_ms = 0;
+  job.attempts = 3; // out of attempts
+  auto later = int64_t{10} * 3'600'000; // and 10 h old
+  BOOST_TEST(expire_before_attempt(job, later, cfg).has_value());
+  job.requeued_ms = later - 1000;
+  job.requeued_attempts = 3;
+  BOOST_TEST(!expire_before_attempt(job, later, cfg));
+  // Attempts 4 and 5 may retry; attempt 6 is the third since the requeue.
+  for (uint32_t made : {3u, 4u}) {
+    job.attempts = made;
+    auto rec = decide(job, {503, "", "", {}}, later + 30'000, cfg);
+    BOOST_TEST((rec.outcome == attempt_outcome::retry));
+    BOOST_TEST(rec.attempt == made + 1);
+  }
+  job.attempts = 5;
+  auto last = decide(job, {503, "", "", {}}, later + 30'000, cfg);
+  BOOST_TEST((last.outcome == attempt_outcome::expired));
+  BOOST_TEST(last.attempt == 6u);
+  job.attempts = 6;
+  BOOST_TEST(expire_before_attempt(job, later, cfg).has_value());
+  // max-age from the requeue: a retry due an hour after it expires.
+  job.attempts = 3;
+  auto in_time = decide(job, {500, "", "", {}}, job.requeued_ms + 3'600'000,
+                        cfg);
+  BOOST_TEST((in_time.outcome == attempt_outcome::retry));
+  auto late = decide(job, {500, "", "", {}}, job.requeued_ms + 3'600'001, cfg);
+  BOOST_TEST((late.outcome == attempt_outcome::expired));
+  BOOST_TEST(!expire_before_attempt(job, job.requeued_ms + 3'600'000, cfg));
+  BOOST_TEST(
+    expire_before_attempt(job, job.requeued_ms + 3'600'001, cfg).has_value());
+  // A permanent failure stays one, requeued or not.
+  auto refused = decide(job, {400, "", "", {}}, later, cfg);
+  BOOST_TEST((refused.outcome == attempt_outcome::failed));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // -- the delivery actor with a fake I/O -----------------------------------------

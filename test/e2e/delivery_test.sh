@@ -191,6 +191,50 @@ check "the node's own certificate may (200)" test "$(tail -1 <<<"$answer")" = 20
 check "its delivery was stored" test "$(received)" = "$((before + 1))"
 check "the refusal is counted" \
   bash -c "curl -s --max-time 5 'http://127.0.0.1:$HERALD_METRICS_PORT/metrics' | grep -q '^herald_received_total{result=\"forbidden\"} 1'"
+
+# -- dead letters: heraldctl message list, show, requeue ------------------------------------------
+
+# The 4xx "permanent failure" above is still failed; the node is now its
+# own downstream, which accepts it.
+message() { "$HERALDCTL" message "$@" --config-file "$ini"; }
+requeue_audits() { sql "SELECT COUNT(*) FROM audit_log WHERE action = 'message.requeue' AND target = '$bad'"; }
+listed=$(message list --status failed --json)
+check "message list --status failed --json lists the refused message" \
+  grep -q "\"message_id\":\"$bad\",\"status\":\"failed\"" <<<"$listed"
+check "... with its client, its stored reason and the masked sender" \
+  grep -q "\"message_id\":\"$bad\"[^}]*\"last_error\":\"HTTP 400\",\"client\":\"acme\",\"sender_masked\":\"+49\*" <<<"$listed"
+lacks() { ! grep -q "$@"; }
+check "... never the sender number or the body" \
+  lacks -e 4915112345678 -e 'permanent failure' <<<"$listed"
+shown=$(message show "$bad")
+check "message show has status, client and reason" \
+  test "$(grep -c -e '^status  *failed$' -e '^client  *acme$' -e '^last error  *HTTP 400$' <<<"$shown")" = 3
+check "... and says how to requeue it" grep -q "heraldctl message requeue $bad" <<<"$shown"
+check "message show --json has the attempt log" \
+  grep -q '"attempt_log":\[{"attempt":1,' <<<"$(message show --json "$bad")"
+fails() { ! "$@"; }
+show_unknown() { message show 00000000-0000-7000-8000-000000000000 2>"$tmp/show.err"; }
+check "message show of an unknown id exits non-zero" fails show_unknown
+check "... and says what to do next" grep -q "message list --status failed" "$tmp/show.err"
+requeue_delivered() { message requeue "$ok" 2>"$tmp/requeue.err"; }
+check "message requeue refuses a delivered message (non-zero exit)" fails requeue_delivered
+check "... and says why" grep -q "$ok: is delivered" "$tmp/requeue.err"
+check "... which stays delivered" is_status "$ok" delivered
+dry=$(message requeue --dry-run "$bad")
+check "message requeue --dry-run names it" grep -q "^would requeue $bad " <<<"$dry"
+check "... and changes nothing: still failed, one attempt, not audited" \
+  test "$(status "$bad") $(rows "$bad") $(requeue_audits)" = "failed 1 0"
+check "message requeue queues it again" message requeue "$bad"
+check "the requeued message is delivered to a downstream that accepts it" \
+  herald_wait_until 10 is_status "$bad" delivered
+check "... on its second attempt, the first one kept" \
+  test "$(attempts "$bad") $(rows "$bad")" = "2 2"
+check "... and the receiver has it" \
+  test "$(sql "SELECT COUNT(*) FROM received_messages WHERE message_id = UNHEX('${bad//-/}')")" = 1
+check "the requeue is audited once" test "$(requeue_audits)" = 1
+check "... and the audit chain verifies" \
+  grep -q intact <<<"$("$HERALDCTL" audit verify --config-file "$ini")"
+check "no failed message is left" test "$(message list --status failed --json)" = "[]"
 check "SIGTERM stops the node with exit code 0" stop_node
 
 e2e_finish
