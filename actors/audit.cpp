@@ -1,6 +1,7 @@
 #include "actors/audit.hpp"
 
 #include "core/errc.hpp"
+#include "core/time.hpp"
 #include "core/metrics.hpp"
 #include "persistence/audit.hpp"
 #include "persistence/mysql.hpp"
@@ -20,12 +21,6 @@
 namespace herald {
 
 namespace {
-
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
 
 void count_dropped(audit_state& st, const char* reason, uint64_t n = 1) {
   if (st.stats != nullptr && n > 0)
@@ -49,7 +44,7 @@ audit_event dropped_marker(const audit_state& st) {
   marker.detail = "events dropped while the audit log could not be written "
                   "and "
                   + std::to_string(st.cfg.max_pending) + " were waiting";
-  marker.at_ms = now_ms();
+  marker.at_ms = unix_now_ms();
   return marker;
 }
 
@@ -227,7 +222,7 @@ audit(audit_actor::stateful_pointer<audit_state> self, audit_config cfg,
         return;
       }
       if (x.at_ms == 0)
-        x.at_ms = now_ms();
+        x.at_ms = unix_now_ms();
       if (x.source.empty())
         x.source = st.cfg.source;
       if (auto err = persistence::fit_audit_event(x)) {

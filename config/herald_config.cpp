@@ -19,7 +19,7 @@ namespace {
 const char* const herald_categories[]
   = {"node",  "ingress", "metrics", "mysql",    "redis",
      "store", "crypto",  "health",  "recovery", "delivery", "log",
-     "pki",  "receiver"};
+     "pki",  "receiver", "cluster"};
 
 caf::expected<uint16_t> to_port(const char* setting, int64_t value) {
   if (value < 1 || value > 65535)
@@ -105,6 +105,9 @@ herald_config::herald_config() {
   pki_crl_file_ = defaults.pki.crl_file;
   pki_crl_days_ = defaults.pki.crl_days;
   pki_crl_refresh_ = defaults.pki.crl_refresh;
+  cluster_heartbeat_interval_ = defaults.cluster.heartbeat_interval;
+  cluster_connection_timeout_ = defaults.cluster.connection_timeout;
+  cluster_rejoin_interval_ = defaults.cluster.rejoin_interval;
   log_level_ = defaults.log.level;
   log_max_files_ = defaults.log.max_files;
   log_json_ = defaults.log.json;
@@ -241,6 +244,20 @@ herald_config::herald_config() {
     .add(pki_crl_days_, "crl-days", "days a published CRL stays valid")
     .add(pki_crl_refresh_, "crl-refresh",
          "how often nodes look for a changed CRL");
+  opt_group{custom_options_, "cluster"}
+    .add(cluster_listen_, "listen",
+         "host:port of this node's link listener (empty: no cluster)")
+    .add(cluster_seeds_, "seeds", "host:port of members to join through")
+    .add(cluster_certificate_, "certificate",
+         "this node's certificate (heraldctl cert server)")
+    .add(cluster_key_, "key", "its private key (mode 0600)")
+    .add(cluster_ca_, "ca", "the CA of every member's certificate")
+    .add(cluster_heartbeat_interval_, "heartbeat-interval",
+         "keep-alive on idle links")
+    .add(cluster_connection_timeout_, "connection-timeout",
+         "silence after which a link counts as lost")
+    .add(cluster_rejoin_interval_, "rejoin-interval",
+         "how often a node re-announces itself and retries seeds");
   opt_group{custom_options_, "log"}
     .add(log_level_, "level", "trace, debug, info, warn, error or off")
     .add(log_file_, "file", "daily rotated log file (empty: console only)")
@@ -433,6 +450,12 @@ herald_config::make_settings(role_files files) const {
   result.pki.crl_file = pki_crl_file_;
   result.pki.crl_days = pki_crl_days_;
   result.pki.crl_refresh = pki_crl_refresh_;
+  result.cluster = {cluster_listen_,
+                    cluster_seeds_,
+                    {cluster_certificate_, cluster_key_, cluster_ca_},
+                    cluster_heartbeat_interval_,
+                    cluster_connection_timeout_,
+                    cluster_rejoin_interval_};
   result.log.level = log_level_;
   result.log.file = log_file_;
   if (log_max_files_ < 1 || log_max_files_ > 3650)

@@ -114,6 +114,14 @@ private:
   std::string pki_crl_file_;
   int64_t pki_crl_days_;
   caf::timespan pki_crl_refresh_;
+  std::string cluster_listen_;
+  std::vector<std::string> cluster_seeds_;
+  std::string cluster_certificate_;
+  std::string cluster_key_;
+  std::string cluster_ca_;
+  caf::timespan cluster_heartbeat_interval_;
+  caf::timespan cluster_connection_timeout_;
+  caf::timespan cluster_rejoin_interval_;
   std::string log_level_;
   std::string log_file_;
   int64_t log_max_files_;

@@ -79,6 +79,67 @@ const std::vector<std::string>& known_roles() {
   return result;
 }
 
+namespace {
+
+caf::error validate_cluster(const cluster_config& c, bool check_files) {
+  if (!c.enabled()) {
+    if (!c.seeds.empty())
+      return bad("cluster.seeds", "set cluster.listen too, or remove them");
+    return caf::none;
+  }
+  std::string host;
+  uint16_t port = 0;
+  if (auto err = split_host_port("cluster.listen", c.listen, host, port))
+    return err;
+  if (c.seeds.size() > 64)
+    return bad("cluster.seeds", "at most 64");
+  for (const auto& seed : c.seeds)
+    if (auto err = split_host_port("cluster.seeds", seed, host, port))
+      return err;
+  for (auto [name, value] :
+       {std::pair{"cluster.heartbeat-interval", c.heartbeat_interval},
+        std::pair{"cluster.connection-timeout", c.connection_timeout},
+        std::pair{"cluster.rejoin-interval", c.rejoin_interval}})
+    if (auto err = check_positive(name, value))
+      return err;
+  if (c.connection_timeout <= 2 * c.heartbeat_interval)
+    return bad("cluster.connection-timeout",
+               "must be longer than twice cluster.heartbeat-interval");
+  // CAF's TLS falls back to an anonymous cipher without a certificate and
+  // Herald's links refuse to run without one: never start half-secured.
+  if (check_files) {
+    if (auto err = check_readable("cluster.certificate", c.tls.certificate))
+      return err;
+    if (auto err = check_private_key("cluster.key", c.tls.key))
+      return err;
+    if (auto err = check_readable("cluster.ca", c.tls.ca))
+      return err;
+  }
+  return caf::none;
+}
+
+} // namespace
+
+caf::error split_host_port(const std::string& setting, const std::string& text,
+                           std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()
+      || text.size() > 255)
+    return bad(setting, "'" + text + "' is not host:port");
+  host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto digits = text.substr(colon + 1);
+  if (digits.size() > 5
+      || digits.find_first_not_of("0123456789") != std::string::npos)
+    return bad(setting, "'" + text + "': the port must be a number");
+  auto value = std::stoi(digits);
+  if (value < 1 || value > 65535)
+    return bad(setting, "'" + text + "': the port must be 1 to 65535");
+  port = static_cast<uint16_t>(value);
+  return caf::none;
+}
+
 caf::error validate(const settings& cfg, role_files files) {
   bool check_files = files == role_files::checked;
   if (cfg.node.name.empty() || cfg.node.name.size() > 64)
@@ -205,6 +266,8 @@ caf::error validate(const settings& cfg, role_files files) {
                      + "' is no SHA-256 fingerprint: give 64 hex digits "
                        "without colons, as heraldctl cert show prints them");
   }
+  if (auto err = validate_cluster(cfg.cluster, check_files))
+    return err;
   if (cfg.metrics.port == 0)
     return bad("metrics.port", "must be between 1 and 65535");
   if (cfg.mysql.socket.empty() && cfg.mysql.port == 0)

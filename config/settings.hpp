@@ -210,6 +210,34 @@ struct receiver_config {
   std::vector<std::string> callers;
 };
 
+/// Membership in a cluster of nodes (docs/SCALING.md). Nodes talk over CAF
+/// remoting inside Herald's own mutual-TLS links (net/cluster_link.hpp).
+struct cluster_config {
+  /// host:port where peers reach this node's link listener; empty: the
+  /// node runs alone.
+  std::string listen;
+  /// host:port of nodes to join through (any member will do).
+  std::vector<std::string> seeds;
+  /// This node's certificate (heraldctl cert server), its key and the CA
+  /// every member's certificate chains to. Required when clustered.
+  tls_files tls;
+  /// CAF's keep-alive on idle links and the silence after which a link
+  /// counts as lost (CAF defaults both to off).
+  caf::timespan heartbeat_interval = 1s;
+  caf::timespan connection_timeout = 5s;
+  /// How often a node re-announces itself to every member and retries
+  /// seeds it is not connected to.
+  caf::timespan rejoin_interval = 2s;
+
+  bool enabled() const {
+    return !listen.empty();
+  }
+};
+
+/// Splits "host:port" (host may be [v6]); the error names `setting`.
+caf::error split_host_port(const std::string& setting, const std::string& text,
+                           std::string& host, uint16_t& port);
+
 /// Everything a node or heraldctl needs, typed and validated.
 struct settings {
   node_config node;
@@ -224,6 +252,7 @@ struct settings {
   delivery_config delivery;
   receiver_config receiver;
   pki_config pki;
+  cluster_config cluster;
   log::log_config log;
 
   /// Returns whether `role` is among node.roles.

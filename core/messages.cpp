@@ -42,6 +42,8 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<work>("herald.work");
   cfg.add_message_type<schedule_retry>("herald.schedule_retry");
   cfg.add_message_type<retry_page>("herald.retry_page");
+  // Also registers std::vector<member_info>, the answer to a join.
+  cfg.add_message_type<member_info>("herald.member_info");
 }
 
 } // namespace herald

@@ -6,6 +6,7 @@
 // The ground floor: persistence, net, config and actors include it; it
 // includes nothing of theirs.
 
+#include <caf/actor.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/meta/type_name.hpp>
 #include <caf/timestamp.hpp>
@@ -304,6 +305,41 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, audit_event& x) {
   return f(caf::meta::type_name("herald.audit_event"), x.actor, x.action,
            x.target, x.outcome, x.source, x.detail, x.at_ms);
+}
+
+// -- cluster --------------------------------------------------------------------
+
+/// The version of what cluster members say to each other: members with
+/// another version are refused at join. Bump it with every change to a
+/// message type that crosses nodes.
+constexpr uint32_t cluster_protocol = 1;
+
+/// What a cluster member tells the others about itself when it joins and
+/// every rejoin interval after.
+struct member_info {
+  /// node.name: unique in the cluster.
+  std::string name;
+  std::vector<std::string> roles;
+  /// cluster.listen: where members reach this node.
+  std::string address;
+  uint32_t protocol = 0;
+  /// Herald's version, for cluster status and skew messages.
+  std::string version;
+  /// Unix ms.
+  int64_t started_at_ms = 0;
+  /// The member's cluster actor (a cluster_actor).
+  caf::actor cluster;
+  /// Its queue (a work_queue_actor); none without the ingress role.
+  caf::actor queue;
+  /// Its delivery actors (delivery_actor); none without the delivery role.
+  std::vector<caf::actor> delivery;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, member_info& x) {
+  return f(caf::meta::type_name("herald.member_info"), x.name, x.roles,
+           x.address, x.protocol, x.version, x.started_at_ms, x.cluster,
+           x.queue, x.delivery);
 }
 
 /// Registers every type above with `cfg`, and std::vector<bool> (the

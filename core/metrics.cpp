@@ -263,7 +263,42 @@ metrics::metrics(const std::string& node)
                        .Name("herald_audit_batch_size")
                        .Help("Audit events per transaction.")
                        .Register(*registry_)
-                       .Add({}, batch_buckets())) {
+                       .Add({}, batch_buckets())),
+    cluster_members(prometheus::BuildGauge()
+                      .Name("herald_cluster_members")
+                      .Help("Cluster members this node is linked with, "
+                            "itself included.")
+                      .Register(*registry_)
+                      .Add({})),
+    cluster_member_changes(prometheus::BuildCounter()
+                             .Name("herald_cluster_member_changes_total")
+                             .Help("Members that joined, left or were lost, "
+                                   "by event.")
+                             .Register(*registry_)),
+    cluster_returned_messages(
+      prometheus::BuildCounter()
+        .Name("herald_cluster_returned_messages_total")
+        .Help("In-flight messages of lost members this node returned to "
+              "pending.")
+        .Register(*registry_)
+        .Add({})),
+    cluster_links(prometheus::BuildGauge()
+                    .Name("herald_cluster_links")
+                    .Help("Open links to other members, by direction.")
+                    .Register(*registry_)),
+    cluster_link_refusals(prometheus::BuildCounter()
+                            .Name("herald_cluster_link_refusals_total")
+                            .Help("Link attempts refused, by reason.")
+                            .Register(*registry_)) {
+  // Known labels at 0 from the start: a node that runs alone still exports
+  // the cluster families, and rate() sees the first change.
+  for (const char* direction : {"in", "out"})
+    cluster_links.Add({{"direction", direction}});
+  for (const char* event : {"joined", "left", "lost"})
+    cluster_member_changes.Add({{"event", event}});
+  for (const char* reason : {"no_certificate", "bad_chain", "revoked",
+                             "handshake", "not_allowed", "limit"})
+    cluster_link_refusals.Add({{"reason", reason}});
   prometheus::BuildGauge()
     .Name("herald_build_info")
     .Help("Always 1; the labels name the build and the node.")

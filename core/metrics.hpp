@@ -152,6 +152,22 @@ public:
   /// Audit events per transaction.
   prometheus::Histogram& audit_batch_size;
 
+  /// Cluster members this node is linked with, itself included (1 when it
+  /// runs alone).
+  prometheus::Gauge& cluster_members;
+
+  /// Members that joined, left in order or were lost, by event.
+  prometheus::Family<prometheus::Counter>& cluster_member_changes;
+
+  /// In-flight messages of lost members returned to pending by this node.
+  prometheus::Counter& cluster_returned_messages;
+
+  /// Open links to other members, by direction (in, out).
+  prometheus::Family<prometheus::Gauge>& cluster_links;
+
+  /// Link attempts refused, by reason (handshake, not_allowed, limit).
+  prometheus::Family<prometheus::Counter>& cluster_link_refusals;
+
   /// Samples the mailbox of the actor `self` (call from its own handler).
   template <class Self>
   static void sample_mailbox(metrics* m, Self* self) {

@@ -1,5 +1,6 @@
 #include "core/time.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <ctime>
 
@@ -16,6 +17,12 @@ size_t format_seconds(int64_t unix_seconds, char* buf, size_t size) {
 }
 
 } // namespace
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 std::string iso8601_ms(int64_t unix_ms) {
   char buf[40];

@@ -5,6 +5,9 @@
 #include <caf/binary_deserializer.hpp>
 #include <caf/binary_serializer.hpp>
 #include <caf/deep_to_string.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/exit_reason.hpp>
+#include <caf/send.hpp>
 
 #include <set>
 #include <string>
@@ -140,6 +143,36 @@ BOOST_AUTO_TEST_CASE(http_types_round_trip) {
   check_round_trip(sys, resp);
 }
 
+BOOST_AUTO_TEST_CASE(member_info_round_trips_with_its_handles) {
+  auto peer = sys.spawn([] {
+    return caf::behavior{[](int) {
+      // nop
+    }};
+  });
+  member_info x;
+  x.name = "node-2";
+  x.roles = {"delivery", "receiver"};
+  x.address = "10.0.0.12:7443";
+  x.protocol = cluster_protocol;
+  x.version = "0.1.0";
+  x.started_at_ms = 1767225600000;
+  x.cluster = peer;
+  x.delivery = {peer, caf::actor{}};
+  auto y = round_trip(sys, x);
+  BOOST_TEST(y.name == x.name);
+  BOOST_TEST(y.roles == x.roles);
+  BOOST_TEST(y.address == x.address);
+  BOOST_TEST(y.protocol == cluster_protocol);
+  BOOST_TEST(y.version == x.version);
+  BOOST_TEST(y.started_at_ms == x.started_at_ms);
+  BOOST_TEST((y.cluster == peer));
+  BOOST_REQUIRE_EQUAL(y.delivery.size(), 2u);
+  BOOST_TEST((y.delivery[0] == peer));
+  BOOST_TEST(!y.delivery[1]);
+  check_round_trip(sys, std::vector<member_info>{x, x});
+  caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
   // A type added to register_message_types() needs a round-trip test above
   // and its name here.
@@ -150,7 +183,7 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
     "herald.received_message",  "herald.work",
     "herald.http_request",      "herald.http_response",
     "herald.audit_event",       "herald.schedule_retry",
-    "herald.retry_page",
+    "herald.retry_page",        "herald.member_info",
   };
   std::set<std::string> registered;
   for (const auto& kv : cfg.value_factories_by_name)

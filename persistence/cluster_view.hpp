@@ -1,0 +1,52 @@
+#pragma once
+
+#include "persistence/redis.hpp"
+
+#include <caf/expected.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace herald::persistence {
+
+/// What a cluster member records about itself in Redis (hash
+/// `herald:cluster`, one field per node name) every rejoin interval, for
+/// `heraldctl cluster status`, which is no member and reads it from there.
+struct member_record {
+  std::string name;
+  std::vector<std::string> roles;
+  std::string address;
+  std::string version;
+  uint32_t protocol = 0;
+  /// Unix ms.
+  int64_t started_at_ms = 0;
+  /// When the member last wrote this record (Unix ms).
+  int64_t heartbeat_ms = 0;
+  /// The member's own health probe (MariaDB and Redis reachable).
+  bool healthy = false;
+  /// The members it is linked with.
+  std::vector<std::string> peers;
+  /// Ids in its processing list (not stored: read_members counts them).
+  int64_t in_flight = 0;
+};
+
+/// Writes (or replaces) `x`.
+caf::error record_member(redis_connection& redis, const member_record& x);
+
+/// Removes the record of `name` (a member that left).
+caf::error forget_member(redis_connection& redis, const std::string& name);
+
+/// Every record, by name, with in_flight counted; records that cannot be
+/// read are skipped with their name and heartbeat 0.
+caf::expected<std::vector<member_record>> read_members(redis_connection& redis);
+
+/// Returns the processing list of `node` to the head of pending at once,
+/// without waiting for its lease to lapse: for a member its peers saw die.
+/// Removes its lease first, in the same atomic step (Lua). At least once:
+/// if the node lives on, a message it is delivering may go out twice.
+/// Returns how many ids moved.
+caf::expected<int64_t> return_work_of(redis_connection& redis,
+                                      const std::string& node);
+
+} // namespace herald::persistence
