@@ -56,7 +56,9 @@ using store_writer_actor = caf::typed_actor<
 /// exit path and puts back what it has not attempted.
 using delivery_actor = caf::typed_actor<
   // Ids just queued (by the queue or the retry-timer): take work now.
-  caf::reacts_to<work>,
+  // Answered at once with the ids in hand (its load), which returns the
+  // sender's credit.
+  caf::replies_to<work>::with<uint64_t>,
   // Self: the next step now.
   caf::reacts_to<tick_atom>,
   // Self, delayed: the poll that backs up `work` while idle, or the look
@@ -193,5 +195,20 @@ using audit_actor = caf::typed_actor<
   // Writes everything that waits now (at shutdown); returns how many
   // events are still waiting because a write failed (0: all written).
   caf::replies_to<drain_atom>::with<uint64_t>>;
+
+/// This node's view of the cluster: joins through the seeds, learns every
+/// member and is learned by them, monitors each one (the in-flight work of
+/// a member lost without leaving goes back to pending at once), introduces
+/// remote delivery actors to the local queue, and records the view in
+/// Redis for `heraldctl cluster status`. Runs detached.
+using cluster_actor = caf::typed_actor<
+  // A member introduces itself, when it joins and every rejoin interval;
+  // returns every member this node knows, itself first. Refused when the
+  // member speaks another cluster protocol or claims this node's name.
+  caf::replies_to<caf::join_atom, member_info>::with<std::vector<member_info>>,
+  // Starts joining (once the node published this actor).
+  caf::reacts_to<listen_atom>,
+  // Timer: re-announce, retry seeds, recheck links, record the view.
+  caf::reacts_to<tick_atom>>;
 
 } // namespace herald

@@ -32,12 +32,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
-
 int64_t to_ms(caf::timespan x) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(x).count();
 }
@@ -290,7 +284,7 @@ std::optional<net::http_post> prepare(delivery_state& st,
                                       const delivery_job& job,
                                       batch_plan& plan) {
   const auto& d = st.cfg.delivery;
-  if (auto expired = expire_before_attempt(job, now_ms(), d)) {
+  if (auto expired = expire_before_attempt(job, unix_now_ms(), d)) {
     plan.records.push_back(std::move(*expired));
     plan.finished.push_back(text_id);
     return std::nullopt;
@@ -310,7 +304,7 @@ std::optional<net::http_post> prepare(delivery_state& st,
     // node): the key file is read again within seconds, so try later.
     rec.outcome = attempt_outcome::retry;
     rec.error = "unknown data key " + std::to_string(job.payload.key_id);
-    rec.next_attempt_ms = now_ms() + to_ms(d.retry_interval);
+    rec.next_attempt_ms = unix_now_ms() + to_ms(d.retry_interval);
     plan.retries.emplace_back(text_id, rec.next_attempt_ms);
     plan.records.push_back(std::move(rec));
     return std::nullopt;
@@ -338,7 +332,7 @@ void conclude(delivery_state& st, const attempt_job& x,
       st.stats->delivery_attempts.Observe(rec.attempt);
     if (rec.outcome == attempt_outcome::delivered) {
       st.stats->delivery_latency.Observe(
-        static_cast<double>(now_ms() - job.created_ms) / 1000.0);
+        static_cast<double>(unix_now_ms() - job.created_ms) / 1000.0);
       st.stats->stages.delivery.Increment();
     }
   }
@@ -359,7 +353,7 @@ void attempt_all(delivery_state& st, const std::vector<attempt_job>& jobs,
     st.stats->deliveries_in_flight.Decrement(count);
   // One due time per batch keeps its retries in one schedule entry group
   // (and one armed wake-up).
-  auto due = now_ms() + to_ms(st.cfg.delivery.retry_interval);
+  auto due = unix_now_ms() + to_ms(st.cfg.delivery.retry_interval);
   for (size_t i = 0; i < jobs.size() && i < results.size(); ++i)
     conclude(st, jobs[i], results[i], due, plan);
 }
@@ -473,6 +467,7 @@ step_outcome step(delivery_ptr self) {
     spdlog::warn("delivery: cannot take work: {}", render(taken.error()));
     return step_outcome::failed;
   }
+  st.last_taken = taken->size();
   if (taken->empty() && st.carried.empty())
     return step_outcome::idle;
   auto full = taken->size() >= batch;
@@ -480,7 +475,7 @@ step_outcome step(delivery_ptr self) {
   for (const auto& [text, give_up] : st.carried)
     ids.push_back(text);
   batch_plan plan;
-  auto now = now_ms();
+  auto now = unix_now_ms();
   auto soon = now + 1000;
   auto waiting = claim_and_attempt(st, ids, plan);
   if (!waiting) {
@@ -593,10 +588,11 @@ delivery(delivery_actor::stateful_pointer<delivery_state> self,
   });
   step_now(self);
   return {
-    [self](work&) {
+    [self](work&) -> uint64_t {
       // The ids are in pending: the next step takes them (or another
       // worker or node did).
       step_now(self);
+      return self->state.last_taken + self->state.carried.size();
     },
     [self](tick_atom) {
       self->state.step_queued = false;

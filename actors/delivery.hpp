@@ -132,6 +132,8 @@ struct delivery_state {
   /// yet, with the time (Unix ms) to stop looking and schedule a retry.
   /// Redis keeps them in this node's processing list meanwhile.
   std::map<std::string, int64_t> carried;
+  /// Ids the latest step took.
+  size_t last_taken = 0;
   /// A tick_atom to self is in the mailbox.
   bool step_queued = false;
   /// Number of the latest delayed poll; earlier ones are stale.

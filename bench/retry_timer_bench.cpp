@@ -94,7 +94,7 @@ sink(delivery_actor::stateful_pointer<sink_state> self, int64_t first_due,
      int64_t step_us, uint64_t count, caf::actor reporter) {
   self->state.seen.resize(count);
   return {
-    [=](work& x) {
+    [=](work& x) -> uint64_t {
       auto& st = self->state;
       auto arrived = now_ms();
       for (const auto& id : x.ids) {
@@ -118,6 +118,7 @@ sink(delivery_actor::stateful_pointer<sink_state> self, int64_t first_due,
                                         static_cast<int64_t>(l.early),
                                         static_cast<int64_t>(st.duplicates)});
       }
+      return 0;
     },
     [](tick_atom) {
       // nop

@@ -578,10 +578,11 @@ delivery_actor::behavior_type
 fake_delivery(delivery_actor::stateful_pointer<fake_delivery_state>,
               std::shared_ptr<work_log> log) {
   return {
-    [log](work& x) {
+    [log](work& x) -> uint64_t {
       ++log->messages;
       for (auto& id : x.ids)
         ++log->arrivals[id];
+      return 0;
     },
     [](tick_atom) {
       // nop

@@ -36,7 +36,10 @@ delivery_actor::behavior_type
 pushed(delivery_actor::stateful_pointer<pushed_state>,
        std::shared_ptr<std::vector<std::string>> got) {
   return {
-    [got](work& x) { got->insert(got->end(), x.ids.begin(), x.ids.end()); },
+    [got](work& x) -> uint64_t {
+      got->insert(got->end(), x.ids.begin(), x.ids.end());
+      return 0;
+    },
     [](tick_atom) {
       // nop
     },
