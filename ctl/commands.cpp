@@ -4,6 +4,7 @@
 #include "core/errc.hpp"
 #include "core/version.hpp"
 #include "ctl/backup_commands.hpp"
+#include "ctl/cluster_commands.hpp"
 #include "ctl/message_commands.hpp"
 #include "ctl/pki_commands.hpp"
 #include "ctl/support.hpp"
@@ -282,6 +283,7 @@ int run(int argc, char** argv) {
   add_pki_commands(app, config_file, result);
   add_backup_commands(app, config_file, result);
   add_message_commands(app, config_file, result);
+  add_cluster_commands(app, config_file, result);
 
   try {
     app.parse(argc, argv);

@@ -17,8 +17,10 @@
 #include "core/hex.hpp"
 #include "core/logging.hpp"
 #include "core/metrics.hpp"
+#include "core/time.hpp"
 #include "core/version.hpp"
 #include "net/crl.hpp"
+#include "node/cluster_node.hpp"
 #include "net/metrics_endpoint.hpp"
 #include "node/signals.hpp"
 #include "node/systemd_notify.hpp"
@@ -36,6 +38,7 @@
 #include "web/receiver_route.hpp"
 #include "net/router.hpp"
 
+#include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/deep_to_string.hpp>
 #include <caf/exit_reason.hpp>
@@ -444,12 +447,16 @@ struct node_files {
   /// Checked by the delivery client; null without the role or with
   /// delivery.crl-file "none".
   std::shared_ptr<net::crl_store> delivery_crl;
+  /// Checked by the cluster links; null on a node that runs alone.
+  std::shared_ptr<net::crl_store> cluster_crl;
 };
 
 caf::expected<node_files> load_node_files(const config::settings& cfg,
                                           net::client_registry& registry) {
   node_files result;
   bool listens = cfg.has_role("ingress") || cfg.has_role("receiver");
+  // Links admit members by their node certificate in the registry.
+  bool knows_certificates = listens || cfg.cluster.enabled();
   auto keys = persistence::live_key_ring::load(cfg.crypto.keys_file);
   if (!keys)
     return keys.error();
@@ -459,6 +466,8 @@ caf::expected<node_files> load_node_files(const config::settings& cfg,
     if (!crl)
       return crl.error();
     result.crl = std::move(*crl);
+  }
+  if (knows_certificates) {
     // Certificates are known before the first request; the client
     // directory reloads them.
     auto db = persistence::mysql_connection::connect(cfg.mysql);
@@ -469,6 +478,17 @@ caf::expected<node_files> load_node_files(const config::settings& cfg,
       return known.error();
     spdlog::info("{} certificates registered", known->size());
     registry.replace(std::move(*known));
+  }
+  if (cfg.cluster.enabled()) {
+    if (result.crl && cfg.cluster.tls.ca == cfg.ingress.tls.ca) {
+      result.cluster_crl = result.crl;
+    } else {
+      auto crl = load_crl("pki.crl-file", cfg.pki.crl_file,
+                          cfg.cluster.tls.ca);
+      if (!crl)
+        return crl.error();
+      result.cluster_crl = std::move(*crl);
+    }
   }
   const auto& d = cfg.delivery;
   if (cfg.has_role("delivery") && d.crl_file != "none") {
@@ -504,6 +524,10 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     spdlog::error("cannot start: {}", render(scrape.error()));
     return 1;
   }
+  if (cfg.cluster.enabled())
+    prepare_cluster(sys_cfg, cfg.cluster);
+  // Outlives the actor system: the links run until the middleman stopped.
+  std::optional<cluster_membership> membership;
   int exit_code = 0;
   // Declared before the actor system so that it also bounds ~actor_system,
   // which waits for every actor.
@@ -533,7 +557,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
                                    cfg.recovery};
     keep(spawn_recovery(sys, maintenance, &m));
     watched_files watched{{}, files->keys};
-    for (const auto& crl : {files->crl, files->delivery_crl})
+    for (const auto& crl : {files->crl, files->delivery_crl, files->cluster_crl})
       if (crl && std::find(watched.crls.begin(), watched.crls.end(), crl)
                    == watched.crls.end())
         watched.crls.push_back(crl);
@@ -544,8 +568,10 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     web::add_health_route(*routes, calls, health, cfg.node.name);
     web::rate_limiter limiter{cfg.ingress.rate_limit, cfg.ingress.rate_burst};
     std::optional<ingress_actor> ingress;
-    if (cfg.has_role("ingress") || cfg.has_role("receiver")) {
+    if (cfg.has_role("ingress") || cfg.has_role("receiver")
+        || cfg.cluster.enabled())
       keep(spawn_client_directory(sys, maintenance, &registry, audit));
+    if (cfg.has_role("ingress") || cfg.has_role("receiver")) {
       routes->set_gate([&registry, &m](const net::http_request& req) {
         auto refusal = net::refuse_unregistered(registry, req);
         if (refusal)
@@ -571,6 +597,31 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
                                     delivery_workers, actors)) {
         spdlog::error("cannot start: {}", render(err));
         exit_code = 1;
+      }
+    }
+    // Last: members learn of the delivery actors and the queue at join.
+    if (cfg.cluster.enabled() && exit_code == 0) {
+      cluster_node_config ccfg;
+      ccfg.cluster = cfg.cluster;
+      ccfg.redis = cfg.redis;
+      ccfg.self.name = cfg.node.name;
+      ccfg.self.roles = cfg.node.roles;
+      ccfg.self.address = cfg.cluster.listen;
+      ccfg.self.protocol = cluster_protocol;
+      ccfg.self.version = herald::version;
+      ccfg.self.started_at_ms = unix_now_ms();
+      ccfg.self.delivery = delivery_workers;
+      ccfg.queue = queue;
+      ccfg.health = health;
+      ccfg.audit = audit;
+      auto joined = join_cluster(sys, cfg, std::move(ccfg), registry,
+                                 files->cluster_crl.get(), m);
+      if (!joined) {
+        spdlog::error("cannot start: {}", render(joined.error()));
+        exit_code = 1;
+      } else {
+        keep(joined->actor);
+        membership = std::move(*joined);
       }
     }
     auto detail = start_detail(sys_cfg, cfg);
@@ -605,8 +656,17 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     // Before the other actors stop: the stop is in the chain, or the log
     // says why not.
     drain_audit(sys, audit, cfg.node.shutdown_timeout / 3);
+    if (membership)
+      leave_cluster(sys, *membership);
     for (auto i = actors.rbegin(); i != actors.rend(); ++i)
       caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+    // CAF keeps every local actor whose handle went to another node in
+    // its registry (so peers can address it by id) and never lets go:
+    // ~actor_system would wait forever for those detached actors' threads.
+    if (membership)
+      for (const auto& group : {actors, delivery_workers})
+        for (const auto& x : group)
+          sys.registry().erase(x.id());
   }
   spdlog::info("node '{}' stopped", cfg.node.name);
   return exit_code;

@@ -1,0 +1,51 @@
+#pragma once
+
+#include "actors/cluster.hpp"
+#include "config/herald_config.hpp"
+#include "config/settings.hpp"
+
+#include <caf/expected.hpp>
+#include <caf/fwd.hpp>
+
+#include <memory>
+
+namespace herald {
+class metrics;
+} // namespace herald
+
+namespace herald::net {
+class client_registry;
+class crl_store;
+} // namespace herald::net
+
+namespace herald::node {
+
+/// Loads CAF's middleman with explicit heartbeats (CAF leaves them off, so
+/// a silent link would never count as lost). Call before the actor system
+/// exists, on clustered nodes only.
+void prepare_cluster(config::herald_config& sys_cfg,
+                     const config::cluster_config& cfg);
+
+/// What keeps a node in the cluster.
+struct cluster_membership {
+  cluster_actor actor;
+  std::shared_ptr<cluster_transport> transport;
+  /// Where the middleman publishes the actor (loopback).
+  uint16_t middleman_port = 0;
+};
+
+/// Leaves the cluster in order: stops the cluster actor, takes it off the
+/// middleman and drops the handle, since ~actor_system waits until no
+/// handle keeps a detached actor alive. The links stay up until `x` goes.
+void leave_cluster(caf::actor_system& sys, cluster_membership& x);
+
+/// Spawns the cluster actor, publishes it on a loopback port of the
+/// middleman, starts the verifying TLS links in front of it (peers must
+/// hold an active node certificate of `registry` that `crl` does not
+/// revoke) and starts joining. `ccfg` describes this node.
+caf::expected<cluster_membership>
+join_cluster(caf::actor_system& sys, const config::settings& cfg,
+             cluster_node_config ccfg, const net::client_registry& registry,
+             net::crl_store* crl, metrics& m);
+
+} // namespace herald::node
