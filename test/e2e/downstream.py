@@ -11,14 +11,17 @@ Answers POST /internal/v1/deliver by the message body:
     invalid UTF-8)
   - anything else: 200
 Appends one line "<message_id> <attempt> <status>" per request to --log.
-Stops on SIGTERM. Usage:
+With --delay-ms, every answer waits that long first (a slow downstream, for
+benchmarks). Stops on SIGTERM. Usage:
   downstream.py --port P --cert C --key K --ca CA --log FILE [--fail-first N]
+                [--delay-ms MS]
 """
 import argparse
 import http.server
 import json
 import ssl
 import threading
+import time
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
@@ -27,6 +30,7 @@ parser.add_argument("--key", required=True)
 parser.add_argument("--ca", required=True)
 parser.add_argument("--log", required=True)
 parser.add_argument("--fail-first", type=int, default=2)
+parser.add_argument("--delay-ms", type=float, default=0)
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -65,6 +69,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with lock, open(args.log, "a") as log:
             log.write(f"{mid} {msg['attempt']} {status}\n")
         payload = error_body if error_body is not None else b'{"ok":true}'
+        if args.delay_ms > 0:
+            time.sleep(args.delay_ms / 1000)
         self.send_response(status)
         self.send_header("Content-Type", "application/json"
                          if "straddle" not in body

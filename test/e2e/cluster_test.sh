@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# End to end: three nodes form a cluster over CAF remoting inside Herald's
+# verifying TLS links (n1 ingress; n2 delivery; n3 delivery + receiver).
+# 5,000 messages spread over both delivery nodes; kill -9 of n2 mid-run
+# gives its in-flight work back within 10 s and loses nothing; n2 rejoins;
+# peers without an active node certificate of the cluster's CA are refused;
+# a revoked member is cut off while it runs.
+# Usage: cluster_test.sh HERALDD HERALDCTL LOADGEN
+set -uo pipefail
+
+HERALDD=$1
+HERALDCTL=$2
+LOADGEN=$3
+source "$(dirname "$0")/lib.sh"
+
+declare -A pid https metrics link
+for n in n1 n2 n3 intruder; do
+  https[$n]=$(herald_free_port)
+  metrics[$n]=$(herald_free_port)
+  link[$n]=$(herald_free_port)
+done
+roles_n1='["ingress"]'
+roles_n2='["delivery"]'
+roles_n3='["delivery", "receiver"]'
+roles_intruder='["delivery"]'
+
+stop_all() {
+  if ((failed > 0)); then
+    for n in n1 n2 n3 intruder; do
+      echo "--- $n log and output (tail)"
+      log_of "$n" | tail -25
+      tail -5 "$tmp/$n.out" 2>/dev/null
+    done
+  fi
+  for n in "${!pid[@]}"; do
+    [[ -n "${pid[$n]}" ]] && kill -9 "${pid[$n]}" 2>/dev/null
+  done
+  e2e_cleanup
+}
+trap stop_all EXIT
+
+for name in node1 node2 node3 revoked-node; do
+  must "node certificate $name is issued" herald_pki_leaf "$pki" ca "$name" server
+done
+must "a node certificate of another CA is issued" \
+  herald_pki_leaf "$pki" rogue-ca rogue-node server
+must "heraldctl db migrate applies the schema" \
+  "$HERALDCTL" db migrate --config-file "$ini"
+must "client acme is registered" "$HERALDCTL" client add acme \
+  --config-file "$ini" --certificate "$pki/client.crt"
+for name in server node1 node2 node3 revoked-node; do
+  must "$name is registered as a node" \
+    "$HERALDCTL" cert register --config-file "$ini" "$pki/$name.crt"
+done
+
+# start NAME CERT [SEED_NODE]: heraldd as cluster member NAME with node
+# certificate CERT, joining through SEED_NODE's link listener.
+start() {
+  local n=$1 cert=$2 seeds='[]' roles_var="roles_$1"
+  [[ -n "${3:-}" ]] && seeds="[\"127.0.0.1:${link[$3]}\"]"
+  "$HERALDD" --config-file="$ini" --node.name="$n" --node.roles="${!roles_var}" \
+    --ingress.port="${https[$n]}" --metrics.port="${metrics[$n]}" \
+    --delivery.url="https://localhost:${https[n3]}/internal/v1/deliver" \
+    --delivery.retry-interval=1s \
+    --cluster.listen="127.0.0.1:${link[$n]}" --cluster.seeds="$seeds" \
+    --cluster.certificate="$pki/$cert.crt" --cluster.key="$pki/$cert.key" \
+    --cluster.ca="$pki/ca.crt" --log.file="$tmp/$n.log" \
+    >>"$tmp/$n.out" 2>&1 &
+  pid[$n]=$!
+}
+metric() { # NODE NAME_AND_LABELS: the value, or nothing
+  curl -s --max-time 5 "http://127.0.0.1:${metrics[$1]}/metrics" |
+    awk -v m="$2" '$1 == m { print $2 + 0 }'
+}
+members() { metric "$1" herald_cluster_members; }
+has_members() { [[ "$(members "$1")" == "$2" ]]; }
+refused() { # NODE REASON
+  local v
+  v=$(metric "$1" "herald_cluster_link_refusals_total{reason=\"$2\"}")
+  echo "${v:-0}"
+}
+# The log file rotates daily: heraldd writes NAME_<date>.log.
+log_of() { cat "$tmp/$1"_*.log 2>/dev/null; }
+ready() { log_of "$1" | grep -q "node '$1' ready"; }
+
+# -- membership ---------------------------------------------------------------------------------
+
+start n1 node1
+must "n1 starts" herald_wait_until 20 ready n1
+start n3 node3 n1
+must "n3 starts" herald_wait_until 20 ready n3
+start n2 node2 n1
+must "n2 starts" herald_wait_until 20 ready n2
+for n in n1 n2 n3; do
+  check "$n sees 3 members" herald_wait_until 10 has_members "$n" 3
+done
+status=$("$HERALDCTL" cluster status --config-file "$ini" --json)
+for n in n1 n2 n3; do
+  check "heraldctl cluster status shows $n up with its peers" \
+    grep -q "\"name\":\"$n\",[^}]*\"state\":\"up\"" <<<"$status"
+done
+check "... n2 as a delivery node at its link address" \
+  grep -q "\"name\":\"n2\",\"roles\":\[\"delivery\"\],\"address\":\"127.0.0.1:${link[n2]}\"" <<<"$status"
+check "the text table names every member" \
+  test "$("$HERALDCTL" cluster status --config-file "$ini" | grep -c ' up ')" = 3
+
+# -- 5,000 messages over both delivery nodes, kill -9 of one --------------------------------------
+
+base="https://localhost:${https[n1]}"
+"$LOADGEN" --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
+  --url "$base/api/v1/messages" --connections 16 --rate 1000 \
+  --duration $((5 * ${HERALD_TEST_SLOWDOWN:-1})) --warmup 0 \
+  >"$tmp/loadgen.out" 2>/dev/null &
+loadgen_pid=$!
+# Mid-run: once n2 has delivered some.
+for _ in $(seq 1 $((50 * ${HERALD_TEST_SLOWDOWN:-1}))); do
+  sleep 0.1
+  (($(sql "SELECT COUNT(*) FROM delivery_attempts WHERE node = 'n2'") >= 300)) && break
+done
+kill -9 "${pid[n2]}"
+killed_at=$(date +%s%N)
+pid[n2]=""
+returned() { { log_of n1; log_of n3; } | grep -q "returned [0-9]* in-flight messages of 'n2'"; }
+check "a peer returns n2's in-flight work to pending within 10 s" \
+  herald_wait_until 10 returned
+echo "work returned $(( ($(date +%s%N) - killed_at) / 1000000 )) ms after the kill: \
+$({ log_of n1; log_of n3; } | grep -o "returned [0-9]* in-flight messages of 'n2'" | head -1)"
+for n in n1 n3; do
+  check "$n sees 2 members" herald_wait_until 10 has_members "$n" 2
+done
+wait "$loadgen_pid"
+accepted=$(sed -n 's/.*status_202=\([0-9]*\).*/\1/p' "$tmp/loadgen.out")
+check "5,000 messages were accepted (${accepted:-0})" test "${accepted:-0}" -ge 4900
+drained() {
+  [[ "$(sql "SELECT COUNT(*) FROM messages WHERE status <> 'delivered'")" == 0 ]]
+}
+check "every message is delivered" herald_wait_until 90 drained
+for n in n2 n3; do
+  check "delivery node $n delivered a share" \
+    test "$(sql "SELECT COUNT(DISTINCT message_id) FROM delivery_attempts WHERE node = '$n'")" -gt 100
+done
+check "the receiver stored each message once" \
+  test "$(sql "SELECT COUNT(*) FROM received_messages")" = "$(sql "SELECT COUNT(*) FROM messages")"
+echo "duplicates dropped by the receiver: $(sql "SELECT COALESCE(SUM(duplicates), 0) FROM received_messages")"
+
+start n2 node2 n1
+must "n2 restarts" herald_wait_until 20 ready n2
+for n in n1 n2 n3; do
+  check "$n sees 3 members again" herald_wait_until 10 has_members "$n" 3
+done
+
+# -- peers that are no active node of this cluster ----------------------------------------------
+
+# try_join CERT: an intruding heraldd with node certificate CERT (from
+# a config with cluster.ca set to the CA that signed it, so it trusts n1).
+try_join() {
+  local cert=$1 ca=$2
+  rm -f "$tmp"/intruder_*.log
+  "$HERALDD" --config-file="$ini" --node.name=intruder --node.roles='["delivery"]' \
+    --metrics.port="${metrics[intruder]}" \
+    --delivery.url="https://localhost:${https[n3]}/internal/v1/deliver" \
+    --cluster.listen="127.0.0.1:${link[intruder]}" \
+    --cluster.seeds="[\"127.0.0.1:${link[n1]}\"]" \
+    --cluster.certificate="$pki/$cert.crt" --cluster.key="$pki/$cert.key" \
+    --cluster.ca="$pki/$ca.crt" --log.file="$tmp/intruder.log" \
+    >>"$tmp/intruder.out" 2>&1 &
+  pid[intruder]=$!
+  herald_wait_until 20 ready intruder
+  sleep 3
+}
+stop_intruder() {
+  kill -9 "${pid[intruder]}" 2>/dev/null
+  wait "${pid[intruder]}" 2>/dev/null
+  pid[intruder]=""
+}
+
+before=$(refused n1 bad_chain)
+try_join rogue-node ca
+check "a node certificate of another CA is refused at the handshake" \
+  test "$(refused n1 bad_chain)" -gt "$before"
+check "... and never becomes a member" has_members n1 3
+stop_intruder
+
+before=$(refused n1 not_allowed)
+try_join client ca
+check "a client certificate of the cluster's own CA is refused" \
+  test "$(refused n1 not_allowed)" -gt "$before"
+check "... and never becomes a member" has_members n1 3
+stop_intruder
+
+must "revoked-node is revoked" "$HERALDCTL" cert revoke --config-file "$ini" \
+  --reason keyCompromise "$(openssl x509 -in "$pki/revoked-node.crt" -noout -serial | cut -d= -f2)"
+sleep 3 # the nodes reload the CRL (pki.crl-refresh) and the registry
+before_revoked=$(refused n1 revoked)
+before_allowed=$(refused n1 not_allowed)
+try_join revoked-node ca
+check "a revoked node certificate is refused" \
+  test "$(refused n1 revoked)" -gt "$before_revoked" -o "$(refused n1 not_allowed)" -gt "$before_allowed"
+check "... and never becomes a member" has_members n1 3
+stop_intruder
+
+before=$(refused n1 no_certificate)
+check "a peer without a certificate gets no TLS session" \
+  bash -c "! openssl s_client -connect 127.0.0.1:${link[n1]} -CAfile '$pki/ca.crt' -quiet </dev/null 2>/dev/null | head -c1 | grep -q ."
+check "... and is counted as refused" \
+  herald_wait_until 5 bash -c "test \$(curl -s http://127.0.0.1:${metrics[n1]}/metrics | awk '\$1 == \"herald_cluster_link_refusals_total{reason=\\\"no_certificate\\\"}\" {print \$2+0}') -gt $before"
+check "plain TCP to the link port reaches no actor" \
+  bash -c "printf 'garbage\n' | timeout 5 bash -c 'cat >/dev/tcp/127.0.0.1/${link[n1]}'; true"
+check "... and n1 still has its 3 members" has_members n1 3
+
+# -- live revocation of a running member --------------------------------------------------------
+
+revoked_at=$(date +%s%N)
+must "n3's node certificate is revoked" "$HERALDCTL" cert revoke --config-file "$ini" \
+  --reason keyCompromise "$(openssl x509 -in "$pki/node3.crt" -noout -serial | cut -d= -f2)"
+check "n1 cuts n3 off within 10 s" herald_wait_until 10 has_members n1 2
+check "n2 cuts n3 off within 10 s" herald_wait_until 10 has_members n2 2
+echo "revoked member cut off after $(( ($(date +%s%N) - revoked_at) / 1000000 )) ms"
+
+for n in n1 n2 n3; do
+  if [[ -n "${pid[$n]}" ]]; then
+    kill -TERM "${pid[$n]}"
+    check "$n stops with exit code 0 on SIGTERM" wait "${pid[$n]}"
+    pid[$n]=""
+  fi
+done
+e2e_finish
