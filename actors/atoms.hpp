@@ -55,7 +55,4 @@ using page_atom = caf::atom_constant<caf::atom("page")>;
 /// Runs a recovery sweep now.
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
-/// A delivery actor's answer to `work`: the ids it had in hand, its load.
-using load_atom = caf::atom_constant<caf::atom("load")>;
-
 } // namespace herald
