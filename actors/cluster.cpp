@@ -109,12 +109,18 @@ void introduce(cluster_ptr self, const cluster_actor& peer,
                const std::string& address) {
   auto timeout = self->state.cfg.cluster.connection_timeout;
   self->request(peer, timeout, caf::join_atom::value, me(self))
-    .then([self](std::vector<member_info>& view) { learn(self, view); },
-          [self, address](caf::error& err) {
-            self->state.connecting.erase(address);
-            spdlog::warn("cluster: {} refused or did not answer the join: {}",
-                         address, render(err));
-          });
+    .then(
+      [self, address](std::vector<member_info>& view) {
+        // Done either way: a member that restarts later is connected to
+        // again (a seed that comes back knows no one by itself).
+        self->state.connecting.erase(address);
+        learn(self, view);
+      },
+      [self, address](caf::error& err) {
+        self->state.connecting.erase(address);
+        spdlog::warn("cluster: {} refused or did not answer the join: {}",
+                     address, render(err));
+      });
 }
 
 /// Links to the member at `address` (over the TLS links and the

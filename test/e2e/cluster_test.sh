@@ -81,7 +81,9 @@ refused() { # NODE REASON
 }
 # The log file rotates daily: heraldd writes NAME_<date>.log.
 log_of() { cat "$tmp/$1"_*.log 2>/dev/null; }
-ready() { log_of "$1" | grep -q "node '$1' ready"; }
+# ready NAME [N]: NAME's log says it is ready for the Nth time (restarts
+# append to the same log).
+ready() { (($(log_of "$1" | grep -c "node '$1' ready") >= ${2:-1})); }
 
 # -- membership ---------------------------------------------------------------------------------
 
@@ -144,10 +146,16 @@ check "the receiver stored each message once" \
 echo "duplicates dropped by the receiver: $(sql "SELECT COALESCE(SUM(duplicates), 0) FROM received_messages")"
 
 start n2 node2 n1
-must "n2 restarts" herald_wait_until 20 ready n2
+must "n2 restarts" herald_wait_until 20 ready n2 2
 for n in n1 n2 n3; do
   check "$n sees 3 members again" herald_wait_until 10 has_members "$n" 3
 done
+# The seed itself knows no one after a restart: the others come back to it.
+kill -9 "${pid[n1]}"
+wait "${pid[n1]}" 2>/dev/null
+start n1 node1
+must "the seed n1 restarts after kill -9" herald_wait_until 20 ready n1 2
+check "the restarted seed sees 3 members" herald_wait_until 10 has_members n1 3
 
 # -- peers that are no active node of this cluster ----------------------------------------------
 
