@@ -6,6 +6,7 @@
 #include "core/version.hpp"
 #include "net/cluster_link.hpp"
 #include "persistence/cluster_view.hpp"
+#include "persistence/message_queue.hpp"
 #include "persistence/reconnect.hpp"
 
 #include <caf/actor_system.hpp>
@@ -16,6 +17,8 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 namespace herald {
 

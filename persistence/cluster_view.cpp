@@ -16,15 +16,6 @@ constexpr const char* members_key = "herald:cluster";
 /// A record is a few hundred bytes; anything larger is not ours.
 constexpr size_t max_record_bytes = 64 * 1024;
 
-/// KEYS: processing list, pending, lease.
-constexpr const char* return_script = R"(
-redis.call('DEL', KEYS[3])
-local n = 0
-while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do
-  n = n + 1
-end
-return n)";
-
 std::string to_json(const member_record& x) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w{buf};
@@ -135,16 +126,6 @@ read_members(redis_connection& redis) {
   for (size_t i = 0; i < result.size() && i < lengths->size(); ++i)
     result[i].in_flight = (*lengths)[i].integer;
   return result;
-}
-
-caf::expected<int64_t> return_work_of(redis_connection& redis,
-                                      const std::string& node) {
-  auto n = redis.command({"EVAL", return_script, "3",
-                          queue_keys::processing(node), queue_keys::pending,
-                          queue_keys::lease(node)});
-  if (!n)
-    return n.error();
-  return n->integer;
 }
 
 } // namespace herald::persistence

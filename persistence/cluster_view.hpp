@@ -37,16 +37,8 @@ caf::error record_member(redis_connection& redis, const member_record& x);
 /// Removes the record of `name` (a member that left).
 caf::error forget_member(redis_connection& redis, const std::string& name);
 
-/// Every record, by name, with in_flight counted; records that cannot be
-/// read are skipped with their name and heartbeat 0.
+/// Every record with in_flight counted; a record that cannot be parsed
+/// keeps only its name (heartbeat 0: heraldctl shows it unreadable).
 caf::expected<std::vector<member_record>> read_members(redis_connection& redis);
-
-/// Returns the processing list of `node` to the head of pending at once,
-/// without waiting for its lease to lapse: for a member its peers saw die.
-/// Removes its lease first, in the same atomic step (Lua). At least once:
-/// if the node lives on, a message it is delivering may go out twice.
-/// Returns how many ids moved.
-caf::expected<int64_t> return_work_of(redis_connection& redis,
-                                      const std::string& node);
 
 } // namespace herald::persistence

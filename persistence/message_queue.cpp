@@ -67,22 +67,18 @@ namespace herald::persistence {
 
 namespace {
 
-/// Moves due retries to pending in one atomic step.
-constexpr const char* promote_script = R"(
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-if #ids > 0 then
-  redis.call('ZREM', KEYS[1], unpack(ids))
-  redis.call('LPUSH', KEYS[2], unpack(ids))
-end
-return #ids)";
-
-/// Returns a processing list to pending unless its owner holds a lease,
-/// in one atomic step: the owner cannot refresh its lease and take more
-/// work between the check and the drain. KEYS: processing list, pending,
-/// the owner's lease; ARGV[1]: "1" to check the lease.
+/// Returns a processing list to pending in one atomic step. KEYS:
+/// processing list, pending, the owner's lease. ARGV[1]: "check" leaves the
+/// list of an owner that holds a lease (it cannot refresh its lease and
+/// take more work between the check and the drain); "own" drains the
+/// caller's own list; "lost" drains the list of a member seen dying and
+/// removes its lease.
 constexpr const char* drain_script = R"(
-if ARGV[1] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
+if ARGV[1] == 'check' and redis.call('EXISTS', KEYS[3]) == 1 then
   return 0
+end
+if ARGV[1] == 'lost' then
+  redis.call('DEL', KEYS[3])
 end
 local n = 0
 while redis.call('LMOVE', KEYS[1], KEYS[2], 'RIGHT', 'LEFT') do
@@ -197,16 +193,6 @@ caf::error schedule_retry(redis_connection& redis, const std::string& node,
   return reply ? caf::none : reply.error();
 }
 
-caf::expected<int64_t> promote_due(redis_connection& redis, int64_t now_ms,
-                                   size_t limit) {
-  auto reply = redis.command({"EVAL", promote_script, "2", queue_keys::retry,
-                              queue_keys::pending, std::to_string(now_ms),
-                              std::to_string(limit)});
-  if (!reply)
-    return reply.error();
-  return reply->integer;
-}
-
 caf::expected<int64_t> earliest_retry(redis_connection& redis) {
   auto reply = redis.command(
     {"ZRANGE", queue_keys::retry, "0", "0", "WITHSCORES"});
@@ -274,7 +260,7 @@ caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
       // same script as the drain.
       auto n = redis.command({"EVAL", drain_script, "3", key.str,
                               queue_keys::pending, queue_keys::lease(owner),
-                              owner == node ? "0" : "1"});
+                              owner == node ? "own" : "check"});
       if (!n)
         return n.error();
       moved += n->integer;
@@ -283,13 +269,24 @@ caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
   return moved;
 }
 
+caf::expected<int64_t> return_work_of(redis_connection& redis,
+                                      const std::string& node) {
+  auto n = redis.command({"EVAL", drain_script, "3",
+                          queue_keys::processing(node), queue_keys::pending,
+                          queue_keys::lease(node), "lost"});
+  if (!n)
+    return n.error();
+  return n->integer;
+}
+
 } // namespace herald::persistence
 
 namespace herald::persistence {
 
 namespace {
 
-/// Like promote_script, returning the ids it moved.
+/// Moves up to ARGV[2] retries due by ARGV[1] from the retry set KEYS[1]
+/// to pending KEYS[2] in one atomic step; returns their ids.
 constexpr const char* promote_ids_script = R"(
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 if #ids > 0 then

@@ -74,11 +74,6 @@ caf::error release(redis_connection& redis, const std::string& node,
 caf::error schedule_retry(redis_connection& redis, const std::string& node,
                           const std::vector<std::string>& ids, int64_t due_ms);
 
-/// Moves up to `limit` retries due by `now_ms` to pending, atomically (Lua).
-/// Returns how many moved.
-caf::expected<int64_t> promote_due(redis_connection& redis, int64_t now_ms,
-                                   size_t limit);
-
 /// Due time (Unix ms) of the earliest retry, or -1 when there is none.
 caf::expected<int64_t> earliest_retry(redis_connection& redis);
 
@@ -104,6 +99,14 @@ caf::expected<bool> lease_in_use(redis_connection& redis,
 /// reapers never return an id twice. Returns how many ids moved.
 caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
                             bool include_self);
+
+/// Returns the processing list of `node` to the head of pending at once,
+/// without waiting for its lease to lapse: for a cluster member its peers
+/// saw die. Removes its lease in the same atomic step. At least once: if
+/// the node lives on, a message it is delivering may go out twice. Returns
+/// how many ids moved.
+caf::expected<int64_t> return_work_of(redis_connection& redis,
+                                      const std::string& node);
 
 /// Takes the sweep lock for `ttl` unless another node holds it.
 caf::expected<bool> try_lock(redis_connection& redis, const std::string& owner,
