@@ -38,7 +38,6 @@
 #include "web/receiver_route.hpp"
 #include "net/router.hpp"
 
-#include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/deep_to_string.hpp>
 #include <caf/exit_reason.hpp>
@@ -557,7 +556,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
                                    cfg.recovery};
     keep(spawn_recovery(sys, maintenance, &m));
     watched_files watched{{}, files->keys};
-    for (const auto& crl : {files->crl, files->delivery_crl, files->cluster_crl})
+    for (const auto& crl :
+         {files->crl, files->delivery_crl, files->cluster_crl})
       if (crl && std::find(watched.crls.begin(), watched.crls.end(), crl)
                    == watched.crls.end())
         watched.crls.push_back(crl);
@@ -599,7 +599,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         exit_code = 1;
       }
     }
-    // Last: members learn of the delivery actors and the queue at join.
+    // Last: members learn of this node's delivery actors at join.
     if (cfg.cluster.enabled() && exit_code == 0) {
       cluster_node_config ccfg;
       ccfg.cluster = cfg.cluster;
@@ -660,13 +660,6 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       leave_cluster(sys, *membership);
     for (auto i = actors.rbegin(); i != actors.rend(); ++i)
       caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
-    // CAF keeps every local actor whose handle went to another node in
-    // its registry (so peers can address it by id) and never lets go:
-    // ~actor_system would wait forever for those detached actors' threads.
-    if (membership)
-      for (const auto& group : {actors, delivery_workers})
-        for (const auto& x : group)
-          sys.registry().erase(x.id());
   }
   spdlog::info("node '{}' stopped", cfg.node.name);
   return exit_code;
