@@ -34,8 +34,15 @@ std::string join(const std::vector<std::string>& xs) {
   return result.empty() ? "-" : result;
 }
 
-std::string seconds(int64_t ms) {
-  return std::to_string(std::max<int64_t>(ms, 0) / 1000) + "s";
+std::string seconds(int64_t s) {
+  return std::to_string(s) + "s";
+}
+
+/// Seconds since the member started; 0 when its record does not say.
+int64_t uptime_s(const persistence::member_record& x, int64_t now_ms) {
+  return x.started_at_ms > 0 ? std::max<int64_t>(now_ms - x.started_at_ms, 0)
+                                 / 1000
+                             : 0;
 }
 
 void print_json(const std::vector<persistence::member_record>& members,
@@ -63,7 +70,7 @@ void print_json(const std::vector<persistence::member_record>& members,
     w.Key("healthy");
     w.Bool(x.healthy);
     w.Key("uptime_s");
-    w.Int64(x.started_at_ms > 0 ? (now_ms - x.started_at_ms) / 1000 : 0);
+    w.Int64(uptime_s(x, now_ms));
     w.Key("in_flight");
     w.Int64(x.in_flight);
     str("last_heartbeat", x.heartbeat_ms > 0 ? iso8601_ms(x.heartbeat_ms)
@@ -91,10 +98,11 @@ void print_table(const std::vector<persistence::member_record>& members,
                 x.name.c_str(), join(x.roles).c_str(), x.address.c_str(),
                 x.version.c_str(), state_of(x, now_ms, stale_ms).c_str(),
                 x.healthy ? "healthy" : "degraded",
-                seconds(now_ms - x.started_at_ms).c_str(),
+                seconds(uptime_s(x, now_ms)).c_str(),
                 static_cast<long long>(x.in_flight),
-                x.heartbeat_ms > 0 ? seconds(now_ms - x.heartbeat_ms).c_str()
-                                   : "-",
+                x.heartbeat_ms > 0
+                  ? seconds((now_ms - x.heartbeat_ms) / 1000).c_str()
+                  : "-",
                 join(x.peers).c_str());
 }
 

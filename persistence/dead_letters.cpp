@@ -64,6 +64,14 @@ caf::error check_client(mysql_connection& db, const std::string& name) {
   return caf::none;
 }
 
+caf::error check_batch(const std::vector<std::string>& ids) {
+  if (ids.size() > max_requeue_batch)
+    return make_error(errc::invalid_input,
+                      "at most " + std::to_string(max_requeue_batch)
+                        + " messages per requeue batch");
+  return caf::none;
+}
+
 } // namespace
 
 bool is_message_status(std::string_view status) {
@@ -158,10 +166,10 @@ failed_ids(mysql_connection& db, int64_t since_ms, const std::string& client,
     return err;
   std::string sql = "SELECT m.id FROM messages m";
   std::vector<sql_param> params;
-  if (!client.empty())
+  if (!client.empty()) {
     sql += " JOIN clients c ON c.id = m.client_id AND c.name = ?";
-  if (!client.empty())
     params.emplace_back(client);
+  }
   sql += " WHERE m.status = 'failed' AND m.id > ? AND m.updated_at >= ? "
          "ORDER BY m.id LIMIT ?";
   params.emplace_back(after);
@@ -182,10 +190,8 @@ requeue_failed(mysql_connection& db, const std::vector<std::string>& ids) {
   std::vector<message_record> result;
   if (ids.empty())
     return result;
-  if (ids.size() > max_requeue_batch)
-    return make_error(errc::invalid_input,
-                      "at most " + std::to_string(max_requeue_batch)
-                        + " messages per requeue batch");
+  if (auto err = check_batch(ids))
+    return err;
   auto err = db.transaction([&]() -> caf::error {
     result.clear();
     // Lock the failed rows first: a concurrent requeue of the same ids
@@ -232,10 +238,8 @@ failed_among(mysql_connection& db, const std::vector<std::string>& ids) {
   std::vector<message_record> result;
   if (ids.empty())
     return result;
-  if (ids.size() > max_requeue_batch)
-    return make_error(errc::invalid_input,
-                      "at most " + std::to_string(max_requeue_batch)
-                        + " messages per requeue batch");
+  if (auto err = check_batch(ids))
+    return err;
   auto rows = db.query(record_columns()
                          + " WHERE m.status = 'failed' AND m.id IN ("
                          + sql_repeat("?", ids.size()) + ") ORDER BY m.id",
