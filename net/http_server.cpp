@@ -246,6 +246,7 @@ private:
   /// Answers a request the transport rejected, then closes.
   void reject(http_response resp) {
     keep_alive_ = false;
+    rejected_ = true;
     write(std::move(resp));
   }
 
@@ -276,6 +277,8 @@ private:
                        res](beast::error_code ec, size_t) {
                         if (ec)
                           return self->close();
+                        if (self->rejected_)
+                          return self->discard_then_close();
                         if (!res->keep_alive())
                           return self->shutdown();
                         self->read_request();
@@ -286,6 +289,25 @@ private:
     beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds{2});
     stream_.async_shutdown(
       [self = shared_from_this()](beast::error_code) { self->close(); });
+  }
+
+  /// A rejected peer may still be sending the body we refused. Closing with
+  /// its bytes unread makes the kernel reset the connection, and the reset
+  /// can destroy our answer before the peer reads it; so read and drop what
+  /// comes for a bounded while (as Apache's lingering close does), then close.
+  void discard_then_close() {
+    constexpr size_t max_discarded = 1024 * 1024;
+    if (discarded_ == 0)
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds{2});
+    buffer_.clear();
+    stream_.async_read_some(
+      buffer_.prepare(16 * 1024),
+      [self = shared_from_this()](beast::error_code ec, size_t n) {
+        self->discarded_ += n;
+        if (ec || self->discarded_ > max_discarded)
+          return self->close();
+        self->discard_then_close();
+      });
   }
 
   void close() {
@@ -308,6 +330,8 @@ private:
   size_t requests_ = 0;
   unsigned version_ = 11;
   bool keep_alive_ = true;
+  bool rejected_ = false;
+  size_t discarded_ = 0;
 };
 
 } // namespace
