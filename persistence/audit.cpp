@@ -4,6 +4,7 @@
 #include "persistence/crypto.hpp"
 
 #include <chrono>
+#include <set>
 
 namespace herald::persistence {
 
@@ -83,6 +84,31 @@ void fit(std::string& x, size_t max) {
   x += "...";
 }
 
+/// The ids of `events` that the chain holds already (a batch sent again).
+caf::expected<std::set<std::string>>
+stored_event_ids(mysql_connection& db, const std::vector<audit_event>& events) {
+  std::set<std::string> result;
+  std::vector<sql_param> ids;
+  std::string marks;
+  for (const auto& event : events) {
+    if (event.id.empty())
+      continue;
+    marks += marks.empty() ? "?" : ", ?";
+    ids.emplace_back(event.id);
+  }
+  if (ids.empty())
+    return result;
+  auto rows = db.query("SELECT event_id FROM audit_log WHERE event_id IN ("
+                         + marks + ")",
+                       ids);
+  if (!rows)
+    return rows.error();
+  for (const auto& row : *rows)
+    if (row[0])
+      result.insert(*row[0]);
+  return result;
+}
+
 } // namespace
 
 std::string audit_hash(const std::string& key, const std::string& prev_hash,
@@ -139,18 +165,23 @@ caf::error append_audit_batch(mysql_connection& db, const std::string& key,
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
+    auto stored = stored_event_ids(db, events);
+    if (!stored)
+      return stored.error();
     // One prepared single-row INSERT per event: audit batches are small,
     // and the commit (one per batch) is what costs.
     for (const auto& event : events) {
+      if (!event.id.empty() && !stored->insert(event.id).second)
+        continue;
       auto at_ms = event.at_ms != 0 ? event.at_ms : now_ms;
       auto hash = audit_hash(key, prev, id, at_ms, event);
       auto inserted = db.execute(
         "INSERT INTO audit_log (id, at, actor, action, target, outcome, "
-        "source, "
-        "detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "source, detail, prev_hash, hash, event_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULLIF(?, ''))",
         {static_cast<int64_t>(id), sql_datetime(at_ms), event.actor,
          event.action, event.target, event.outcome, event.source,
-         event.detail, prev, hash});
+         event.detail, prev, hash, event.id});
       if (!inserted)
         return inserted.error();
       prev = std::move(hash);

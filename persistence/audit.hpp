@@ -22,10 +22,10 @@ caf::error append_audit(mysql_connection& db, const std::string& key,
 /// Appends `events` in their order, chained, in one transaction under the
 /// same database lock as append_audit, so that batches of nodes and single
 /// rows of heraldctl interleave into one chain that never forks. All or
-/// nothing; an error after COMMIT was sent leaves it in doubt (a retry may
-/// then record a batch twice, which still verifies). Each row's time is its
-/// event's at_ms, or now when 0. Waits at most `lock_wait` seconds for the
-/// lock.
+/// nothing; an error after COMMIT was sent leaves it in doubt, so events
+/// whose id the chain already holds are skipped (a batch sent again is no
+/// duplicate). Each row's time is its event's at_ms, or now when 0. Waits
+/// at most `lock_wait` seconds for the lock.
 caf::error append_audit_batch(mysql_connection& db, const std::string& key,
                               std::vector<audit_event> events,
                               int lock_wait = 10);

@@ -12,6 +12,28 @@ namespace herald::persistence {
 namespace {
 
 constexpr const char* members_key = "herald:cluster";
+constexpr const char* lease_key = "herald:cluster:lease";
+constexpr const char* changes_key = "herald:changes";
+
+/// Takes a free lease or renews our own; returns the holder.
+constexpr const char* hold_script = R"(
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return holder
+)";
+
+constexpr const char* free_script = R"(
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+)";
 
 /// A record is a few hundred bytes; anything larger is not ours.
 constexpr size_t max_record_bytes = 64 * 1024;
@@ -126,6 +148,42 @@ read_members(redis_connection& redis) {
   for (size_t i = 0; i < result.size() && i < lengths->size(); ++i)
     result[i].in_flight = (*lengths)[i].integer;
   return result;
+}
+
+caf::expected<std::string> hold_lease(redis_connection& redis,
+                                      const std::string& name,
+                                      int64_t ttl_ms) {
+  auto reply = redis.command(
+    {"EVAL", hold_script, "1", lease_key, name, std::to_string(ttl_ms)});
+  if (!reply)
+    return reply.error();
+  return std::move(reply->str);
+}
+
+caf::error free_lease_of(redis_connection& redis, const std::string& name) {
+  auto reply = redis.command({"EVAL", free_script, "1", lease_key, name});
+  return reply ? caf::none : reply.error();
+}
+
+caf::expected<int64_t> announce_change(redis_connection& redis) {
+  auto reply = redis.command({"INCR", changes_key});
+  if (!reply)
+    return reply.error();
+  return reply->integer;
+}
+
+caf::expected<int64_t> changes_announced(redis_connection& redis) {
+  auto reply = redis.command({"GET", changes_key});
+  if (!reply)
+    return reply.error();
+  if (reply->type == redis_reply::kind::nil)
+    return int64_t{0};
+  try {
+    return static_cast<int64_t>(std::stoll(reply->str));
+  } catch (const std::exception&) {
+    return make_error(errc::redis_failure,
+                      std::string{changes_key} + " holds no number");
+  }
 }
 
 } // namespace herald::persistence

@@ -41,4 +41,23 @@ caf::error forget_member(redis_connection& redis, const std::string& name);
 /// keeps only its name (heartbeat 0: heraldctl shows it unreadable).
 caf::expected<std::vector<member_record>> read_members(redis_connection& redis);
 
+/// The cluster's one lease (key `herald:cluster:lease`): its holder writes
+/// the audit chain for every member and passes announced changes on.
+/// Takes the lease for `name` when it is free, or renews it when `name`
+/// holds it, for `ttl_ms`; returns the holder either way.
+caf::expected<std::string> hold_lease(redis_connection& redis,
+                                      const std::string& name, int64_t ttl_ms);
+
+/// Frees the lease if `name` holds it (a member that was lost), so that a
+/// live member takes it at once rather than when it lapses.
+caf::error free_lease_of(redis_connection& redis, const std::string& name);
+
+/// Announces that heraldctl changed what nodes reload (clients,
+/// certificates, the CRL, the data keys): counts up `herald:changes`.
+/// Returns the new count.
+caf::expected<int64_t> announce_change(redis_connection& redis);
+
+/// The count of changes announced so far (0: none yet).
+caf::expected<int64_t> changes_announced(redis_connection& redis);
+
 } // namespace herald::persistence
