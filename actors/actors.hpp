@@ -84,13 +84,19 @@ using work_queue_actor = queue_actor::extend<
 /// HTTPS threads consult, on a timer; runs detached.
 using client_directory_actor = caf::typed_actor<
   // Timer: reload now.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // A change was announced: reload now, outside the timer; true when the
+  // registry holds the database's clients.
+  caf::replies_to<reload_atom>::with<bool>>;
 
 /// Watches the CRL file and certificate counts for the metrics, on a timer;
 /// runs detached.
 using pki_monitor_actor = caf::typed_actor<
   // Timer: reload the CRL if it changed, count certificates.
-  caf::reacts_to<tick_atom>>;
+  caf::reacts_to<tick_atom>,
+  // A change was announced: reload the CRL and the data keys if their
+  // files changed, now; true when a current CRL is in force.
+  caf::replies_to<reload_atom>::with<bool>>;
 
 /// Makes MySQL the source of truth on a timer (one node at a time): queues
 /// again every queued or delivering message whose id Redis lost, rejects
@@ -182,14 +188,23 @@ using ingress_actor = caf::typed_actor<
 
 /// Appends this node's audit events (start, stop, key and CRL reloads,
 /// revocations and client changes it enforces; later portal actions) to the
-/// hash-chained audit log, in batches from one writer that takes turns with
-/// heraldctl under the database lock; keeps them while MySQL is down.
-/// Runs detached.
+/// hash-chained audit log, in batches, taking turns with heraldctl under
+/// the database lock; keeps them while MySQL is down. In a cluster one
+/// audit actor writes for every member (the lease holder's) and the others
+/// send it their batches, again until it answered. Runs detached.
 using audit_actor = caf::typed_actor<
   // Queues one event; written within the batch delay. No answer: senders
   // never wait for the database, and nothing is dropped without a metric,
   // a log line and a marker in the chain.
   caf::reacts_to<audit_event>,
+  // In a cluster: the audit actor that writes the chain from now on (this
+  // one while its node holds the lease); none: keep events until one is.
+  // Untyped, as an interface cannot name itself; an audit_actor.
+  caf::reacts_to<lead_atom, caf::actor>,
+  // From another member while this one writes the chain: appends the
+  // batch (events already in it are skipped by id) and answers how many
+  // events it got once they are committed.
+  caf::replies_to<append_atom, std::vector<audit_event>>::with<uint64_t>,
   // Timer: writes one batch, or tries again after a failure.
   caf::reacts_to<flush_atom>,
   // Writes everything that waits now (at shutdown); returns how many
@@ -200,7 +215,10 @@ using audit_actor = caf::typed_actor<
 /// member and is learned by them, monitors each one (the in-flight work of
 /// a member lost without leaving goes back to pending at once), introduces
 /// remote delivery actors to the local queue, and records the view in
-/// Redis for `heraldctl cluster status`. Runs detached.
+/// Redis for `heraldctl cluster status`. Holds or follows the cluster
+/// lease: the holder's audit actor writes the chain for all, and the
+/// holder watches the changes heraldctl announces and passes each one to
+/// every member. Runs detached.
 using cluster_actor = caf::typed_actor<
   // A member introduces itself, when it joins and every rejoin interval;
   // returns every member this node knows, itself first. Refused when the
@@ -208,7 +226,13 @@ using cluster_actor = caf::typed_actor<
   caf::replies_to<caf::join_atom, member_info>::with<std::vector<member_info>>,
   // Starts joining (once the node published this actor).
   caf::reacts_to<listen_atom>,
-  // Timer: re-announce, retry seeds, recheck links, record the view.
-  caf::reacts_to<tick_atom>>;
+  // Timer: re-announce, retry seeds, recheck links, record the view, hold
+  // or follow the lease.
+  caf::reacts_to<tick_atom>,
+  // Timer of the lease holder: reads the count of announced changes.
+  caf::reacts_to<poll_atom>,
+  // From the lease holder: the count of announced changes grew to this;
+  // reload clients, certificates, CRL and data keys now.
+  caf::reacts_to<change_atom, int64_t>>;
 
 } // namespace herald

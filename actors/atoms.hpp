@@ -55,4 +55,17 @@ using page_atom = caf::atom_constant<caf::atom("page")>;
 /// Runs a recovery sweep now.
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;
 
+/// Reloads what a timer reloads, now (a change was announced).
+using reload_atom = caf::atom_constant<caf::atom("reload")>;
+
+/// An administrative change (revocation, disabled client, data key, CRL)
+/// was announced; members apply it at once.
+using change_atom = caf::atom_constant<caf::atom("change")>;
+
+/// Names the actor that writes the audit chain for the cluster.
+using lead_atom = caf::atom_constant<caf::atom("lead")>;
+
+/// Appends another node's audit events to the chain.
+using append_atom = caf::atom_constant<caf::atom("append")>;
+
 } // namespace herald

@@ -1,6 +1,7 @@
 #include "actors/audit.hpp"
 
 #include "core/errc.hpp"
+#include "core/message_id.hpp"
 #include "core/time.hpp"
 #include "core/metrics.hpp"
 #include "persistence/audit.hpp"
@@ -9,6 +10,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/spawn_options.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -21,6 +23,8 @@
 namespace herald {
 
 namespace {
+
+using audit_ptr = audit_actor::stateful_pointer<audit_state>;
 
 void count_dropped(audit_state& st, const char* reason, uint64_t n = 1) {
   if (st.stats != nullptr && n > 0)
@@ -48,12 +52,50 @@ audit_event dropped_marker(const audit_state& st) {
   return marker;
 }
 
+bool is_lead(audit_ptr self) {
+  return self->state.lead.address() == self->address();
+}
+
+/// A cluster member that knows no lead yet keeps its events quietly (at
+/// start, until the cluster actor names one); lead_atom writes them.
+bool waiting_for_lead(const audit_state& st) {
+  return st.cfg.clustered && !st.lead;
+}
+
+/// Appends `batch` to the chain: itself, or in a cluster through the lead,
+/// waiting for its answer (this actor is detached: it blocks as a database
+/// write would). When no lead is known or it fails, only the `last_chance`
+/// at shutdown writes itself, under the database lock as heraldctl does
+/// (the ids keep a batch the lead did commit from being stored twice).
+caf::error write(audit_ptr self, const std::vector<audit_event>& batch,
+                 bool last_chance) {
+  auto& st = self->state;
+  if (!st.cfg.clustered || is_lead(self))
+    return st.writer(batch);
+  caf::error result = make_error(errc::timeout,
+                                 "no cluster member is known to hold the "
+                                 "lease that picks the audit writer");
+  if (st.lead) {
+    result = caf::none;
+    caf::scoped_actor waiter{self->system()};
+    waiter->request(st.lead, st.cfg.forward_timeout, append_atom::value, batch)
+      .receive([](uint64_t) {},
+               [&result](caf::error& err) { result = std::move(err); });
+  }
+  if (result && last_chance)
+    return st.writer(batch);
+  return result;
+}
+
 /// Writes the oldest batch; one bounded step. Returns whether it worked.
-bool write_batch(audit_state& st) {
+bool write_batch(audit_ptr self, bool last_chance = false) {
+  auto& st = self->state;
   auto batch = st.buffer.peek();
   if (batch.empty())
     return true;
-  if (auto err = st.writer(batch)) {
+  if (waiting_for_lead(st) && !last_chance)
+    return false;
+  if (auto err = write(self, batch, last_chance)) {
     if (!st.failing)
       spdlog::error("audit: cannot write {} events to the audit log, "
                     "keeping them and trying again every {} ms: {}",
@@ -91,7 +133,7 @@ bool write_batch(audit_state& st) {
 /// the batch delay.
 void schedule_flush(audit_actor::stateful_pointer<audit_state> self) {
   auto& st = self->state;
-  if (st.flush_scheduled || st.buffer.empty())
+  if (st.flush_scheduled || st.buffer.empty() || waiting_for_lead(st))
     return;
   st.flush_scheduled = true;
   if (st.failing)
@@ -103,8 +145,9 @@ void schedule_flush(audit_actor::stateful_pointer<audit_state> self) {
 }
 
 /// Writes batches until none waits or one fails; returns what still waits.
-uint64_t drain(audit_state& st) {
-  while (!st.buffer.empty() && write_batch(st)) {
+uint64_t drain(audit_ptr self) {
+  auto& st = self->state;
+  while (!st.buffer.empty() && write_batch(self, true)) {
     // nop
   }
   return st.buffer.size();
@@ -204,7 +247,7 @@ audit(audit_actor::stateful_pointer<audit_state> self, audit_config cfg,
       return;
     // After a failed drain the database is down: do not wait for it again.
     if (st.writer && !st.buffer.empty() && !st.failing)
-      drain(st);
+      drain(self);
     if (auto left = st.buffer.size(); left > 0) {
       spdlog::error("audit: {} events of this node are lost: the audit log "
                     "could not be written before the node stopped",
@@ -223,6 +266,8 @@ audit(audit_actor::stateful_pointer<audit_state> self, audit_config cfg,
       }
       if (x.at_ms == 0)
         x.at_ms = unix_now_ms();
+      if (x.id.empty())
+        x.id = message_id::make_v7().to_string();
       if (x.source.empty())
         x.source = st.cfg.source;
       if (auto err = persistence::fit_audit_event(x)) {
@@ -242,19 +287,45 @@ audit(audit_actor::stateful_pointer<audit_state> self, audit_config cfg,
       // rest waits for the batch delay. After a failure only the retry
       // timer writes, so a down database is not waited for per event.
       if (!st.failing && st.buffer.has_batch())
-        write_batch(st);
+        write_batch(self);
       set_pending(st);
       schedule_flush(self);
+    },
+    [self](lead_atom, caf::actor& lead) {
+      auto& st = self->state;
+      st.lead = caf::actor_cast<audit_actor>(lead);
+      // What waited for a lead (or failed with the last one) goes now.
+      if (st.lead && !st.buffer.empty()) {
+        st.failing = false;
+        write_batch(self);
+        schedule_flush(self);
+      }
+    },
+    [self](append_atom,
+           std::vector<audit_event>& batch) -> caf::result<uint64_t> {
+      auto& st = self->state;
+      if (!st.writer || !is_lead(self))
+        return make_error(errc::conflict,
+                          "this node does not write the audit chain now; "
+                          "send the batch to the lease holder's");
+      for (auto& x : batch)
+        if (auto err = persistence::fit_audit_event(x))
+          return err;
+      if (auto err = st.writer(batch))
+        return err;
+      if (st.stats != nullptr)
+        st.stats->audit_peer_events.Increment(
+          static_cast<double>(batch.size()));
+      return static_cast<uint64_t>(batch.size());
     },
     [self](flush_atom) {
       auto& st = self->state;
       st.flush_scheduled = false;
-      write_batch(st);
+      write_batch(self);
       schedule_flush(self);
     },
     [self](drain_atom) -> uint64_t {
-      auto& st = self->state;
-      auto left = drain(st);
+      auto left = drain(self);
       // A flush that is on its way finds less or nothing to do.
       schedule_flush(self);
       return left;

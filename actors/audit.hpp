@@ -33,6 +33,11 @@ struct audit_config {
   size_t max_pending = 10000;
   /// Wait after a failed write before the next attempt.
   caf::timespan retry_interval = std::chrono::seconds{5};
+  /// In a cluster: the chain is written by the lease holder's audit actor
+  /// (lead_atom names it), and until one is named events wait.
+  bool clustered = false;
+  /// How long a member waits for the writer's answer to a batch.
+  caf::timespan forward_timeout = std::chrono::seconds{5};
 };
 
 /// An event of the node itself (actor "heraldd"); the audit actor stamps
@@ -104,6 +109,9 @@ struct audit_state {
   audit_buffer buffer;
   /// Null: no audit key, every event is dropped (counted as "no_key").
   audit_writer writer;
+  /// In a cluster, the audit actor that writes the chain; none while no
+  /// member is known to hold the lease.
+  audit_actor lead;
   metrics* stats = nullptr;
   /// A flush_atom is on its way (the batch delay, the next batch or a
   /// retry); never more than one.
@@ -117,9 +125,12 @@ struct audit_state {
 
 /// Gathers this node's audit events and appends them to the chain in
 /// batches through `writer`, one batch per handler; keeps them while the
-/// writer fails and tries again every cfg.retry_interval. On exit it writes
-/// what waits once more and logs what it could not. Spawn detached in a
-/// node (the writer blocks); tests spawn it with a fake writer.
+/// writer fails and tries again every cfg.retry_interval. Clustered, it
+/// sends the batches to the lead instead (waiting for each answer, as for
+/// a database write) unless it is the lead. On exit it writes what waits
+/// once more (itself when no lead is known) and logs what it could not.
+/// Spawn detached in a node (the writer blocks); tests spawn it with a
+/// fake writer.
 audit_actor::behavior_type
 audit(audit_actor::stateful_pointer<audit_state> self, audit_config cfg,
       audit_writer writer, metrics* stats);

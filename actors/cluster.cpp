@@ -26,6 +26,120 @@ namespace {
 
 using cluster_ptr = cluster_actor::stateful_pointer<cluster_state>;
 
+/// How often the lease holder reads the count of announced changes: the
+/// change reaches every member within a second (the bound) with
+/// room for the reloads.
+constexpr auto change_poll_interval = std::chrono::milliseconds{200};
+
+/// The lease lasts three rejoin intervals, so a holder that misses one
+/// renewal keeps it; a lost holder's lease is freed at once.
+int64_t lease_ttl_ms(const cluster_state& st) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           st.cfg.cluster.rejoin_interval * 3)
+    .count();
+}
+
+bool holds_lease(const cluster_state& st) {
+  return st.lease_holder == st.cfg.self.name;
+}
+
+/// Closes the links of peers no longer allowed (revoked, disabled).
+void recheck_links(cluster_ptr self) {
+  if (auto closed = self->state.transport->links->recheck(); closed > 0)
+    spdlog::warn("cluster: closed {} links of peers no longer allowed",
+                 closed);
+}
+
+/// Reloads what an announced change touches (clients and certificates,
+/// the CRL, the data keys), then rechecks the links against the registry.
+void apply_change(cluster_ptr self, const char* via) {
+  auto& st = self->state;
+  if (auto* m = st.stats)
+    m->cluster_changes_applied.Add({{"via", via}}).Increment();
+  auto timeout = st.cfg.cluster.connection_timeout;
+  auto failed = [](caf::error& err) {
+    spdlog::warn("cluster: cannot apply an announced change now ({}); the "
+                 "periodic reload will",
+                 render(err));
+  };
+  if (st.cfg.pki)
+    self->request(st.cfg.pki, timeout, reload_atom::value)
+      .then([](bool) {}, failed);
+  if (st.cfg.directory)
+    self->request(st.cfg.directory, timeout, reload_atom::value)
+      .then([self](bool) { recheck_links(self); }, failed);
+}
+
+/// Takes in who holds the lease: names the audit writer to the local audit
+/// actor when it changed, and starts reading announced changes when this
+/// node became the holder.
+void follow_holder(cluster_ptr self, const std::string& holder) {
+  auto& st = self->state;
+  if (holder != st.lease_holder)
+    spdlog::info("cluster: '{}' holds the lease: it writes the audit chain "
+                 "and passes announced changes on",
+                 holder);
+  st.lease_holder = holder;
+  bool mine = holds_lease(st);
+  if (auto* m = st.stats)
+    m->cluster_lease_held.Set(mine ? 1 : 0);
+  if (mine && !st.polling) {
+    st.polling = true;
+    self->send(self, poll_atom::value);
+  }
+  audit_actor lead;
+  if (mine)
+    lead = st.cfg.audit;
+  else if (auto i = st.members.find(holder); i != st.members.end())
+    lead = caf::actor_cast<audit_actor>(i->second.info.audit);
+  if (lead.address() == st.audit_lead.address() || !st.cfg.audit)
+    return;
+  st.audit_lead = lead;
+  self->send(st.cfg.audit, lead_atom::value, caf::actor_cast<caf::actor>(lead));
+}
+
+/// Takes the lease when it is free, renews it when this node holds it,
+/// and follows whoever holds it.
+void hold_lease(cluster_ptr self) {
+  auto& st = self->state;
+  if (persistence::ensure_connected(st.redis, st.cfg.redis))
+    return;
+  auto holder
+    = persistence::hold_lease(*st.redis, st.cfg.self.name, lease_ttl_ms(st));
+  if (!holder) {
+    st.redis.reset();
+    spdlog::warn("cluster: cannot hold or read the lease: {}",
+                 render(holder.error()));
+    return;
+  }
+  follow_holder(self, *holder);
+}
+
+/// The lease holder's timer: passes each announced change to every member
+/// and applies it here.
+void poll_changes(cluster_ptr self) {
+  auto& st = self->state;
+  if (!holds_lease(st)) {
+    st.polling = false;
+    return;
+  }
+  // No reconnect here: the tick does that, not five times a second.
+  if (st.redis) {
+    auto count = persistence::changes_announced(*st.redis);
+    if (!count) {
+      st.redis.reset();
+    } else if (*count != st.changes_seen) {
+      if (st.changes_seen >= 0 && *count > st.changes_seen) {
+        for (const auto& entry : st.members)
+          self->send(entry.second.handle, change_atom::value, *count);
+        apply_change(self, "feed");
+      }
+      st.changes_seen = *count;
+    }
+  }
+  self->delayed_send(self, change_poll_interval, poll_atom::value);
+}
+
 /// This node as members see it. Its handle is added per message, never
 /// kept in the state: a handle to itself would keep the actor alive.
 member_info me(cluster_ptr self) {
@@ -89,6 +203,9 @@ void add_member(cluster_ptr self, member_info info) {
   auto name = info.name;
   st.members.emplace(name, cluster_member{std::move(info), handle, now});
   count_members(self);
+  // The holder's audit actor is known from now on.
+  if (name == st.lease_holder)
+    follow_holder(self, name);
 }
 
 void connect(cluster_ptr self, const std::string& address);
@@ -185,6 +302,13 @@ void on_down(cluster_ptr self, const caf::down_msg& msg) {
     if (auto* m = st.stats)
       m->cluster_member_changes.Add({{"event", orderly ? "left" : "lost"}})
         .Increment();
+    // A holder that left freed its lease; a lost one's is freed here, so
+    // that a live member writes the audit chain within a second.
+    if (name == st.lease_holder) {
+      if (!orderly && !persistence::ensure_connected(st.redis, st.cfg.redis))
+        persistence::free_lease_of(*st.redis, name);
+      hold_lease(self);
+    }
     if (orderly) {
       spdlog::info("cluster: '{}' left", name);
       return;
@@ -279,9 +403,7 @@ void count_links(cluster_ptr self) {
 void tick(cluster_ptr self) {
   auto& st = self->state;
   // Revocations and disabled nodes reach open links too.
-  if (auto closed = st.transport->links->recheck(); closed > 0)
-    spdlog::warn("cluster: closed {} links of peers no longer allowed",
-                 closed);
+  recheck_links(self);
   for (const auto& seed : st.cfg.cluster.seeds)
     connect(self, seed);
   for (const auto& entry : st.members)
@@ -295,11 +417,14 @@ void tick(cluster_ptr self) {
   if (st.cfg.health)
     self->request(st.cfg.health, st.cfg.cluster.connection_timeout,
                   caf::get_atom::value)
-      .then([self](health_report& report) {
-        self->state.healthy = report.healthy();
-      });
+      .then(
+        [self](health_report& report) {
+          self->state.healthy = report.healthy();
+        },
+        [self](caf::error&) { self->state.healthy = false; });
   count_links(self);
   record_view(self);
+  hold_lease(self);
   self->delayed_send(self, st.cfg.cluster.rejoin_interval, tick_atom::value);
 }
 
@@ -319,8 +444,10 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
   // this node's delivery actors, which put it back as they stop.
   self->set_exit_handler([self](caf::exit_msg& msg) {
     auto& st = self->state;
-    if (!persistence::ensure_connected(st.redis, st.cfg.redis))
+    if (!persistence::ensure_connected(st.redis, st.cfg.redis)) {
       persistence::forget_member(*st.redis, st.cfg.self.name);
+      persistence::free_lease_of(*st.redis, st.cfg.self.name);
+    }
     self->quit(msg.reason);
   });
   count_members(self);
@@ -357,6 +484,14 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
       tick(self);
     },
     [self](tick_atom) { tick(self); },
+    [self](poll_atom) { poll_changes(self); },
+    [self](change_atom, int64_t count) {
+      auto& st = self->state;
+      if (count <= st.changes_seen)
+        return;
+      st.changes_seen = count;
+      apply_change(self, "broadcast");
+    },
   };
 }
 

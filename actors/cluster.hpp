@@ -34,6 +34,9 @@ struct cluster_node_config {
   work_queue_actor queue;
   health_actor health;
   audit_actor audit;
+  /// Reload at once when a change is announced.
+  client_directory_actor directory;
+  pki_monitor_actor pki;
 };
 
 /// The links to other nodes. Set by the node between publishing the
@@ -66,6 +69,15 @@ struct cluster_state {
   bool joined = false;
   /// Link refusals already counted in the metrics, by reason.
   std::map<std::string, uint64_t> refusals_counted;
+  /// The member that holds the lease (may be this node); empty: unknown.
+  std::string lease_holder;
+  /// The audit actor last named to the local one as the chain's writer.
+  audit_actor audit_lead;
+  /// The count of announced changes this node applied; -1: none seen yet
+  /// (a new lease holder starts from the count it reads first).
+  int64_t changes_seen = -1;
+  /// A poll_atom is on its way (only the lease holder polls).
+  bool polling = false;
   std::optional<persistence::redis_connection> redis;
 };
 

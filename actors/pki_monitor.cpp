@@ -130,7 +130,8 @@ void note_keys(pki_monitor_state& st, bool announce) {
   st.keys = std::move(ring);
 }
 
-void check_files(pki_monitor_state& st, int64_t now) {
+/// Reloads what changed; returns whether every CRL is current.
+bool check_files(pki_monitor_state& st, int64_t now) {
   bool current = true;
   double oldest = 0;
   for (const auto& crl : st.files.crls) {
@@ -149,10 +150,11 @@ void check_files(pki_monitor_state& st, int64_t now) {
              + std::to_string(st.files.keys->current()->active().id));
     note_keys(st, true);
   }
-  if (st.stats == nullptr || st.files.crls.empty())
-    return;
-  st.stats->crl_age.Set(oldest);
-  st.stats->crl_current.Set(current ? 1 : 0);
+  if (st.stats != nullptr && !st.files.crls.empty()) {
+    st.stats->crl_age.Set(oldest);
+    st.stats->crl_current.Set(current ? 1 : 0);
+  }
+  return current;
 }
 
 caf::error count_certificates(pki_monitor_state& st, int64_t now) {
@@ -206,6 +208,10 @@ pki_monitor(pki_monitor_actor::stateful_pointer<pki_monitor_state> self,
         spdlog::warn("pki-monitor: cannot count certificates: {}", render(err));
       }
       self->delayed_send(self, st.cfg.interval, tick_atom::value);
+    },
+    [self](reload_atom) {
+      return check_files(self->state,
+                         static_cast<int64_t>(std::time(nullptr)));
     },
   };
 }

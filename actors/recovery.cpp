@@ -199,6 +199,37 @@ std::vector<audit_event> registry_changes(const persistence::client_map& before,
   return result;
 }
 
+namespace {
+
+/// Loads every client and certificate into the registry; returns whether
+/// it worked (else the registry keeps what it had).
+bool reload_clients(client_directory_state& st) {
+  auto err = persistence::ensure_connected(st.db, st.cfg.mysql);
+  if (!err) {
+    if (auto clients = persistence::load_client_map(*st.db)) {
+      // A diff of two maps of every certificate: linear, and a copy of the
+      // map per reload, small next to the query.
+      if (st.audit) {
+        if (st.seen)
+          for (auto& x : registry_changes(*st.seen, *clients))
+            caf::anon_send(st.audit, std::move(x));
+        st.seen = *clients;
+      }
+      st.registry->replace(std::move(*clients));
+    } else {
+      err = clients.error();
+    }
+  }
+  if (err) {
+    // Keep serving the last known clients.
+    st.db.reset();
+    spdlog::warn("client-directory: reload failed: {}", render(err));
+  }
+  return !err;
+}
+
+} // namespace
+
 client_directory_actor::behavior_type client_directory(
   client_directory_actor::stateful_pointer<client_directory_state> self,
   maintenance_config cfg, net::client_registry* registry, audit_actor audit) {
@@ -208,31 +239,11 @@ client_directory_actor::behavior_type client_directory(
   self->send(self, tick_atom::value);
   return {
     [self](tick_atom) {
-      auto& st = self->state;
-      auto err = persistence::ensure_connected(st.db, st.cfg.mysql);
-      if (!err) {
-        if (auto clients = persistence::load_client_map(*st.db)) {
-          // A diff of two maps of every certificate: linear, and a copy
-          // of the map per reload, small next to the query.
-          if (st.audit) {
-            if (st.seen)
-              for (auto& x : registry_changes(*st.seen, *clients))
-                caf::anon_send(st.audit, std::move(x));
-            st.seen = *clients;
-          }
-          st.registry->replace(std::move(*clients));
-        } else {
-          err = clients.error();
-        }
-      }
-      if (err) {
-        // Keep serving the last known clients.
-        st.db.reset();
-        spdlog::warn("client-directory: reload failed: {}", render(err));
-      }
-      self->delayed_send(self, st.cfg.recovery.clients_refresh,
+      reload_clients(self->state);
+      self->delayed_send(self, self->state.cfg.recovery.clients_refresh,
                          tick_atom::value);
     },
+    [self](reload_atom) { return reload_clients(self->state); },
   };
 }
 

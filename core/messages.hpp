@@ -299,12 +299,16 @@ struct audit_event {
   /// stamps its events as they happen, so a batch written after an outage
   /// keeps their times (the chain's order is the order of writing).
   int64_t at_ms = 0;
+  /// A UUID the node's audit actor gives the event; the chain stores an id
+  /// once, so an event sent again (after an answer was lost) is no
+  /// duplicate. Empty for heraldctl's own rows.
+  std::string id{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, audit_event& x) {
   return f(caf::meta::type_name("herald.audit_event"), x.actor, x.action,
-           x.target, x.outcome, x.source, x.detail, x.at_ms);
+           x.target, x.outcome, x.source, x.detail, x.at_ms, x.id);
 }
 
 // -- cluster --------------------------------------------------------------------
@@ -312,7 +316,7 @@ typename Inspector::result_type inspect(Inspector& f, audit_event& x) {
 /// The version of what cluster members say to each other: members with
 /// another version are refused at join. Bump it with every change to a
 /// message type that crosses nodes.
-constexpr uint32_t cluster_protocol = 1;
+constexpr uint32_t cluster_protocol = 2;
 
 /// What a cluster member tells the others about itself when it joins and
 /// every rejoin interval after.
@@ -333,13 +337,16 @@ struct member_info {
   caf::actor queue;
   /// Its delivery actors (delivery_actor); none without the delivery role.
   std::vector<caf::actor> delivery;
+  /// Its audit actor (an audit_actor): the chain's writer while the member
+  /// holds the cluster lease.
+  caf::actor audit;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, member_info& x) {
   return f(caf::meta::type_name("herald.member_info"), x.name, x.roles,
            x.address, x.protocol, x.version, x.started_at_ms, x.cluster,
-           x.queue, x.delivery);
+           x.queue, x.delivery, x.audit);
 }
 
 /// Registers every type above with `cfg`, and std::vector<bool> (the

@@ -264,6 +264,12 @@ metrics::metrics(const std::string& node)
                        .Help("Audit events per transaction.")
                        .Register(*registry_)
                        .Add({}, batch_buckets())),
+    audit_peer_events(prometheus::BuildCounter()
+                        .Name("herald_audit_peer_events_total")
+                        .Help("Audit events other members had this node "
+                              "write into the chain.")
+                        .Register(*registry_)
+                        .Add({})),
     cluster_members(prometheus::BuildGauge()
                       .Name("herald_cluster_members")
                       .Help("Cluster members this node is linked with, "
@@ -289,13 +295,26 @@ metrics::metrics(const std::string& node)
     cluster_link_refusals(prometheus::BuildCounter()
                             .Name("herald_cluster_link_refusals_total")
                             .Help("Link attempts refused, by reason.")
-                            .Register(*registry_)) {
+                            .Register(*registry_)),
+    cluster_lease_held(prometheus::BuildGauge()
+                         .Name("herald_cluster_lease_held")
+                         .Help("1 while this node holds the cluster lease "
+                               "(audit writer, passes changes on).")
+                         .Register(*registry_)
+                         .Add({})),
+    cluster_changes_applied(prometheus::BuildCounter()
+                              .Name("herald_cluster_changes_applied_total")
+                              .Help("Announced changes applied at once, by "
+                                    "how this node learned of them.")
+                              .Register(*registry_)) {
   // Known labels at 0 from the start: a node that runs alone still exports
   // the cluster families, and rate() sees the first change.
   for (const char* direction : {"in", "out"})
     cluster_links.Add({{"direction", direction}});
   for (const char* event : {"joined", "left", "lost"})
     cluster_member_changes.Add({{"event", event}});
+  for (const char* via : {"feed", "broadcast"})
+    cluster_changes_applied.Add({{"via", via}});
   for (const char* reason : {"no_certificate", "bad_chain", "revoked",
                              "handshake", "not_allowed", "limit"})
     cluster_link_refusals.Add({{"reason", reason}});

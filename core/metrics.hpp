@@ -152,6 +152,10 @@ public:
   /// Audit events per transaction.
   prometheus::Histogram& audit_batch_size;
 
+  /// Audit events other cluster members had this node write into the
+  /// chain (only the lease holder gets any).
+  prometheus::Counter& audit_peer_events;
+
   /// Cluster members this node is linked with, itself included (1 when it
   /// runs alone).
   prometheus::Gauge& cluster_members;
@@ -167,6 +171,15 @@ public:
 
   /// Link attempts refused, by reason (handshake, not_allowed, limit).
   prometheus::Family<prometheus::Counter>& cluster_link_refusals;
+
+  /// 1 while this node holds the cluster lease: it writes the audit chain
+  /// for every member and passes announced changes on.
+  prometheus::Gauge& cluster_lease_held;
+
+  /// Announced changes (revocations, client status, CRL, data keys) this
+  /// node applied at once, by how it learned of them: from the feed
+  /// (lease holder) or from the lease holder's broadcast.
+  prometheus::Family<prometheus::Counter>& cluster_changes_applied;
 
   /// Samples the mailbox of the actor `self` (call from its own handler).
   template <class Self>

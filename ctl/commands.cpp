@@ -88,6 +88,7 @@ int client_add(const std::string& file, const std::string& name,
   if (auto code = audit(*db, "client.add", name, true,
                         "fingerprint " + cert->fingerprint))
     return code;
+  announce_change(file);
   std::cout << "client '" << name << "' added (id " << *id
             << "), certificate " << cert->fingerprint << '\n'
             << "running nodes accept it within a few seconds\n";
@@ -104,6 +105,7 @@ int client_set_status(const std::string& file, const std::string& name,
     return fail_audited(*db, action, name, err);
   if (auto code = audit(*db, action, name, true))
     return code;
+  announce_change(file);
   std::cout << "client '" << name << "' is " << status << '\n';
   return 0;
 }
@@ -176,6 +178,8 @@ int keys_rotate(const std::string& flag) {
     if (auto code = audit(*db, "keys.rotate", cfg.keys_file(), true,
                           "active key " + std::to_string(*id)))
       return code;
+  if (db)
+    announce_change(flag);
   std::cout << "data key " << *id << " added to " << cfg.keys_file()
             << " and active for new messages; older keys stay for reading.\n"
             << "Running nodes load it within pki.crl-refresh (2 s); copy "

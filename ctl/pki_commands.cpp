@@ -298,6 +298,7 @@ int issue_client(const std::string& file, const pki_options& opt, bool renew) {
                         "serial " + cert->info.serial + " fingerprint "
                           + cert->info.fingerprint))
     return code;
+  announce_change(file);
   std::cout << (renew ? "renewed" : "issued") << " a certificate for client '"
             << opt.client << "' (serial " << cert->info.serial
             << ", valid until " << format_time(cert->info.not_after) << ")\n";
@@ -352,6 +353,7 @@ int cert_server(const std::string& file, const pki_options& opt) {
                         "serial " + cert->info.serial + " fingerprint "
                           + cert->info.fingerprint))
     return code;
+  announce_change(file);
   std::cout << "issued a server certificate '" << name << "' (serial "
             << cert->info.serial << ", valid until "
             << format_time(cert->info.not_after) << ")\n";
@@ -472,6 +474,7 @@ int cert_revoke(const std::string& file, const pki_options& opt) {
                           + (c->client.empty() ? "-" : c->client)
                           + " fingerprint " + c->fingerprint))
     return code;
+  announce_change(file);
   std::cout << "revoked certificate " << c->serial << " ("
             << (c->client.empty() ? c->subject : "client " + c->client) << ", "
             << opt.reason << ")\n"
@@ -482,6 +485,7 @@ int cert_revoke(const std::string& file, const pki_options& opt) {
                 + render(crl.error()) + "; run heraldctl crl");
   if (auto code = audit(db, "crl.publish", *crl, true))
     return code;
+  announce_change(file);
   std::cout << "CRL published to " << *crl << '\n';
   return 0;
 }
@@ -555,6 +559,7 @@ int cert_register(const std::string& file, const pki_options& opt) {
                         "serial " + cert->serial + " fingerprint "
                           + cert->fingerprint))
     return code;
+  announce_change(file);
   std::cout << "registered node certificate " << cert->subject << " (serial "
             << cert->serial << ")\n";
   return 0;
@@ -575,6 +580,7 @@ int crl(const std::string& file, const pki_options& opt) {
                         path.error());
   if (auto code = audit(db, "crl.publish", *path, true))
     return code;
+  announce_change(file);
   std::cout << "CRL published to " << *path << ", valid for "
             << cfg.pki.crl_days
             << " days; nodes reload it within pki.crl-refresh. Publish "

@@ -3,6 +3,8 @@
 #include "config/herald_config.hpp"
 #include "core/errc.hpp"
 #include "persistence/audit.hpp"
+#include "persistence/cluster_view.hpp"
+#include "persistence/redis.hpp"
 
 #include <pwd.h>
 #include <unistd.h>
@@ -141,6 +143,25 @@ int fail_audited(persistence::mysql_connection& db, const std::string& action,
   auto code = audit(db, action, target, false, render(err));
   fail(render(err) + hint);
   return code != 0 ? code : 1;
+}
+
+void announce_change(const std::string& flag) {
+  auto cfg = load_settings(flag);
+  caf::error err;
+  if (!cfg) {
+    err = cfg.error();
+  } else if (auto redis = persistence::redis_connection::connect(cfg->redis);
+             !redis) {
+    err = redis.error();
+  } else if (auto announced = persistence::announce_change(*redis);
+             !announced) {
+    err = announced.error();
+  }
+  if (err)
+    std::cerr << "heraldctl: note: running nodes were not told at once ("
+              << render(err)
+              << "); they apply the change on their own timers "
+                 "(recovery.clients-refresh, pki.crl-refresh)\n";
 }
 
 } // namespace herald::ctl

@@ -56,4 +56,10 @@ int fail_audited(persistence::mysql_connection& db, const std::string& action,
                  const std::string& target, const caf::error& err,
                  const std::string& hint = "");
 
+/// Tells running nodes that clients, certificates, the CRL or the data keys
+/// changed (persistence::announce_change): a cluster applies it on every
+/// member within a second. When Redis cannot be told, says on stderr that
+/// nodes apply it on their own timers; the change itself stands.
+void announce_change(const std::string& flag);
+
 } // namespace herald::ctl

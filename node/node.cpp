@@ -547,6 +547,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     // First, so that it stops last and sees every other actor's events.
     audit_config acfg;
     acfg.source = "heraldd@" + cfg.node.name;
+    acfg.clustered = cfg.cluster.enabled();
     auto audit = keep(spawn_audit(sys, acfg, cfg.mysql, cfg.crypto.audit_key,
                                   &m));
     auto probe = keep(spawn_dependency_probe(sys, make_probe_config(cfg)));
@@ -561,16 +562,18 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       if (crl && std::find(watched.crls.begin(), watched.crls.end(), crl)
                    == watched.crls.end())
         watched.crls.push_back(crl);
-    keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh},
-                           std::move(watched), audit, &m));
+    auto pki = keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh},
+                                      std::move(watched), audit, &m));
     auto routes = std::make_shared<net::router>(&m);
     auto calls = std::make_shared<ingress_calls>();
     web::add_health_route(*routes, calls, health, cfg.node.name);
     web::rate_limiter limiter{cfg.ingress.rate_limit, cfg.ingress.rate_burst};
     std::optional<ingress_actor> ingress;
+    client_directory_actor directory;
     if (cfg.has_role("ingress") || cfg.has_role("receiver")
         || cfg.cluster.enabled())
-      keep(spawn_client_directory(sys, maintenance, &registry, audit));
+      directory = keep(spawn_client_directory(sys, maintenance, &registry,
+                                              audit));
     if (cfg.has_role("ingress") || cfg.has_role("receiver")) {
       routes->set_gate([&registry, &m](const net::http_request& req) {
         auto refusal = net::refuse_unregistered(registry, req);
@@ -611,9 +614,12 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       ccfg.self.version = herald::version;
       ccfg.self.started_at_ms = unix_now_ms();
       ccfg.self.delivery = delivery_workers;
+      ccfg.self.audit = caf::actor_cast<caf::actor>(audit);
       ccfg.queue = queue;
       ccfg.health = health;
       ccfg.audit = audit;
+      ccfg.directory = directory;
+      ccfg.pki = pki;
       auto joined = join_cluster(sys, cfg, std::move(ccfg), registry,
                                  files->cluster_crl.get(), m);
       if (!joined) {

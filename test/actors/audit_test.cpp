@@ -5,11 +5,13 @@
 #include "core/metrics.hpp"
 #include "test/fixtures.hpp"
 
+#include <caf/scoped_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include <boost/test/unit_test.hpp>
 
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -119,6 +121,54 @@ struct audit_fixture : test::deterministic_fixture {
 
   double written(const char* action = "test.event") {
     return m.audit_events.Add({{"action", action}}).Value();
+  }
+};
+
+/// Audit actors of a cluster on real threads: a member waits for the
+/// lead's answer in a blocking request, which the deterministic scheduler
+/// cannot run.
+struct cluster_fixture : test::threaded_fixture {
+  audit_config cfg;
+  std::vector<caf::actor> members;
+
+  cluster_fixture() {
+    cfg.source = "heraldd@n2";
+    cfg.batch_size = 4;
+    cfg.batch_delay = 50ms;
+    cfg.max_pending = 100;
+    cfg.retry_interval = 100ms;
+    cfg.clustered = true;
+  }
+
+  ~cluster_fixture() {
+    for (auto& x : members)
+      self->send_exit(x, caf::exit_reason::user_shutdown);
+    for (auto& x : members)
+      self->wait_for(x);
+  }
+
+  audit_actor member(std::shared_ptr<script> s, metrics* m) {
+    auto a = sys.spawn<caf::detached>(audit, cfg, fake_writer(std::move(s)),
+                                      m);
+    members.push_back(caf::actor_cast<caf::actor>(a));
+    return a;
+  }
+
+  /// Names `lead` to `a` and waits until `a` took it in (its mailbox is
+  /// in order: the drain comes after).
+  void follow(const audit_actor& a, const audit_actor& lead) {
+    self->send(a, lead_atom::value, caf::actor_cast<caf::actor>(lead));
+    drain(a);
+  }
+
+  uint64_t drain(const audit_actor& a) {
+    uint64_t result = 999;
+    self->request(a, 10s, drain_atom::value)
+      .receive([&](uint64_t left) { result = left; },
+               [&](const caf::error& err) {
+                 BOOST_FAIL("drain failed: " + caf::to_string(err));
+               });
+    return result;
   }
 };
 
@@ -334,6 +384,81 @@ BOOST_AUTO_TEST_CASE(the_client_directory_audits_what_changed) {
   events = registry_changes({}, after, 2);
   BOOST_REQUIRE(events.size() == 3u);
   BOOST_TEST(events[2].target == "2 more certificates");
+}
+
+BOOST_FIXTURE_TEST_CASE(members_send_their_events_to_the_lead,
+                        cluster_fixture) {
+  auto at_lead = std::make_shared<script>();
+  auto at_member = std::make_shared<script>();
+  metrics lead_metrics{"n1"};
+  metrics member_metrics{"n2"};
+  auto lead = member(at_lead, &lead_metrics);
+  auto other = member(at_member, &member_metrics);
+  follow(lead, lead);
+  follow(other, lead);
+  for (int i = 1; i <= 6; ++i)
+    self->send(other, event(i));
+  BOOST_TEST(drain(other) == 0u);
+  // drain answered after the lead's: what it wrote is visible here.
+  BOOST_TEST(at_lead->chain() == targets(1, 6));
+  BOOST_TEST(at_member->attempts == 0u);
+  BOOST_TEST(lead_metrics.audit_peer_events.Value() == 6);
+  BOOST_TEST(member_metrics.audit_events.Add({{"action", "test.event"}}).Value()
+             == 6);
+}
+
+BOOST_FIXTURE_TEST_CASE(without_a_lead_events_wait_until_one_is_named,
+                        cluster_fixture) {
+  auto at_lead = std::make_shared<script>();
+  auto at_member = std::make_shared<script>();
+  metrics member_metrics{"n2"};
+  auto lead = member(at_lead, nullptr);
+  auto other = member(at_member, &member_metrics);
+  for (int i = 1; i <= 3; ++i)
+    self->send(other, event(i));
+  // Several batch delays and retries pass: a member never writes itself
+  // while it runs.
+  std::this_thread::sleep_for(400ms);
+  BOOST_TEST(member_metrics.audit_pending.Value() == 3);
+  follow(lead, lead);
+  follow(other, lead);
+  BOOST_TEST(at_lead->chain() == targets(1, 3));
+  BOOST_TEST(at_member->attempts == 0u);
+  BOOST_TEST(member_metrics.audit_pending.Value() == 0);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_lead_that_lost_the_lease_refuses_and_nothing_is_lost,
+                        cluster_fixture) {
+  auto at_old = std::make_shared<script>();
+  auto at_new = std::make_shared<script>();
+  auto at_member = std::make_shared<script>();
+  metrics member_metrics{"n2"};
+  auto old_lead = member(at_old, nullptr);
+  auto new_lead = member(at_new, nullptr);
+  auto other = member(at_member, &member_metrics);
+  follow(new_lead, new_lead);
+  follow(old_lead, new_lead);
+  // The member still follows the old lead, which refuses the batch.
+  self->send(other, lead_atom::value, caf::actor_cast<caf::actor>(old_lead));
+  for (int i = 1; i <= 2; ++i)
+    self->send(other, event(i));
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(member_metrics.audit_pending.Value() == 2);
+  follow(other, new_lead);
+  BOOST_TEST(at_new->chain() == targets(1, 2));
+  BOOST_TEST(at_old->attempts == 0u);
+  BOOST_TEST(at_member->attempts == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_member_without_a_lead_writes_itself_at_shutdown,
+                        cluster_fixture) {
+  auto at_member = std::make_shared<script>();
+  auto other = member(at_member, nullptr);
+  for (int i = 1; i <= 2; ++i)
+    self->send(other, event(i));
+  // The node's drain before it stops: the last chance.
+  BOOST_TEST(drain(other) == 0u);
+  BOOST_TEST(at_member->chain() == targets(1, 2));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

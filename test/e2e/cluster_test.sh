@@ -4,7 +4,12 @@
 # 5,000 messages spread over both delivery nodes; kill -9 of n2 mid-run
 # gives its in-flight work back within 10 s and loses nothing; n2 rejoins;
 # peers without an active node certificate of the cluster's CA are refused;
-# a revoked member is cut off while it runs.
+# a revoked member is cut off while it runs. One member holds the lease:
+# its audit actor writes the chain for all (events of every node reach it,
+# none is lost or doubled when the holder is killed), and it passes each
+# change heraldctl announces (revocation, disabled client, data key, CRL)
+# to every member, which applies it within 1 s; the periodic reloads are
+# set to a minute here, so only that path can pass.
 # Usage: cluster_test.sh HERALDD HERALDCTL LOADGEN
 set -uo pipefail
 
@@ -52,6 +57,10 @@ for name in server node1 node2 node3 revoked-node; do
   must "$name is registered as a node" \
     "$HERALDCTL" cert register --config-file "$ini" "$pki/$name.crt"
 done
+must "client globex is registered" "$HERALDCTL" client add globex \
+  --config-file "$ini" --certificate "$pki/other-client.crt"
+must "client initech is registered" "$HERALDCTL" client add initech \
+  --config-file "$ini" --certificate "$pki/stranger.crt"
 
 # start NAME CERT [SEED_NODE]: heraldd as cluster member NAME with node
 # certificate CERT, joining through SEED_NODE's link listener.
@@ -62,6 +71,7 @@ start() {
     --ingress.port="${https[$n]}" --metrics.port="${metrics[$n]}" \
     --delivery.url="https://localhost:${https[n3]}/internal/v1/deliver" \
     --delivery.retry-interval=1s \
+    --recovery.clients-refresh=60s --pki.crl-refresh=60s \
     --cluster.listen="127.0.0.1:${link[$n]}" --cluster.seeds="$seeds" \
     --cluster.certificate="$pki/$cert.crt" --cluster.key="$pki/$cert.key" \
     --cluster.ca="$pki/ca.crt" --log.file="$tmp/$n.log" \
@@ -108,6 +118,81 @@ check "... n2 as a delivery node at its link address" \
 check "the text table names every member" \
   test "$("$HERALDCTL" cluster status --config-file "$ini" | grep -c ' up ')" = 3
 
+# -- the lease: one audit writer for the cluster ----------------------------------------------------
+
+holders() { for n in "$@"; do [[ "$(metric "$n" herald_cluster_lease_held)" == 1 ]] && echo "$n"; done; }
+one_holder() { [[ "$(holders "$@" | wc -l)" == 1 ]]; }
+check "exactly one member holds the lease" herald_wait_until 10 one_holder n1 n2 n3
+holder=$(holders n1 n2 n3)
+echo "lease holder: $holder"
+audited() { # ACTION SOURCE_NODE [TARGET]: rows of the chain
+  sql "SELECT COUNT(*) FROM audit_log WHERE action = '$1' AND source = 'heraldd@$2'${3:+ AND target = '$3'}"
+}
+is_audited() { (($(audited "$@") > 0)); }
+for n in n1 n2 n3; do
+  check "the start of $n is in the audit chain" herald_wait_until 10 is_audited node.start "$n"
+done
+peer_events() { metric "$1" herald_audit_peer_events_total; }
+for n in n1 n2 n3; do
+  if [[ "$n" == "$holder" ]]; then
+    check "the holder $n wrote the other members' events" test "$(peer_events "$n")" -gt 0
+  else
+    check "$n wrote none of its peers' events" test "$(peer_events "$n")" = 0
+  fi
+done
+
+# -- changes reach every member within 1 s ----------------------------------------------------------
+
+now_ms() { date +%s%3N; }
+# stamped_after ACTION SINCE_MS: the latest time (Unix ms) at which a node
+# audited ACTION after SINCE_MS, once all three did; nothing before.
+stamped_after() {
+  sql "SELECT IF(COUNT(DISTINCT source) = 3, MAX(TIMESTAMPDIFF(MICROSECOND, '1970-01-01', at) DIV 1000), NULL)
+       FROM audit_log WHERE action = '$1' AND source LIKE 'heraldd@n_'
+       AND TIMESTAMPDIFF(MICROSECOND, '1970-01-01', at) DIV 1000 >= $2" | grep -v NULL
+}
+# within_a_second WHAT ACTION COMMAND...: runs the heraldctl COMMAND and
+# checks that all three members audit ACTION within 1 s of its end.
+within_a_second() {
+  local what=$1 action=$2 started done last
+  shift 2
+  started=$(now_ms)
+  must "$what" "$@"
+  done=$(now_ms)
+  herald_wait_until 10 stamped_after "$action" "$started" >/dev/null
+  last=$(stamped_after "$action" "$started")
+  echo "     $what: heraldctl took $((done - started)) ms; the last member applied it ${last:+$((last - done)) ms after}"
+  check "... every member applied it within 1 s ($action)" \
+    test -n "$last" -a "$((${last:-0} - done))" -le 1000
+}
+answer_of() { # NODE CERT: HTTP status of health at NODE with CERT
+  curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$pki/ca.crt" \
+    --cert "$pki/$2.crt" --key "$pki/$2.key" "https://localhost:${https[$1]}/api/v1/health"
+}
+check "globex is served before its client is disabled" test "$(answer_of n1 other-client)" = 200
+within_a_second "globex is disabled" registry.disable \
+  "$HERALDCTL" client disable globex --config-file "$ini"
+check "... and n1 refuses it" test "$(answer_of n1 other-client)" = 403
+check "initech is served before its certificate is revoked" test "$(answer_of n1 stranger)" = 200
+within_a_second "initech's certificate is revoked" revocation.enforce \
+  "$HERALDCTL" cert revoke --config-file "$ini" --reason keyCompromise \
+  "$(openssl x509 -in "$pki/stranger.crt" -noout -serial | cut -d= -f2)"
+# Refused at the handshake by the CRL (curl: 000) or with 403.
+check "... and n1 refuses it" grep -qx '000\|403' <<<"$(answer_of n1 stranger)"
+within_a_second "a data key is rotated" keys.reload \
+  "$HERALDCTL" keys rotate --config-file "$ini"
+within_a_second "a fresh CRL is published" crl.reload \
+  "$HERALDCTL" crl --config-file "$ini"
+for n in n1 n2 n3; do
+  if [[ "$n" == "$holder" ]]; then
+    check "the holder $n read the changes from the feed" \
+      test "$(metric "$n" 'herald_cluster_changes_applied_total{via="feed"}')" -ge 4
+  else
+    check "$n applied the holder's broadcasts" \
+      test "$(metric "$n" 'herald_cluster_changes_applied_total{via="broadcast"}')" -ge 4
+  fi
+done
+
 # -- 5,000 messages over both delivery nodes, kill -9 of one --------------------------------------
 
 base="https://localhost:${https[n1]}"
@@ -134,6 +219,7 @@ for n in n1 n3; do
 done
 wait "$loadgen_pid"
 accepted=$(sed -n 's/.*status_202=\([0-9]*\).*/\1/p' "$tmp/loadgen.out")
+echo "     load generator: $(grep -m1 'status_202=' "$tmp/loadgen.out")"
 check "5,000 messages were accepted (${accepted:-0})" test "${accepted:-0}" -ge 4900
 drained() {
   [[ "$(sql "SELECT COUNT(*) FROM messages WHERE status <> 'delivered'")" == 0 ]]
@@ -153,11 +239,28 @@ for n in n1 n2 n3; do
   check "$n sees 3 members again" herald_wait_until 10 has_members "$n" 3
 done
 # The seed itself knows no one after a restart: the others come back to it.
+# Killing the lease holder (n1 when it started first) moves the audit
+# writer: the events of the change reach the chain once each.
 kill -9 "${pid[n1]}"
 wait "${pid[n1]}" 2>/dev/null
+killed_at=$(date +%s%N)
+others=$(printf '%s\n' n1 n2 n3 | grep -vx n1)
+check "another member holds the lease within 10 s of the kill" \
+  herald_wait_until 10 one_holder $others
+new_holder=$(holders $others)
+echo "lease taken over by ${new_holder:-nobody} $(( ($(date +%s%N) - killed_at) / 1000000 )) ms after the kill"
+lost_audited_once() {
+  for n in $others; do [[ "$(audited cluster.lost "$n" n1)" == 1 ]] || return 1; done
+}
+check "each surviving member's loss of n1 is in the chain, once" \
+  herald_wait_until 15 lost_audited_once
 start n1 node1
 must "the seed n1 restarts after kill -9" herald_wait_until 20 ready n1 2
 check "the restarted seed sees 3 members" herald_wait_until 10 has_members n1 3
+n1_started_twice() { [[ "$(audited node.start n1)" == 2 ]]; }
+check "the restarted n1's start reaches the chain through the new holder" \
+  herald_wait_until 10 n1_started_twice
+check "... and the holder stays one member" one_holder n1 n2 n3
 
 # -- peers that are no active node of this cluster ----------------------------------------------
 
@@ -200,7 +303,7 @@ stop_intruder
 
 must "revoked-node is revoked" "$HERALDCTL" cert revoke --config-file "$ini" \
   --reason keyCompromise "$(openssl x509 -in "$pki/revoked-node.crt" -noout -serial | cut -d= -f2)"
-sleep 3 # the nodes reload the CRL (pki.crl-refresh) and the registry
+sleep 1 # the holder passes the change on (the periodic reloads wait a minute)
 before=$(refused n1 revoked)
 try_join revoked-node ca
 check "a revoked node certificate is refused by the CRL at the handshake" \
@@ -234,4 +337,9 @@ for n in n1 n2 n3; do
     pid[$n]=""
   fi
 done
+for n in n1 n2 n3; do
+  check "the stop of $n is in the audit chain" is_audited node.stop "$n"
+done
+check "heraldctl audit verify finds the chain intact" \
+  "$HERALDCTL" audit verify --config-file "$ini"
 e2e_finish
