@@ -47,8 +47,9 @@ caf::expected<std::string> read_hidden(const std::string& prompt) {
     return make_error(errc::io_failure, "cannot read the terminal settings");
   auto quiet = old;
   quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-  std::cerr << prompt << std::flush;
+  // Echo off before the prompt: nothing typed after it is ever shown.
   tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  std::cerr << prompt << std::flush;
   std::string line;
   auto read = static_cast<bool>(std::getline(std::cin, line));
   tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);

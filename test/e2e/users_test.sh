@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End to end: heraldctl user against the MariaDB that ops/test started:
-# users and admins are created (password from a file, the environment or
-# generated), listed, disabled, enabled, given new passwords and roles;
-# stored hashes are yescrypt and verify with the system's crypt(3); weak
+# users and admins are created (password from a file, the environment, a
+# terminal or generated), listed, disabled, enabled, given new passwords
+# and roles; stored hashes are yescrypt and verify with the system's
+# crypt(3); typed passwords are asked twice and never echoed; weak
 # passwords, bad names, duplicates, unknown users and disabling the last
 # admin are refused and change nothing; every change is audited; client
 # add --user attaches a client to a user.
@@ -231,6 +232,34 @@ check "client add --user with an unknown user is refused" \
   ctl client add globex --certificate "$pki/other-client.crt" --user nobody
 check "... and adds no client" \
   test "$(sql "SELECT COUNT(*) FROM clients WHERE name = 'globex'")" = 0
+
+# -- on a terminal --------------------------------------------------------------------
+
+# typed FIRST SECOND NAME: user add NAME on a pseudo-terminal, typing FIRST
+# and SECOND when asked; prints what the terminal showed.
+typed() {
+  TTY_ANSWERS="$1"$'\n'"$2" timeout 30 "$root/test/e2e/tty_answer.py" \
+    "password for $3: ,the same again: " \
+    "$HERALDCTL" user add "$3" --config-file "$ini"
+}
+dave_pw="tundra-beacon-marble-41"
+out=$(typed "$dave_pw" "$dave_pw" dave)
+code=$?
+check "a password typed twice on a terminal is taken (exit $code)" \
+  matches "$dave_pw" "$(field password_hash dave)"
+check "... after both prompts" grep -q "the same again" <<<"$out"
+check "... and never shown" test "$(grep -cF "$dave_pw" <<<"$out")" = 0
+out=$(typed "$dave_pw" "${dave_pw}2" erin)
+code=$?
+check "two different passwords are refused (exit $code)" \
+  grep -q "the two passwords differ" <<<"$out"
+check "... and add no user" \
+  test "$(sql "SELECT COUNT(*) FROM users WHERE username = 'erin'")" = 0
+out=$(typed qwerty123456 qwerty123456 erin)
+code=$?
+check "a weak typed password is refused (exit $code)" \
+  grep -q "one of the most common passwords" <<<"$out"
+check "... before the second prompt" test "$(grep -c "the same again" <<<"$out")" = 0
 
 check "the audit log verifies" ctl audit verify
 
