@@ -8,6 +8,7 @@
 #include "ctl/message_commands.hpp"
 #include "ctl/pki_commands.hpp"
 #include "ctl/support.hpp"
+#include "ctl/user_commands.hpp"
 #include "net/tls.hpp"
 #include "persistence/clients.hpp"
 #include "persistence/crypto.hpp"
@@ -288,6 +289,7 @@ int run(int argc, char** argv) {
   add_backup_commands(app, config_file, result);
   add_message_commands(app, config_file, result);
   add_cluster_commands(app, config_file, result);
+  add_user_commands(app, config_file, result);
 
   try {
     app.parse(argc, argv);

@@ -8,10 +8,10 @@
 #include "persistence/audit.hpp"
 #include "persistence/certificates.hpp"
 #include "persistence/clients.hpp"
+#include "persistence/passwords.hpp"
 #include "pki/ca.hpp"
 
 #include <CLI/CLI.hpp>
-#include <openssl/rand.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
@@ -112,18 +112,6 @@ caf::expected<int64_t> parse_duration(const std::string& text) {
   }
 }
 
-/// A random password for a PKCS#12 bundle: 24 characters from a-z, A-Z, 2-9.
-std::string random_password() {
-  static constexpr char alphabet[]
-    = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  unsigned char bytes[24];
-  RAND_bytes(bytes, sizeof(bytes));
-  std::string result;
-  for (auto b : bytes)
-    result += alphabet[b % (sizeof(alphabet) - 1)];
-  return result;
-}
-
 /// Writes a new key pair for `name` into `dir` (created mode 0700 when
 /// missing): NAME.crt, NAME.key (0600) and optionally NAME.p12 (0600).
 /// Writes nothing when any of the files exists; returns the paths written.
@@ -147,7 +135,10 @@ write_bundle(const std::string& dir, const std::string& name,
                env != nullptr && *env != 0) {
       p12_password = env;
     } else {
-      p12_password = random_password();
+      auto drawn = persistence::generate_password();
+      if (!drawn)
+        return drawn.error();
+      p12_password = std::move(*drawn);
     }
     auto p12 = pki::make_pkcs12(cert, ca_pem, p12_password);
     if (!p12)
