@@ -54,10 +54,10 @@ must "... which is revoked (a fresh CRL)" \
 
 # delivered: the node delivers to its own receiver.
 must "the node starts" start_node
-delivered=()
-for i in 1 2 3; do delivered+=("$(submit "delivered $i")"); done
-must "three messages are accepted" test "${#delivered[@]}" = 3 -a -n "${delivered[2]}"
-for id in "${delivered[@]}"; do
+ids_delivered=()
+for i in 1 2 3; do ids_delivered+=("$(submit "delivered $i")"); done
+must "three messages are accepted" test "${#ids_delivered[@]}" = 3 -a -n "${ids_delivered[2]}"
+for id in "${ids_delivered[@]}"; do
   must "message $id is delivered" herald_wait_until 20 status_is "$id" delivered
 done
 must "the node stops" stop_node
@@ -65,22 +65,22 @@ must "the node stops" stop_node
 dead="--delivery.url=https://127.0.0.1:1/internal/v1/deliver"
 must "the node starts with a dead downstream, one attempt" \
   start_node "$dead" --delivery.max-attempts=1
-failed=("$(submit "failed 1")" "$(submit "failed 2")")
-for id in "${failed[@]}"; do
+ids_failed=("$(submit "failed 1")" "$(submit "failed 2")")
+for id in "${ids_failed[@]}"; do
   must "message $id fails" herald_wait_until 20 status_is "$id" failed
 done
 must "the node stops" stop_node
 # queued with a retry due in 30 s (the schedule lives in Redis).
 must "the node starts with a dead downstream, retrying" start_node "$dead"
-waiting=("$(submit "retry 1")" "$(submit "retry 2")" "$(submit "retry 3")")
+ids_retry=("$(submit "retry 1")" "$(submit "retry 2")" "$(submit "retry 3")")
 must "three retries are scheduled in Redis" \
   herald_wait_until 20 bash -c "[[ \$(redis-cli -p $redis_port ZCARD herald:retry) == 3 ]]"
 must "the node stops" stop_node
 # The states a running system passes through on its way.
 must "one message is in delivery, one accepting, one rejected" \
-  sql "UPDATE messages SET status = 'delivering' WHERE id = UNHEX('${waiting[1]//-/}');
-       UPDATE messages SET status = 'accepting' WHERE id = UNHEX('${waiting[2]//-/}');
-       UPDATE messages SET status = 'rejected' WHERE id = UNHEX('${failed[1]//-/}')"
+  sql "UPDATE messages SET status = 'delivering' WHERE id = UNHEX('${ids_retry[1]//-/}');
+       UPDATE messages SET status = 'accepting' WHERE id = UNHEX('${ids_retry[2]//-/}');
+       UPDATE messages SET status = 'rejected' WHERE id = UNHEX('${ids_failed[1]//-/}')"
 states_before=$(sql "SELECT status, COUNT(*) FROM messages GROUP BY status ORDER BY status")
 check "messages in all six states" test "$(wc -l <<<"$states_before")" = 6
 rows_before=$(sql "SELECT HEX(id), status, attempts, HEX(body_ciphertext) FROM messages ORDER BY id")
@@ -274,14 +274,14 @@ check "... and changes nothing" \
   test "$(md5sum "$HERALD_SECRETS"/* "$pki"/*)" = "$sums_before" -a \
   "$(sql "SELECT COUNT(*) FROM messages")" = "$messages"
 must "a message changes after the restore" \
-  sql "UPDATE messages SET status = 'delivered' WHERE id = UNHEX('${waiting[0]//-/}')"
+  sql "UPDATE messages SET status = 'delivered' WHERE id = UNHEX('${ids_retry[0]//-/}')"
 check "restore --force overwrites the installation" \
   quietly ctl restore "$archive" --passphrase-file "$passfile" --force
 check "... back to the backup's state" \
   test "$(sql "SELECT HEX(id), status, attempts, HEX(body_ciphertext) FROM messages ORDER BY id")" = "$rows_before"
 
 must "the node starts on the restored installation" start_node
-for id in "${delivered[@]}" "${failed[0]}"; do
+for id in "${ids_delivered[@]}" "${ids_failed[0]}"; do
   check "message $id reads back through the API" \
     bash -c "curl -s --cacert '$pki/ca.crt' --cert '$pki/client.crt' --key '$pki/client.key' \
       '$base/api/v1/messages/$id' | grep -q '\"message_id\":\"$id\"'"
