@@ -277,6 +277,54 @@ herald_config::herald_config() {
   register_message_types(*this);
 }
 
+caf::expected<mysql_config> herald_config::make_mysql_settings() const {
+  mysql_config my;
+  my.host = mysql_host_;
+  my.socket = mysql_socket_;
+  if (my.socket.empty()) {
+    auto port = to_port("mysql.port", mysql_port_);
+    if (!port)
+      return port.error();
+    my.port = *port;
+  }
+  my.user = mysql_user_;
+  my.database = mysql_database_;
+  my.connect_timeout = mysql_connect_timeout_;
+  my.io_timeout = mysql_io_timeout_;
+  my.tls = {mysql_tls_certificate_, mysql_tls_key_, mysql_tls_ca_};
+  auto mysql_password = read_secret("mysql.password-file",
+                                    mysql_password_file_,
+                                    "HERALD_MYSQL_PASSWORD");
+  if (!mysql_password)
+    return mysql_password.error();
+  my.password = std::move(*mysql_password);
+  return my;
+}
+
+caf::expected<redis_config> herald_config::make_redis_settings() const {
+  redis_config rd;
+  rd.host = redis_host_;
+  auto redis_port = to_port("redis.port", redis_port_);
+  if (!redis_port)
+    return redis_port.error();
+  rd.port = *redis_port;
+  rd.connect_timeout = redis_connect_timeout_;
+  rd.io_timeout = redis_io_timeout_;
+  rd.tls = {redis_tls_certificate_, redis_tls_key_, redis_tls_ca_};
+  auto redis_password = read_secret("redis.password-file",
+                                    redis_password_file_,
+                                    "HERALD_REDIS_PASSWORD");
+  if (!redis_password)
+    return redis_password.error();
+  rd.password = std::move(*redis_password);
+  return rd;
+}
+
+state_paths herald_config::state_files() const {
+  return {crypto_keys_file_, crypto_pepper_file_, crypto_audit_key_file_,
+          pki_ca_dir_, pki_crl_file_};
+}
+
 caf::expected<settings>
 herald_config::make_settings(role_files files) const {
   settings result;
@@ -324,9 +372,6 @@ herald_config::make_settings(role_files files) const {
   auto metrics_port = to_port("metrics.port", metrics_port_);
   if (!metrics_port)
     return metrics_port.error();
-  auto redis_port = to_port("redis.port", redis_port_);
-  if (!redis_port)
-    return redis_port.error();
   in.threads = *threads;
   auto max_chars = to_count("ingress.max-message-chars",
                             ingress_max_message_chars_);
@@ -413,38 +458,14 @@ herald_config::make_settings(role_files files) const {
   in.max_header_bytes = *max_header;
   in.max_body_bytes = *max_body;
   result.metrics = {metrics_address_, *metrics_port};
-  auto& my = result.mysql;
-  my.host = mysql_host_;
-  my.socket = mysql_socket_;
-  if (my.socket.empty()) {
-    auto port = to_port("mysql.port", mysql_port_);
-    if (!port)
-      return port.error();
-    my.port = *port;
-  }
-  my.user = mysql_user_;
-  my.database = mysql_database_;
-  my.connect_timeout = mysql_connect_timeout_;
-  my.io_timeout = mysql_io_timeout_;
-  my.tls = {mysql_tls_certificate_, mysql_tls_key_, mysql_tls_ca_};
-  auto mysql_password = read_secret("mysql.password-file",
-                                    mysql_password_file_,
-                                    "HERALD_MYSQL_PASSWORD");
-  if (!mysql_password)
-    return mysql_password.error();
-  my.password = std::move(*mysql_password);
-  auto& rd = result.redis;
-  rd.host = redis_host_;
-  rd.port = *redis_port;
-  rd.connect_timeout = redis_connect_timeout_;
-  rd.io_timeout = redis_io_timeout_;
-  rd.tls = {redis_tls_certificate_, redis_tls_key_, redis_tls_ca_};
-  auto redis_password = read_secret("redis.password-file",
-                                    redis_password_file_,
-                                    "HERALD_REDIS_PASSWORD");
-  if (!redis_password)
-    return redis_password.error();
-  rd.password = std::move(*redis_password);
+  auto my = make_mysql_settings();
+  if (!my)
+    return my.error();
+  result.mysql = std::move(*my);
+  auto rd = make_redis_settings();
+  if (!rd)
+    return rd.error();
+  result.redis = std::move(*rd);
   result.health = {health_interval_, health_probe_timeout_};
   result.pki.ca_dir = pki_ca_dir_;
   result.pki.crl_file = pki_crl_file_;

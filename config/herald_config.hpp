@@ -11,6 +11,16 @@
 
 namespace herald::config {
 
+/// Where an installation keeps what a backup carries besides its databases,
+/// as configured (an empty secret file: it comes from the environment).
+struct state_paths {
+  std::string keys_file;
+  std::string pepper_file;
+  std::string audit_key_file;
+  std::string ca_dir;
+  std::string crl_file;
+};
+
 /// The actor system configuration of heraldd and heraldctl. Options live in
 /// single-level categories (node, ingress, metrics, mysql, redis, health,
 /// log) so that they work from the INI file and the command line alike;
@@ -24,6 +34,15 @@ public:
   /// secrets. The error names the offending setting.
   caf::expected<settings>
   make_settings(role_files files = role_files::checked) const;
+
+  /// The [mysql] and [redis] settings alone, their passwords read: for
+  /// heraldctl restore, which checks the databases before the other
+  /// secrets exist. make_settings() includes them.
+  caf::expected<mysql_config> make_mysql_settings() const;
+  caf::expected<redis_config> make_redis_settings() const;
+
+  /// The files and folders of the installation's state; reads nothing.
+  state_paths state_files() const;
 
   /// Rejects keys in Herald's categories that are no known option, so a typo
   /// in the INI file never goes unnoticed.

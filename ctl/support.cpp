@@ -1,6 +1,5 @@
 #include "ctl/support.hpp"
 
-#include "config/herald_config.hpp"
 #include "core/errc.hpp"
 #include "persistence/audit.hpp"
 #include "persistence/cluster_view.hpp"
@@ -66,16 +65,24 @@ caf::expected<std::string> config_path(const std::string& flag) {
                     "HERALD_CONFIG");
 }
 
-caf::expected<config::settings> load_settings(const std::string& flag) {
+caf::expected<std::unique_ptr<config::herald_config>>
+load_config(const std::string& flag) {
   auto path = config_path(flag);
   if (!path)
     return path.error();
-  config::herald_config cfg;
-  if (auto err = config::load_file(cfg, *path))
+  auto cfg = std::make_unique<config::herald_config>();
+  if (auto err = config::load_file(*cfg, *path))
     return err;
+  return cfg;
+}
+
+caf::expected<config::settings> load_settings(const std::string& flag) {
+  auto cfg = load_config(flag);
+  if (!cfg)
+    return cfg.error();
   // heraldctl sets a node up before its certificates exist, and never
   // serves: the roles' TLS files are the node's to check.
-  auto result = cfg.make_settings(config::role_files::unchecked);
+  auto result = (*cfg)->make_settings(config::role_files::unchecked);
   if (result)
     audit_key = result->crypto.audit_key;
   return result;

@@ -1,11 +1,13 @@
 #pragma once
 
+#include "config/herald_config.hpp"
 #include "config/settings.hpp"
 #include "core/messages.hpp"
 #include "persistence/mysql.hpp"
 
 #include <caf/expected.hpp>
 
+#include <memory>
 #include <string>
 
 namespace herald::ctl {
@@ -15,6 +17,11 @@ int fail(const std::string& what);
 
 /// The config file: --config-file, else $HERALD_CONFIG.
 caf::expected<std::string> config_path(const std::string& flag);
+
+/// Loads the configuration named by --config-file without turning it into
+/// settings: for commands that need its paths before its secrets exist.
+caf::expected<std::unique_ptr<config::herald_config>>
+load_config(const std::string& flag);
 
 /// Loads and validates the configuration named by --config-file.
 caf::expected<config::settings> load_settings(const std::string& flag);

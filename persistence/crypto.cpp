@@ -247,6 +247,11 @@ caf::expected<std::string> open(const key_ring& keys, const sealed_body& body,
                         + std::to_string(body.key_id)
                         + "; copy the key file from the node that rotated "
                           "it (heraldctl keys rotate)");
+  return open(*key, body, aad);
+}
+
+caf::expected<std::string> open(const data_key& key, const sealed_body& body,
+                                std::string_view aad) {
   if (body.nonce.size() != nonce_size || body.ciphertext.size() < tag_size)
     return crypto_error("malformed sealed body");
   auto size = body.ciphertext.size() - tag_size;
@@ -258,7 +263,7 @@ caf::expected<std::string> open(const key_ring& keys, const sealed_body& body,
   bool ok
     = ctx
       && EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
-                            key->bytes.data(),
+                            key.bytes.data(),
                             reinterpret_cast<const unsigned char*>(
                               body.nonce.data()))
            == 1

@@ -92,6 +92,10 @@ caf::expected<sealed_body> seal(const data_key& key, std::string_view plaintext,
 caf::expected<std::string> open(const key_ring& keys, const sealed_body& body,
                                 std::string_view aad);
 
+/// Decrypts and authenticates under `key` itself (its id is not checked).
+caf::expected<std::string> open(const data_key& key, const sealed_body& body,
+                                std::string_view aad);
+
 /// HMAC-SHA-256 of `data` under `key`, as 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::string_view data);
 

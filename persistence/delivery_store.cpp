@@ -1,6 +1,7 @@
 #include "persistence/delivery_store.hpp"
 
 #include "core/errc.hpp"
+#include "core/message_id.hpp"
 
 #include <map>
 #include <tuple>
@@ -38,6 +39,48 @@ open_payload(const key_ring& keys, const sealed_body& payload,
   if (nl == std::string::npos)
     return make_error(errc::invalid_input, "payload without sender number");
   return std::make_pair(plain->substr(0, nl), plain->substr(nl + 1));
+}
+
+caf::expected<body_check> check_bodies(mysql_connection& db,
+                                       const key_ring& keys,
+                                       const std::string& pepper) {
+  body_check result;
+  for (auto [table, id_column] : {std::pair{"messages", "id"},
+                                  std::pair{"received_messages",
+                                            "message_id"}}) {
+    std::string after;
+    for (;;) {
+      auto rows = db.query(std::string{"SELECT "} + id_column
+                             + ", sender_hash, body_key_id, body_nonce, "
+                               "body_ciphertext FROM "
+                             + table + " WHERE " + id_column
+                             + " > ? ORDER BY " + id_column + " LIMIT 1000",
+                           {after});
+      if (!rows)
+        return rows.error();
+      if (rows->empty())
+        break;
+      for (const auto& row : *rows) {
+        const auto& id = *row[0];
+        sealed_body body{static_cast<uint32_t>(std::stoul(*row[2])), *row[3],
+                         *row[4]};
+        auto payload = open_payload(keys, body, id);
+        std::string why;
+        if (!payload)
+          why = render(payload.error());
+        else if (hmac_sha256(pepper, payload->first) != *row[1])
+          why = "its sender hash does not match the pepper";
+        if (why.empty()) {
+          ++result.opened;
+        } else if (++result.failed == 1) {
+          result.first_failure = std::string{table} + " "
+                                 + message_id::text_of(id) + ": " + why;
+        }
+      }
+      after = *rows->back()[0];
+    }
+  }
+  return result;
 }
 
 caf::expected<std::vector<delivery_job>>

@@ -61,6 +61,22 @@ caf::expected<std::pair<std::string, std::string>>
 open_payload(const key_ring& keys, const sealed_body& payload,
              const std::string& id);
 
+/// What check_bodies() found.
+struct body_check {
+  uint64_t opened = 0;
+  /// Bodies that do not open, or whose sender hash the pepper does not give.
+  uint64_t failed = 0;
+  /// The first of those: its id and why.
+  std::string first_failure;
+};
+
+/// Opens every stored body (messages and received_messages) with `keys` and
+/// recomputes its sender hash under `pepper`, a page at a time: after a
+/// restore, shows that the data keys and the pepper fit the database.
+caf::expected<body_check> check_bodies(mysql_connection& db,
+                                       const key_ring& keys,
+                                       const std::string& pepper);
+
 /// Loads the messages `ids` (16 raw bytes each) and marks the deliverable
 /// ones "delivering". Ids without a row are missing from the result.
 caf::expected<std::vector<delivery_job>>

@@ -2,6 +2,7 @@
 
 #include "core/errc.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -242,31 +243,45 @@ caf::expected<bool> lease_in_use(redis_connection& redis,
 caf::expected<int64_t> reap(redis_connection& redis, const std::string& node,
                             bool include_self) {
   int64_t moved = 0;
-  std::string cursor = "0";
   const std::string prefix = "herald:processing:";
+  auto keys = scan_keys(redis, prefix + "*");
+  if (!keys)
+    return keys.error();
+  for (const auto& key : *keys) {
+    auto owner = key.substr(prefix.size());
+    if (owner == node && !include_self)
+      continue;
+    // Another node's list only when it holds no lease, checked in the
+    // same script as the drain.
+    auto n = redis.command({"EVAL", drain_script, "3", key,
+                            queue_keys::pending, queue_keys::lease(owner),
+                            owner == node ? "own" : "check"});
+    if (!n)
+      return n.error();
+    moved += n->integer;
+  }
+  return moved;
+}
+
+caf::expected<std::vector<std::string>>
+scan_keys(redis_connection& redis, const std::string& pattern) {
+  std::vector<std::string> result;
+  std::string cursor = "0";
   do {
-    auto page = redis.command(
-      {"SCAN", cursor, "MATCH", prefix + "*", "COUNT", "100"});
+    auto page = redis.command({"SCAN", cursor, "MATCH", pattern, "COUNT",
+                               "100"});
     if (!page)
       return page.error();
     if (page->elements.size() != 2)
       return make_error(errc::redis_failure, "redis: odd SCAN reply");
     cursor = page->elements[0].str;
-    for (const auto& key : page->elements[1].elements) {
-      auto owner = key.str.substr(prefix.size());
-      if (owner == node && !include_self)
-        continue;
-      // Another node's list only when it holds no lease, checked in the
-      // same script as the drain.
-      auto n = redis.command({"EVAL", drain_script, "3", key.str,
-                              queue_keys::pending, queue_keys::lease(owner),
-                              owner == node ? "own" : "check"});
-      if (!n)
-        return n.error();
-      moved += n->integer;
-    }
+    for (const auto& key : page->elements[1].elements)
+      result.push_back(key.str);
   } while (cursor != "0");
-  return moved;
+  // SCAN may return a key twice.
+  std::sort(result.begin(), result.end());
+  result.erase(std::unique(result.begin(), result.end()), result.end());
+  return result;
 }
 
 caf::expected<int64_t> return_work_of(redis_connection& redis,
@@ -339,6 +354,92 @@ caf::expected<retry_page> retry_due_times(redis_connection& redis,
     result.scanned_to_ms = result.due_ms.back();
   }
   return result;
+}
+
+namespace {
+
+/// The keys that make up the queue's state: the three fixed ones and every
+/// node's processing list.
+caf::expected<std::vector<std::string>> queue_state_keys(redis_connection& redis) {
+  auto result = scan_keys(redis, queue_keys::processing("*"));
+  if (!result)
+    return result.error();
+  result->insert(result->begin(), {queue_keys::pending, queue_keys::live,
+                                   queue_keys::retry});
+  return result;
+}
+
+void put_field(std::string& out, std::string_view x) {
+  auto n = static_cast<uint32_t>(x.size());
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out += static_cast<char>((n >> shift) & 0xff);
+  out.append(x.data(), x.size());
+}
+
+bool get_field(std::string_view& in, std::string& x) {
+  if (in.size() < 4)
+    return false;
+  uint32_t n = 0;
+  for (size_t i = 0; i < 4; ++i)
+    n = n << 8 | static_cast<uint8_t>(in[i]);
+  if (in.size() - 4 < n)
+    return false;
+  x.assign(in.data() + 4, n);
+  in.remove_prefix(4 + n);
+  return true;
+}
+
+} // namespace
+
+caf::expected<std::string> dump_queue_state(redis_connection& redis) {
+  auto keys = queue_state_keys(redis);
+  if (!keys)
+    return keys.error();
+  std::vector<std::vector<std::string>> cmds{{"MULTI"}};
+  for (const auto& key : *keys)
+    cmds.push_back({"DUMP", key});
+  cmds.push_back({"EXEC"});
+  auto replies = redis.pipeline(cmds);
+  if (!replies)
+    return replies.error();
+  const auto& dumps = replies->back().elements;
+  if (dumps.size() != keys->size())
+    return make_error(errc::redis_failure,
+                      "redis: EXEC aborted while dumping the queue");
+  // Pairs of key and payload; a key that does not exist has no payload.
+  std::string result;
+  for (size_t i = 0; i < keys->size(); ++i) {
+    if (dumps[i].type != redis_reply::kind::string)
+      continue;
+    put_field(result, (*keys)[i]);
+    put_field(result, dumps[i].str);
+  }
+  return result;
+}
+
+caf::expected<size_t> restore_queue_state(redis_connection& redis,
+                                          std::string_view snapshot) {
+  auto keys = queue_state_keys(redis);
+  if (!keys)
+    return keys.error();
+  // No MULTI: Redis would not roll back a failed RESTORE either, and the
+  // pipeline reports the first error with its reason.
+  std::vector<std::string> del{"DEL"};
+  del.insert(del.end(), keys->begin(), keys->end());
+  std::vector<std::vector<std::string>> cmds{std::move(del)};
+  size_t count = 0;
+  while (!snapshot.empty()) {
+    std::string key;
+    std::string payload;
+    if (!get_field(snapshot, key) || !get_field(snapshot, payload))
+      return make_error(errc::invalid_input,
+                        "redis: the queue snapshot is malformed");
+    cmds.push_back({"RESTORE", key, "0", payload});
+    ++count;
+  }
+  if (auto replies = redis.pipeline(cmds); !replies)
+    return replies.error();
+  return count;
 }
 
 } // namespace herald::persistence

@@ -6,6 +6,7 @@
 #include <caf/expected.hpp>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace herald::persistence {
@@ -123,5 +124,23 @@ promote_due_ids(redis_connection& redis, int64_t now_ms, size_t limit);
 caf::expected<retry_page> retry_due_times(redis_connection& redis,
                                           int64_t after_ms, int64_t until_ms,
                                           size_t limit);
+
+/// The queue's state for a backup: the pending list, the live set, the
+/// retry schedule (with each retry's due time) and every node's processing
+/// list, as DUMP payloads read in one MULTI/EXEC so that they agree with
+/// each other; one opaque string. Leases, the sweep lock and the cluster's
+/// member records describe running processes and stay out.
+caf::expected<std::string> dump_queue_state(redis_connection& redis);
+
+/// Replaces the queue's state with a dump_queue_state() snapshot: deletes
+/// the queue's keys, then RESTOREs the snapshot's. Only into a Redis no node
+/// uses (the payloads need a Redis of the same or a newer version). Returns
+/// the number of keys restored.
+caf::expected<size_t> restore_queue_state(redis_connection& redis,
+                                          std::string_view snapshot);
+
+/// The keys matching `pattern` (SCAN; a glob such as "herald:*").
+caf::expected<std::vector<std::string>>
+scan_keys(redis_connection& redis, const std::string& pattern);
 
 } // namespace herald::persistence
