@@ -4,6 +4,7 @@
 #include "config/herald_config.hpp"
 #include "core/errc.hpp"
 #include "core/logging.hpp"
+#include "core/version.hpp"
 #include "node/hardening.hpp"
 #include "node/node.hpp"
 #include "node/signals.hpp"
@@ -15,6 +16,13 @@
 int main(int argc, char** argv) {
   using namespace herald;
   node::disable_core_dumps();
+  // CAF's option parser knows no --version; heraldctl's CLI11 does.
+  for (int i = 1; i < argc; ++i)
+    if (std::string{argv[i]} == "--version") {
+      std::cout << "heraldd " << herald::version << " (" << herald::git_commit
+                << ")\n";
+      return 0;
+    }
   // Before any thread starts, so that only the main thread sees signals.
   node::block_termination_signals();
   config::herald_config cfg;

@@ -13,6 +13,9 @@ source "$(dirname "$0")/lib.sh"
 
 must "config check accepts the node configuration" \
   "$HERALDCTL" config check "$ini"
+check "heraldd --version and heraldctl --version name the same version" \
+  bash -c "[[ \"\$('$HERALDD' --version)\" =~ ^heraldd\ ([^ ]+\ \(.*\))$ ]] &&
+           [[ \"\$('$HERALDCTL' --version)\" == \"heraldctl \${BASH_REMATCH[1]}\" ]]"
 out=$("$HERALDD" --config-file="$ini" --ingress.certificate="$tmp/missing.crt" 2>&1)
 code=$?
 check "an unreadable certificate stops the node with the setting named" \
