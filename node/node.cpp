@@ -62,28 +62,64 @@ namespace {
 /// stuck actor can never hang ~actor_system forever.
 class shutdown_watchdog {
 public:
-  explicit shutdown_watchdog(caf::timespan deadline) {
-    std::thread{[done = done_, deadline] {
-      std::this_thread::sleep_for(deadline);
-      if (!*done) {
-        spdlog::critical("shutdown did not finish within {} ms "
-                         "(node.shutdown-timeout); exiting",
-                         std::chrono::duration_cast<std::chrono::milliseconds>(
-                           deadline)
-                           .count());
+  /// Exits with code 3 when the shutdown takes longer than `deadline`,
+  /// naming the `actors` that still exist (something holds a reference).
+  shutdown_watchdog(caf::timespan deadline,
+                    std::vector<std::pair<std::string, caf::actor_addr>> actors)
+    : shared_(std::make_shared<shared>()) {
+    auto give_up = std::chrono::steady_clock::now() + deadline;
+    std::thread{[x = shared_, give_up, deadline, actors = std::move(actors)] {
+      while (!x->done) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+        auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+        bool torn_down = x->teardown_until != 0 && now > x->teardown_until;
+        if (x->done || (!torn_down && now < give_up.time_since_epoch().count()))
+          continue;
+        std::vector<std::string> held;
+        for (const auto& [name, addr] : actors)
+          if (caf::actor_cast<caf::strong_actor_ptr>(addr))
+            held.push_back(name);
+        auto names = held.empty() ? std::string{"none"}
+                                  : fmt::format("{}", fmt::join(held, ", "));
+        if (torn_down) {
+          spdlog::warn("every actor stopped, but CAF's teardown still waits "
+                       "for references to {}; exiting", names);
+        } else {
+          spdlog::critical("shutdown did not finish within {} ms "
+                           "(node.shutdown-timeout; still held: {}); exiting",
+                           std::chrono::duration_cast<
+                             std::chrono::milliseconds>(deadline)
+                             .count(),
+                           names);
+        }
         spdlog::default_logger()->flush();
-        _exit(3);
+        _exit(torn_down ? x->code.load() : 3);
       }
     }}.detach();
   }
 
+  /// Every actor has stopped, after writing and handing back what it held:
+  /// only CAF's teardown remains, with nothing left to lose. Should it hang
+  /// (seen rarely: a detached actor's thread waiting for a last reference),
+  /// exit with `code` after `grace` rather than fail the whole shutdown.
+  void actors_stopped(caf::timespan grace, int code) {
+    shared_->code = code;
+    shared_->teardown_until
+      = (std::chrono::steady_clock::now() + grace).time_since_epoch().count();
+  }
+
   ~shutdown_watchdog() {
-    *done_ = true;
+    shared_->done = true;
   }
 
 private:
-  std::shared_ptr<std::atomic<bool>> done_
-    = std::make_shared<std::atomic<bool>>(false);
+  struct shared {
+    std::atomic<bool> done{false};
+    /// steady_clock ticks; 0 until actors_stopped().
+    std::atomic<int64_t> teardown_until{0};
+    std::atomic<int> code{0};
+  };
+  std::shared_ptr<shared> shared_;
 };
 
 /// The actors behind an ingress node's routes.
@@ -647,7 +683,16 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
                                                 "log)",
                                        false));
     }
-    watchdog.emplace(cfg.node.shutdown_timeout);
+    std::vector<std::pair<std::string, caf::actor_addr>> stopping;
+    auto all = actors;
+    all.insert(all.end(), delivery_workers.begin(), delivery_workers.end());
+    for (const auto& x : all) {
+      auto* local = dynamic_cast<caf::local_actor*>(
+        caf::actor_cast<caf::abstract_actor*>(x));
+      stopping.emplace_back(local != nullptr ? local->name() : "?",
+                            x.address());
+    }
+    watchdog.emplace(cfg.node.shutdown_timeout, std::move(stopping));
     if (ingress && exit_code == 0)
       drain(sys, *ingress, cfg.node.shutdown_timeout / 3);
     // Delivery actors finish the step in hand (recorded and acknowledged)
@@ -666,6 +711,12 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       leave_cluster(sys, *membership);
     for (auto i = actors.rbegin(); i != actors.rend(); ++i)
       caf::anon_send_exit(*i, caf::exit_reason::user_shutdown);
+    {
+      caf::scoped_actor waiter{sys};
+      for (auto& x : actors)
+        waiter->wait_for(x);
+    }
+    watchdog->actors_stopped(std::chrono::seconds{5}, exit_code);
   }
   spdlog::info("node '{}' stopped", cfg.node.name);
   return exit_code;
