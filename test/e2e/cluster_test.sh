@@ -198,7 +198,7 @@ done
 base="https://localhost:${https[n1]}"
 "$LOADGEN" --cacert "$pki/ca.crt" --cert "$pki/client.crt" --key "$pki/client.key" \
   --url "$base/api/v1/messages" --connections 64 --rate 1000 \
-  --duration $((5 * ${HERALD_TEST_SLOWDOWN:-1})) --warmup 0 \
+  --duration $((6 * ${HERALD_TEST_SLOWDOWN:-1})) --warmup 0 \
   >"$tmp/loadgen.out" 2>/dev/null &
 loadgen_pid=$!
 # Mid-run: once n2 has delivered some.
@@ -220,7 +220,12 @@ done
 wait "$loadgen_pid"
 accepted=$(sed -n 's/.*status_202=\([0-9]*\).*/\1/p' "$tmp/loadgen.out")
 echo "     load generator: $(grep -m1 'status_202=' "$tmp/loadgen.out")"
-check "5,000 messages were accepted (${accepted:-0})" test "${accepted:-0}" -ge 4900
+# Open loop at 1,000/s for 6 s: on a busy machine some requests find every
+# connection busy and are not sent (unsent=); every one sent must get 202.
+sent=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' "$tmp/loadgen.out")
+check "5,000 messages or more were accepted (${accepted:-0})" test "${accepted:-0}" -ge 5000
+check "... every request sent was accepted (${accepted:-0} of ${sent:-?})" \
+  test "${accepted:-0}" = "${sent:-x}"
 drained() {
   [[ "$(sql "SELECT COUNT(*) FROM messages WHERE status <> 'delivered'")" == 0 ]]
 }
