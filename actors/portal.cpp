@@ -3,6 +3,7 @@
 #include "core/errc.hpp"
 #include "core/logging.hpp"
 #include "persistence/crypto.hpp"
+#include "persistence/delivery_store.hpp"
 #include "persistence/passwords.hpp"
 #include "persistence/portal_store.hpp"
 #include "persistence/reconnect.hpp"
@@ -164,16 +165,14 @@ caf::expected<message_detail> detail_of(portal_state& st, uint64_t user_id,
   if (!*found)
     return make_error(errc::not_found, "no such message of this user");
   auto& stored = **found;
-  auto plain = persistence::open(*st.cfg.keys->current(),
-                                 {stored.key_id, stored.nonce,
-                                  stored.ciphertext},
-                                 id);
-  if (!plain)
-    return plain.error();
-  // Sealed as "<sender number>\n<body>"; the page shows the body only.
-  auto nl = plain->find('\n');
-  stored.detail.body = nl == std::string::npos ? std::string{}
-                                               : plain->substr(nl + 1);
+  auto payload = persistence::open_payload(*st.cfg.keys->current(),
+                                          {stored.key_id, stored.nonce,
+                                           stored.ciphertext},
+                                          id);
+  if (!payload)
+    return payload.error();
+  // The page shows the body only, never the full sender number.
+  stored.detail.body = std::move(payload->second);
   return std::move(stored.detail);
 }
 

@@ -72,7 +72,7 @@ net::http_response page(unsigned status, const std::string& title,
   mustache::mustache layout{std::string{detail::template_layout}};
   std::string body_text{body};
   data.set("title", title);
-  data.set("body", mustache::partial{[body_text] { return body_text; }});
+  data.set("content", mustache::partial{[body_text] { return body_text; }});
   auto all = page_headers();
   all.insert(all.end(), extra.begin(), extra.end());
   return {status, "text/html; charset=utf-8", layout.render(data),
@@ -618,8 +618,14 @@ caf::expected<std::string> load_bootstrap_css(const std::string& dir) {
 
 void add_portal_routes(net::router& r, std::shared_ptr<portal_context> ctx) {
   r.add("GET", "/",
-        [](const net::http_request&, const net::route_params&,
-           net::responder respond) { respond(redirect("/messages")); });
+        [ctx](const net::http_request& req, const net::route_params&,
+              net::responder respond) {
+          with_session(ctx, req, std::move(respond),
+                       [](const portal_user&, const verified_session&,
+                          net::responder respond) {
+                         respond(redirect("/messages"));
+                       });
+        });
   r.add("GET", "/login",
         [](const net::http_request& req, const net::route_params&,
            net::responder respond) { show_login(req, std::move(respond)); });
