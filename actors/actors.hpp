@@ -235,4 +235,26 @@ using cluster_actor = caf::typed_actor<
   // reload clients, certificates, CRL and data keys now.
   caf::reacts_to<change_atom, int64_t>>;
 
+/// Does the portal's blocking work: password checks (yescrypt, ~100 ms),
+/// login throttling and session revocation in Redis, the users' messages
+/// in MySQL. Owns one MySQL and one Redis connection and runs detached;
+/// the portal's routes (in its listener's ingress actor) ask a small pool
+/// of them. Every answer concerns one user only: messages of clients the
+/// user does not own do not exist for it.
+using portal_actor = caf::typed_actor<
+  // Checks a login against the locks, the password and the account;
+  // audits it (login.ok, login.failed, login.lockout).
+  caf::replies_to<login_atom, login_request>::with<login_result>,
+  // The user of a session, or errc::unauthorized when it was revoked, its
+  // user changed (password, role, status) or is disabled.
+  caf::replies_to<session_atom, session_claims>::with<portal_user>,
+  // Revokes a session (on every portal node) and audits the logout.
+  caf::replies_to<logout_atom, session_claims, std::string>::with<bool>,
+  // A page of the user's messages matching the filter, newest first.
+  caf::replies_to<page_atom, uint64_t, user_message_filter>::with<message_page>,
+  // One message of the user (raw id) with its body and attempts;
+  // errc::not_found when it is no message of the user's clients.
+  caf::replies_to<caf::get_atom, uint64_t, std::string>::with<
+    message_detail>>;
+
 } // namespace herald

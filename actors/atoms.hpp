@@ -68,4 +68,9 @@ using lead_atom = caf::atom_constant<caf::atom("lead")>;
 /// Appends another node's audit events to the chain.
 using append_atom = caf::atom_constant<caf::atom("append")>;
 
+/// Portal: checks a login, a session, ends a session.
+using login_atom = caf::atom_constant<caf::atom("login")>;
+using session_atom = caf::atom_constant<caf::atom("session")>;
+using logout_atom = caf::atom_constant<caf::atom("logout")>;
+
 } // namespace herald

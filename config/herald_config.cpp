@@ -19,7 +19,7 @@ namespace {
 const char* const herald_categories[]
   = {"node",  "ingress", "metrics", "mysql",    "redis",
      "store", "crypto",  "health",  "recovery", "delivery", "log",
-     "pki",  "receiver", "cluster"};
+     "pki",  "receiver", "cluster", "portal"};
 
 caf::expected<uint16_t> to_port(const char* setting, int64_t value) {
   if (value < 1 || value > 65535)
@@ -65,6 +65,18 @@ herald_config::herald_config() {
   ingress_rate_limit_ = defaults.ingress.rate_limit;
   ingress_rate_burst_ = defaults.ingress.rate_burst;
   ingress_accept_timeout_ = defaults.ingress.accept_timeout;
+  const auto& portal = defaults.portal;
+  portal_address_ = "127.0.0.1";
+  portal_port_ = 8444;
+  portal_threads_ = 2;
+  portal_session_ttl_ = portal.session_ttl;
+  portal_session_max_age_ = portal.session_max_age;
+  portal_max_failures_per_account_
+    = static_cast<int64_t>(portal.max_failures_per_account);
+  portal_max_failures_per_ip_ = static_cast<int64_t>(portal.max_failures_per_ip);
+  portal_lockout_ = portal.lockout;
+  portal_bootstrap_dir_ = portal.bootstrap_dir;
+  portal_workers_ = static_cast<int64_t>(portal.workers);
   store_batch_size_ = static_cast<int64_t>(defaults.store.batch_size);
   store_batch_delay_ = defaults.store.batch_delay;
   store_writers_ = static_cast<int64_t>(defaults.store.writers);
@@ -149,6 +161,29 @@ herald_config::herald_config() {
          "submissions a client may send at once above its rate")
     .add(ingress_accept_timeout_, "accept-timeout",
          "a submission not committed within this gets 503");
+  opt_group{custom_options_, "portal"}
+    .add(portal_address_, "address", "address of the portal's HTTPS listener")
+    .add(portal_port_, "port", "port of the portal's HTTPS listener")
+    .add(portal_threads_, "threads", "I/O threads of the portal's listener")
+    .add(portal_certificate_, "certificate", "portal server certificate (PEM)")
+    .add(portal_key_, "key", "its private key (PEM, mode 0600)")
+    .add(portal_session_key_file_, "session-key-file",
+         "key that signs session tokens, mode 0600 (or set "
+         "HERALD_PORTAL_SESSION_KEY); the same on every portal node")
+    .add(portal_session_ttl_, "session-ttl",
+         "lifetime of a session token (refreshed in its second half)")
+    .add(portal_session_max_age_, "session-max-age",
+         "longest session after a login")
+    .add(portal_max_failures_per_account_, "max-failures-per-account",
+         "failed logins that lock an account")
+    .add(portal_max_failures_per_ip_, "max-failures-per-ip",
+         "failed logins that lock an IP address")
+    .add(portal_lockout_, "lockout",
+         "window of counted failures and length of a lock")
+    .add(portal_bootstrap_dir_, "bootstrap-dir",
+         "folder of Debian's libjs-bootstrap5")
+    .add(portal_workers_, "workers",
+         "portal workers (MySQL, Redis and password checks)");
   opt_group{custom_options_, "store"}
     .add(store_batch_size_, "batch-size", "messages per group commit at most")
     .add(store_batch_delay_, "batch-delay",
@@ -320,6 +355,50 @@ caf::expected<redis_config> herald_config::make_redis_settings() const {
   return rd;
 }
 
+caf::error herald_config::make_portal_settings(settings& result) const {
+  auto& p = result.portal;
+  // Limits and deadlines as the ingress has them; no client certificate.
+  p.listener = result.ingress;
+  p.listener.setting = "portal";
+  p.listener.require_client_certificate = false;
+  p.listener.address = portal_address_;
+  p.listener.tls = {portal_certificate_, portal_key_, {}};
+  if (result.has_role("portal")) {
+    auto port = to_port("portal.port", portal_port_);
+    if (!port)
+      return port.error();
+    p.listener.port = *port;
+    auto key = read_secret("portal.session-key-file", portal_session_key_file_,
+                           "HERALD_PORTAL_SESSION_KEY");
+    if (!key)
+      return key.error();
+    p.session_key = std::move(*key);
+  }
+  auto threads = to_count("portal.threads", portal_threads_);
+  if (!threads)
+    return threads.error();
+  p.listener.threads = *threads;
+  auto workers = to_count("portal.workers", portal_workers_);
+  if (!workers)
+    return workers.error();
+  p.workers = *workers;
+  auto per_account = to_count("portal.max-failures-per-account",
+                              portal_max_failures_per_account_);
+  if (!per_account)
+    return per_account.error();
+  p.max_failures_per_account = *per_account;
+  auto per_ip = to_count("portal.max-failures-per-ip",
+                         portal_max_failures_per_ip_);
+  if (!per_ip)
+    return per_ip.error();
+  p.max_failures_per_ip = *per_ip;
+  p.session_ttl = portal_session_ttl_;
+  p.session_max_age = portal_session_max_age_;
+  p.lockout = portal_lockout_;
+  p.bootstrap_dir = portal_bootstrap_dir_;
+  return caf::none;
+}
+
 state_paths herald_config::state_files() const {
   return {crypto_keys_file_, crypto_pepper_file_, crypto_audit_key_file_,
           pki_ca_dir_, pki_crl_file_};
@@ -444,7 +523,7 @@ herald_config::make_settings(role_files files) const {
     return audit_key.error();
   result.crypto.audit_key = std::move(*audit_key);
   if (result.has_role("ingress") || result.has_role("delivery")
-      || result.has_role("receiver")) {
+      || result.has_role("receiver") || result.has_role("portal")) {
     auto pepper = read_secret("crypto.pepper-file", crypto_pepper_file_,
                               "HERALD_SENDER_PEPPER");
     if (!pepper)
@@ -457,6 +536,8 @@ herald_config::make_settings(role_files files) const {
   in.max_connections = *max_conns;
   in.max_header_bytes = *max_header;
   in.max_body_bytes = *max_body;
+  if (auto err = make_portal_settings(result))
+    return err;
   result.metrics = {metrics_address_, *metrics_port};
   auto my = make_mysql_settings();
   if (!my)

@@ -41,6 +41,10 @@ public:
   caf::expected<mysql_config> make_mysql_settings() const;
   caf::expected<redis_config> make_redis_settings() const;
 
+  /// Fills result.portal from [portal] and the ingress's limits (set
+  /// before); reads the session key for the portal role only.
+  caf::error make_portal_settings(settings& result) const;
+
   /// The files and folders of the installation's state; reads nothing.
   state_paths state_files() const;
 
@@ -65,6 +69,19 @@ private:
   std::string ingress_certificate_;
   std::string ingress_key_;
   std::string ingress_ca_;
+  std::string portal_address_;
+  int64_t portal_port_;
+  int64_t portal_threads_;
+  std::string portal_certificate_;
+  std::string portal_key_;
+  std::string portal_session_key_file_;
+  caf::timespan portal_session_ttl_;
+  caf::timespan portal_session_max_age_;
+  int64_t portal_max_failures_per_account_;
+  int64_t portal_max_failures_per_ip_;
+  caf::timespan portal_lockout_;
+  std::string portal_bootstrap_dir_;
+  int64_t portal_workers_;
   int64_t ingress_max_connections_;
   int64_t ingress_max_header_bytes_;
   int64_t ingress_max_body_bytes_;

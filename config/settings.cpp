@@ -75,7 +75,7 @@ bool settings::has_role(const std::string& role) const {
 
 const std::vector<std::string>& known_roles() {
   static const std::vector<std::string> result{"ingress", "delivery",
-                                               "receiver"};
+                                               "receiver", "portal"};
   return result;
 }
 
@@ -115,6 +115,49 @@ caf::error validate_cluster(const cluster_config& c, bool check_files) {
     if (auto err = check_readable("cluster.ca", c.tls.ca))
       return err;
   }
+  return caf::none;
+}
+
+/// The portal role's settings; the listener's limits are the ingress's and
+/// checked with them.
+caf::error validate_portal(const settings& cfg, bool check_files) {
+  const auto& p = cfg.portal;
+  const auto& l = p.listener;
+  if (l.threads < 1 || l.threads > 64)
+    return bad("portal.threads", "must be between 1 and 64");
+  if (p.workers < 1 || p.workers > 64)
+    return bad("portal.workers", "must be between 1 and 64");
+  if (check_files) {
+    if (auto err = check_readable("portal.certificate", l.tls.certificate))
+      return err;
+    if (auto err = check_private_key("portal.key", l.tls.key))
+      return err;
+  }
+  if (l.address == cfg.ingress.address && l.port == cfg.ingress.port
+      && (cfg.has_role("ingress") || cfg.has_role("receiver")))
+    return bad("portal.port", "collides with ingress.port");
+  if (l.address == cfg.metrics.address && l.port == cfg.metrics.port)
+    return bad("portal.port", "collides with metrics.port");
+  // HS256 wants a key at least as long as its output.
+  if (p.session_key.size() < 32)
+    return bad("portal.session-key-file",
+               "the session key must have at least 32 characters; generate "
+               "one with: openssl rand -hex 32");
+  for (auto [name, value] :
+       {std::pair{"portal.session-ttl", p.session_ttl},
+        std::pair{"portal.session-max-age", p.session_max_age},
+        std::pair{"portal.lockout", p.lockout}})
+    if (auto err = check_positive(name, value))
+      return err;
+  if (p.session_max_age < p.session_ttl)
+    return bad("portal.session-max-age", "must be at least portal.session-ttl");
+  if (p.max_failures_per_account < 1 || p.max_failures_per_ip < 1)
+    return bad("portal.max-failures-per-account",
+               "both failure limits must be at least 1");
+  if (cfg.crypto.pepper.size() < 16)
+    return bad("crypto.pepper-file",
+               "the portal searches by sender number through the pepper; it "
+               "must have at least 16 characters");
   return caf::none;
 }
 
@@ -246,6 +289,9 @@ caf::error validate(const settings& cfg, role_files files) {
       return bad("node.shutdown-timeout",
                  "must be longer than twice delivery.timeout");
   }
+  if (cfg.has_role("portal"))
+    if (auto err = validate_portal(cfg, check_files))
+      return err;
   if (cfg.has_role("receiver")) {
     const auto& r = cfg.receiver;
     if (r.batch_size < 1 || r.batch_size > 4096)

@@ -66,6 +66,39 @@ struct ingress_config {
   double rate_burst = 2000;
   /// How long a submission may wait for its commit before 503.
   caf::timespan accept_timeout = 5s;
+  /// Whether peers must present a certificate signed by `tls.ca` (the
+  /// portal's browsers log in with a password instead).
+  bool require_client_certificate = true;
+  /// The option category named in errors ("ingress", "portal").
+  std::string setting = "ingress";
+};
+
+/// The web portal (role "portal"): its own HTTPS listener without client
+/// certificates, password logins and signed session cookies.
+struct portal_config {
+  /// address, port, threads, tls.certificate and tls.key of [portal]; the
+  /// size limits and deadlines are the ingress's.
+  ingress_config listener;
+  /// Resolved secret that signs session tokens (HS256; from
+  /// session-key-file or HERALD_PORTAL_SESSION_KEY): the same on every
+  /// portal node, so a session works on all of them.
+  std::string session_key;
+  /// A session token's lifetime; a request in its second half gets a
+  /// fresh one (sliding refresh)...
+  caf::timespan session_ttl = 15min;
+  /// ...up to this long after the login.
+  caf::timespan session_max_age = 12h;
+  /// Failed logins of one account before it is locked...
+  size_t max_failures_per_account = 5;
+  /// ...of one IP address before it is locked...
+  size_t max_failures_per_ip = 20;
+  /// ...counted over this window; a lock lasts as long.
+  caf::timespan lockout = 15min;
+  /// Where Debian's libjs-bootstrap5 keeps its files.
+  std::string bootstrap_dir = "/usr/share/javascript/bootstrap5";
+  /// Portal workers: each runs its MySQL and Redis calls and the password
+  /// checks on a thread of its own.
+  size_t workers = 2;
 };
 
 /// Group commit of submissions.
@@ -253,6 +286,7 @@ struct settings {
   receiver_config receiver;
   pki_config pki;
   cluster_config cluster;
+  portal_config portal;
   log::log_config log;
 
   /// Returns whether `role` is among node.roles.

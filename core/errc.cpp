@@ -32,6 +32,8 @@ std::string to_string(errc x) {
       return "overloaded";
     case errc::conflict:
       return "conflict";
+    case errc::unauthorized:
+      return "unauthorized";
   }
   return "unknown";
 }

@@ -39,6 +39,8 @@ enum class errc : uint8_t {
   overloaded,
   /// A transaction lost a deadlock or lock wait; running it again is safe.
   conflict,
+  /// A session is no longer valid (revoked, its user changed or disabled).
+  unauthorized,
 };
 
 /// Returns the enumerator name of `x`.

@@ -44,6 +44,18 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<retry_page>("herald.retry_page");
   // Also registers std::vector<member_info>, the answer to a join.
   cfg.add_message_type<member_info>("herald.member_info");
+  // The vectors of these come along (the rows of a page, its clients, a
+  // message's attempts).
+  cfg.add_message_type<login_request>("herald.login_request");
+  cfg.add_message_type<portal_user>("herald.portal_user");
+  cfg.add_message_type<login_result>("herald.login_result");
+  cfg.add_message_type<session_claims>("herald.session_claims");
+  cfg.add_message_type<user_message_filter>("herald.user_message_filter");
+  cfg.add_message_type<message_row>("herald.message_row");
+  cfg.add_message_type<owned_client>("herald.owned_client");
+  cfg.add_message_type<message_page>("herald.message_page");
+  cfg.add_message_type<attempt_row>("herald.attempt_row");
+  cfg.add_message_type<message_detail>("herald.message_detail");
 }
 
 } // namespace herald

@@ -311,6 +311,184 @@ typename Inspector::result_type inspect(Inspector& f, audit_event& x) {
            x.target, x.outcome, x.source, x.detail, x.at_ms, x.id);
 }
 
+// -- portal -----------------------------------------------------------------------
+
+/// A login attempt at the portal.
+struct login_request {
+  std::string username;
+  /// Never logged, never stored; dropped once checked.
+  std::string password;
+  /// The browser's IP address (without port): failures count per address.
+  std::string remote_ip;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, login_request& x) {
+  return f(caf::meta::type_name("herald.login_request"), x.username,
+           x.password, x.remote_ip);
+}
+
+/// A portal user as a session sees it.
+struct portal_user {
+  uint64_t id = 0;
+  std::string name;
+  /// "admin" or "user".
+  std::string role;
+  /// users.session_generation: a password, role or status change bumps it
+  /// and so ends every session issued before.
+  uint32_t generation = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, portal_user& x) {
+  return f(caf::meta::type_name("herald.portal_user"), x.id, x.name, x.role,
+           x.generation);
+}
+
+/// The outcome of a login attempt. The reason stays on the server (audit
+/// log); the browser learns only ok, refused or locked.
+struct login_result {
+  /// "ok", "refused" (wrong name or password, disabled) or "locked" (too
+  /// many failures of the account or the address).
+  std::string outcome;
+  /// The user when the outcome is "ok".
+  portal_user user;
+  /// Seconds until a lock ends.
+  int64_t retry_after_s = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, login_result& x) {
+  return f(caf::meta::type_name("herald.login_result"), x.outcome, x.user,
+           x.retry_after_s);
+}
+
+/// What a verified session token claims; the portal checks it against
+/// the revoked sessions and the user's current generation.
+struct session_claims {
+  uint64_t user_id = 0;
+  uint32_t generation = 0;
+  /// The token id (jti): one per login, kept across refreshes, so a
+  /// logout revokes the session whatever token of it a browser holds.
+  std::string token_id;
+  /// When the session ends at the latest (Unix ms): a revocation need not
+  /// be kept longer.
+  int64_t ends_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_claims& x) {
+  return f(caf::meta::type_name("herald.session_claims"), x.user_id,
+           x.generation, x.token_id, x.ends_at_ms);
+}
+
+/// A search of a user's messages: every field optional (empty / 0).
+struct user_message_filter {
+  /// One of the user's clients, by id.
+  uint64_t client_id = 0;
+  std::string status;
+  /// HMAC of the sender number under the pepper (32 raw bytes): an exact
+  /// match without the number ever reaching the database.
+  std::string sender_hash;
+  /// created_at bounds, "YYYY-MM-DD HH:MM:SS" (UTC): from inclusive, to
+  /// exclusive.
+  std::string from;
+  std::string to;
+  /// Keyset cursor: the created_at ("YYYY-MM-DD HH:MM:SS.ffffff") and raw
+  /// id of the last row of the previous page.
+  std::string after_created;
+  std::string after_id;
+  /// Rows wanted.
+  uint32_t limit = 50;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_message_filter& x) {
+  return f(caf::meta::type_name("herald.user_message_filter"), x.client_id,
+           x.status, x.sender_hash, x.from, x.to, x.after_created, x.after_id,
+           x.limit);
+}
+
+/// One message in a user's list; never its body or full sender number.
+struct message_row {
+  /// Text form (UUID).
+  std::string id;
+  std::string client;
+  /// E.g. "+49****78".
+  std::string sender_masked;
+  std::string status;
+  uint32_t attempts = 0;
+  /// "YYYY-MM-DD HH:MM:SS.ffffff" (UTC), as stored: also the cursor.
+  std::string created_at;
+  std::string updated_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_row& x) {
+  return f(caf::meta::type_name("herald.message_row"), x.id, x.client,
+           x.sender_masked, x.status, x.attempts, x.created_at, x.updated_at);
+}
+
+/// A client application a user owns.
+struct owned_client {
+  uint64_t id = 0;
+  std::string name;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, owned_client& x) {
+  return f(caf::meta::type_name("herald.owned_client"), x.id, x.name);
+}
+
+/// One page of a user's messages, newest first.
+struct message_page {
+  std::vector<message_row> rows;
+  /// Whether rows follow the last one.
+  bool more = false;
+  /// The user's clients, for the filter form.
+  std::vector<owned_client> clients;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_page& x) {
+  return f(caf::meta::type_name("herald.message_page"), x.rows, x.more,
+           x.clients);
+}
+
+/// One delivery attempt of a message.
+struct attempt_row {
+  uint32_t attempt = 0;
+  std::string attempted_at;
+  /// delivered, retry, failed or expired.
+  std::string outcome;
+  /// 0 when no HTTP answer came.
+  uint32_t http_status = 0;
+  std::string error;
+  uint32_t latency_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, attempt_row& x) {
+  return f(caf::meta::type_name("herald.attempt_row"), x.attempt,
+           x.attempted_at, x.outcome, x.http_status, x.error, x.latency_ms);
+}
+
+/// A message of a user with its decrypted body and every attempt.
+struct message_detail {
+  message_row message;
+  std::string body;
+  std::string delivered_at;
+  std::string next_attempt_at;
+  std::string last_error;
+  std::vector<attempt_row> attempts;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, message_detail& x) {
+  return f(caf::meta::type_name("herald.message_detail"), x.message, x.body,
+           x.delivered_at, x.next_attempt_at, x.last_error, x.attempts);
+}
+
 // -- cluster --------------------------------------------------------------------
 
 /// The version of what cluster members say to each other: members with

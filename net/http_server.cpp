@@ -266,8 +266,12 @@ private:
     res->set("Content-Security-Policy",
              "default-src 'none'; frame-ancestors 'none'");
     res->set(http::field::cache_control, "no-store");
+    // A route's header replaces the default of that name; a route may send
+    // one name several times (Set-Cookie).
     for (const auto& [name, value] : resp.headers)
-      res->set(name, value);
+      res->erase(name);
+    for (const auto& [name, value] : resp.headers)
+      res->insert(name, value);
     res->body() = std::move(resp.body);
     res->keep_alive(keep_alive_ && !srv_->stopped && !srv_->draining);
     res->prepare_payload();
@@ -387,20 +391,24 @@ https_server::start(const config::ingress_config& cfg,
   auto ptr = std::make_shared<impl>(context->ioc, cfg, std::move(handler),
                                     metrics);
   ptr->crl = std::move(crl);
-  auto tls = make_server_context(cfg.tls, "ingress", ptr->crl.get());
+  auto tls = make_server_context(cfg.tls, cfg.setting, ptr->crl.get(),
+                                 cfg.require_client_certificate
+                                   ? client_certificates::required
+                                   : client_certificates::none);
   if (!tls)
     return tls.error();
   ptr->tls = std::move(*tls);
   beast::error_code ec;
   auto address = asio::ip::make_address(cfg.address, ec);
   if (ec)
-    return make_error(errc::invalid_config, "ingress.address: '" + cfg.address
+    return make_error(errc::invalid_config, cfg.setting + ".address: '"
+                                              + cfg.address
                                               + "' is not an IP address");
   tcp::endpoint endpoint{address, cfg.port};
   auto& acc = ptr->acceptor;
   auto fail = [&](const char* what) {
     return make_error(errc::network_failure,
-                      "ingress.port: cannot " + std::string{what} + " "
+                      cfg.setting + ".port: cannot " + std::string{what} + " "
                         + cfg.address + ":" + std::to_string(cfg.port) + ": "
                         + ec.message());
   };

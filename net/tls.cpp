@@ -36,6 +36,9 @@ caf::error load_identity(SSL_CTX* native, const config::tls_files& files,
     return make_error(errc::tls_failure,
                       prefix + ".key: does not match " + prefix
                         + ".certificate");
+  // A server without client certificates (the portal) verifies no peer.
+  if (files.ca.empty())
+    return caf::none;
   if (SSL_CTX_load_verify_locations(native, files.ca.c_str(), nullptr) != 1)
     return fail("ca", files.ca);
   return caf::none;
@@ -45,13 +48,23 @@ caf::error load_identity(SSL_CTX* native, const config::tls_files& files,
 
 caf::expected<std::shared_ptr<boost::asio::ssl::context>>
 make_server_context(const config::tls_files& files, const std::string& prefix,
-                    crl_store* crl) {
+                    crl_store* crl, client_certificates peers) {
   namespace ssl = boost::asio::ssl;
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   auto* native = ctx->native_handle();
   if (auto err = apply_tls_policy(native))
     return err;
   SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (peers == client_certificates::none) {
+    if (auto err = load_identity(native, {files.certificate, files.key, {}},
+                                 prefix))
+      return err;
+    SSL_CTX_set_verify(native, SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_options(native, SSL_OP_NO_TICKET);
+    if (SSL_CTX_set_num_tickets(native, 0) != 1)
+      return make_error(errc::tls_failure, "cannot turn off session tickets");
+    return ctx;
+  }
   if (auto err = load_identity(native, files, prefix))
     return err;
   if (auto names = SSL_load_client_CA_file(files.ca.c_str()))

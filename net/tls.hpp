@@ -18,14 +18,20 @@ namespace herald::net {
 
 class crl_store;
 
-/// A TLS server context that requires a client certificate signed by
-/// `files.ca`: TLS 1.2 or newer, forward-secret AEAD ciphers only. With
-/// `crl`, the client certificate must not be revoked (see crl_store for
-/// what happens when the CRL is missing or outdated). Errors name the
+/// Whether a server asks its peers for a certificate.
+enum class client_certificates { required, none };
+
+/// A TLS server context: TLS 1.2 or newer, forward-secret AEAD ciphers
+/// only. With client_certificates::required, peers must present a
+/// certificate signed by `files.ca`, and with `crl` one that is not revoked
+/// (see crl_store for what happens when the CRL is missing or outdated);
+/// with none (the portal, whose browsers log in with a password), no
+/// certificate is asked for and `files.ca` is not read. Errors name the
 /// setting (prefix, e.g. "ingress") and the file.
 caf::expected<std::shared_ptr<boost::asio::ssl::context>>
 make_server_context(const config::tls_files& files, const std::string& prefix,
-                    crl_store* crl = nullptr);
+                    crl_store* crl = nullptr,
+                    client_certificates peers = client_certificates::required);
 
 /// A TLS client context that presents `files.certificate` and verifies the
 /// server against `files.ca`: TLS 1.2 or newer, forward-secret AEAD ciphers

@@ -6,6 +6,7 @@
 #include "actors/health.hpp"
 #include "actors/ingress.hpp"
 #include "actors/pki_monitor.hpp"
+#include "actors/portal.hpp"
 #include "actors/queue.hpp"
 #include "actors/receiver.hpp"
 #include "actors/recovery.hpp"
@@ -34,6 +35,7 @@
 #include "net/client_registry.hpp"
 #include "web/health_route.hpp"
 #include "web/messages_route.hpp"
+#include "web/portal_routes.hpp"
 #include "web/rate_limiter.hpp"
 #include "web/receiver_route.hpp"
 #include "net/router.hpp"
@@ -214,6 +216,44 @@ work_queue_actor add_role_routes(caf::actor_system& sys, const config::settings&
     web::add_receiver_route(routes, std::move(ctx));
   }
   return store ? store->queue : work_queue_actor{};
+}
+
+/// Spawns the portal (role "portal"): its workers and, for its own HTTPS
+/// listener without client certificates, an ingress actor with the
+/// portal's routes. Returns that ingress; it listens once asked.
+template <class Keep>
+caf::expected<ingress_actor>
+spawn_portal_listener(caf::actor_system& sys, const config::settings& cfg,
+                      std::shared_ptr<persistence::live_key_ring> keys,
+                      const audit_actor& audit, metrics& m, Keep& keep) {
+  const auto& p = cfg.portal;
+  portal_worker_config wcfg;
+  wcfg.mysql = cfg.mysql;
+  wcfg.redis = cfg.redis;
+  wcfg.limits = {static_cast<int64_t>(p.max_failures_per_account),
+                 static_cast<int64_t>(p.max_failures_per_ip), p.lockout};
+  wcfg.keys = std::move(keys);
+  wcfg.audit = audit;
+  if (auto err = validate(wcfg))
+    return err;
+  auto css = web::load_bootstrap_css(p.bootstrap_dir);
+  if (!css)
+    return css.error();
+  auto calls = std::make_shared<ingress_calls>();
+  auto ctx = std::make_shared<web::portal_context>();
+  ctx->calls = calls;
+  for (size_t i = 0; i < p.workers; ++i)
+    ctx->workers.push_back(keep(spawn_portal(sys, wcfg)));
+  ctx->tokens = std::make_shared<web::session_tokens>(
+    p.session_key, p.session_ttl, p.session_max_age);
+  ctx->pepper = cfg.crypto.pepper;
+  ctx->bootstrap_css = std::move(*css);
+  auto routes = std::make_shared<net::router>(&m);
+  web::add_portal_routes(*routes, std::move(ctx));
+  return keep(spawn_ingress(sys,
+                            {p.listener, nullptr, std::move(routes),
+                             std::make_shared<waiting_requests>(), &m},
+                            calls));
 }
 
 /// Counts `x` in herald_actors under its name while it runs.
@@ -628,6 +668,20 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         exit_code = 1;
       }
     }
+    std::optional<ingress_actor> portal;
+    if (cfg.has_role("portal") && exit_code == 0) {
+      auto started = spawn_portal_listener(sys, cfg, files->keys, audit, m,
+                                           keep);
+      auto err = started ? listen(sys, *started) : started.error();
+      if (err) {
+        spdlog::error("cannot start: {}", render(err));
+        exit_code = 1;
+      } else {
+        portal = *started;
+        spdlog::info("portal: https://{}:{}/", cfg.portal.listener.address,
+                     cfg.portal.listener.port);
+      }
+    }
     // After the listener: a node that delivers to its own receiver finds
     // it up from the first batch.
     if (cfg.has_role("delivery") && exit_code == 0) {
@@ -695,6 +749,8 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
     watchdog.emplace(cfg.node.shutdown_timeout, std::move(stopping));
     if (ingress && exit_code == 0)
       drain(sys, *ingress, cfg.node.shutdown_timeout / 3);
+    if (portal)
+      drain(sys, *portal, cfg.node.shutdown_timeout / 3);
     // Delivery actors finish the step in hand (recorded and acknowledged)
     // and put back what waits for its commit, through their exit handler.
     if (!delivery_workers.empty()) {

@@ -63,8 +63,24 @@ file="$HERALD_LOG_FILE"
 INI
 }
 
+# herald_write_portal_config FILE: appends the [portal] section for a node
+# with the portal role (add "portal" to HERALD_ROLES): its listener on
+# HERALD_PORTAL_PORT with the server certificate of HERALD_PKI (browsers
+# need no client certificate) and the session key of HERALD_SECRETS.
+herald_write_portal_config() {
+  cat >>"$1" <<INI
+
+[portal]
+address="127.0.0.1"
+port=$HERALD_PORTAL_PORT
+certificate="$HERALD_PKI/server.crt"
+key="$HERALD_PKI/server.key"
+session-key-file="$HERALD_SECRETS/portal-session-key"
+INI
+}
+
 # herald_write_secrets DIR: the MariaDB password, the sender-hash pepper, the
-# audit chain's key and the first data key (through heraldctl), each mode
+# audit chain's key, the portal's session key and the first data key (through heraldctl), each mode
 # 0600, unless present.
 # HERALDCTL and the configuration file come as $1 and $2 for the data key.
 herald_write_secrets() {
@@ -77,6 +93,8 @@ herald_write_secrets() {
     (umask 077 && openssl rand -hex 32 >"$dir/sender-pepper")
   [[ -f "$dir/audit-key" ]] ||
     (umask 077 && openssl rand -hex 32 >"$dir/audit-key")
+  [[ -f "$dir/portal-session-key" ]] ||
+    (umask 077 && openssl rand -hex 32 >"$dir/portal-session-key")
   [[ -f "$dir/data-keys" ]] ||
     "$heraldctl" keys rotate --config-file "$ini" >/dev/null
 }

@@ -173,6 +173,72 @@ BOOST_AUTO_TEST_CASE(member_info_round_trips_with_its_handles) {
   caf::anon_send_exit(peer, caf::exit_reason::user_shutdown);
 }
 
+BOOST_AUTO_TEST_CASE(a_login_round_trips) {
+  login_request x{"alice", "correct horse battery", "192.0.2.7"};
+  auto y = round_trip(sys, x);
+  BOOST_TEST(y.username == "alice");
+  BOOST_TEST(y.password == x.password);
+  BOOST_TEST(y.remote_ip == "192.0.2.7");
+  login_result r{"locked", {42, "alice", "admin", 3}, 900};
+  auto s = round_trip(sys, r);
+  BOOST_TEST(s.outcome == "locked");
+  BOOST_TEST(s.user.id == 42u);
+  BOOST_TEST(s.user.name == "alice");
+  BOOST_TEST(s.user.role == "admin");
+  BOOST_TEST(s.user.generation == 3u);
+  BOOST_TEST(s.retry_after_s == 900);
+  session_claims c{42, 3, std::string(64, 'a'), 1767225600123};
+  auto d = round_trip(sys, c);
+  BOOST_TEST(d.user_id == 42u);
+  BOOST_TEST(d.generation == 3u);
+  BOOST_TEST(d.token_id == c.token_id);
+  BOOST_TEST(d.ends_at_ms == c.ends_at_ms);
+}
+
+BOOST_AUTO_TEST_CASE(a_message_search_and_its_page_round_trip) {
+  user_message_filter f;
+  f.client_id = 7;
+  f.status = "failed";
+  f.sender_hash = std::string(32, 'h');
+  f.from = "2026-01-01 00:00:00";
+  f.to = "2026-02-01 00:00:00";
+  f.after_created = "2026-01-31 12:34:56.789012";
+  f.after_id = std::string(16, 'i');
+  f.limit = 20;
+  auto g = round_trip(sys, f);
+  BOOST_TEST(g.client_id == 7u);
+  BOOST_TEST(g.status == "failed");
+  BOOST_TEST(g.sender_hash == f.sender_hash);
+  BOOST_TEST(g.from == f.from);
+  BOOST_TEST(g.to == f.to);
+  BOOST_TEST(g.after_created == f.after_created);
+  BOOST_TEST(g.after_id == f.after_id);
+  BOOST_TEST(g.limit == 20u);
+  message_row row{"id", "app", "+49****78", "delivered", 2, "c", "u"};
+  message_page p{{row, row}, true, {{7, "app"}}};
+  auto q = round_trip(sys, p);
+  BOOST_REQUIRE(q.rows.size() == 2u);
+  BOOST_TEST(q.rows[1].sender_masked == "+49****78");
+  BOOST_TEST(q.rows[1].attempts == 2u);
+  BOOST_TEST(q.rows[1].updated_at == "u");
+  BOOST_TEST(q.more);
+  BOOST_REQUIRE(q.clients.size() == 1u);
+  BOOST_TEST(q.clients[0].id == 7u);
+  BOOST_TEST(q.clients[0].name == "app");
+  message_detail m{row, "<b>body</b>", "d", "n", "e",
+                   {{1, "t", "retry", 503, "busy", 12}}};
+  auto n = round_trip(sys, m);
+  BOOST_TEST(n.message.id == "id");
+  BOOST_TEST(n.body == "<b>body</b>");
+  BOOST_TEST(n.delivered_at == "d");
+  BOOST_TEST(n.next_attempt_at == "n");
+  BOOST_TEST(n.last_error == "e");
+  BOOST_REQUIRE(n.attempts.size() == 1u);
+  BOOST_TEST(n.attempts[0].http_status == 503u);
+  BOOST_TEST(n.attempts[0].error == "busy");
+  BOOST_TEST(n.attempts[0].latency_ms == 12u);
+}
+
 BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
   // A type added to register_message_types() needs a round-trip test above
   // and its name here.
@@ -184,6 +250,11 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
     "herald.http_request",      "herald.http_response",
     "herald.audit_event",       "herald.schedule_retry",
     "herald.retry_page",        "herald.member_info",
+    "herald.login_request",     "herald.login_result",
+    "herald.portal_user",       "herald.session_claims",
+    "herald.user_message_filter", "herald.message_row",
+    "herald.owned_client",      "herald.message_page",
+    "herald.attempt_row",       "herald.message_detail",
   };
   std::set<std::string> registered;
   for (const auto& kv : cfg.value_factories_by_name)

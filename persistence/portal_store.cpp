@@ -1,0 +1,210 @@
+#include "persistence/portal_store.hpp"
+
+#include "core/message_id.hpp"
+
+#include <algorithm>
+
+namespace herald::persistence {
+
+namespace {
+
+/// A DATETIME(6) column as "YYYY-MM-DD HH:MM:SS.ffffff": exact, so it can
+/// come back as a keyset cursor, and ordered like the column.
+std::string exact_time(const std::string& column) {
+  return "DATE_FORMAT(" + column + ", '%Y-%m-%d %H:%i:%s.%f')";
+}
+
+uint32_t to_u32(const std::optional<std::string>& text) {
+  return text ? static_cast<uint32_t>(std::stoul(*text)) : 0;
+}
+
+const std::string* client_name(const std::vector<owned_client>& clients,
+                               uint64_t id) {
+  for (const auto& c : clients)
+    if (c.id == id)
+      return &c.name;
+  return nullptr;
+}
+
+} // namespace
+
+caf::expected<std::optional<login_account>>
+find_login_account(mysql_connection& db, const std::string& name) {
+  auto rows = db.query("SELECT id, username, role, session_generation, "
+                       "status, password_hash FROM users WHERE username = ?",
+                       {name});
+  if (!rows)
+    return rows.error();
+  if (rows->empty())
+    return std::optional<login_account>{};
+  auto& row = rows->front();
+  login_account result;
+  result.user.id = std::stoull(*row[0]);
+  result.user.name = *row[1];
+  result.user.role = *row[2];
+  result.user.generation = to_u32(row[3]);
+  result.status = *row[4];
+  result.password_hash = row[5].value_or("");
+  return std::optional<login_account>{std::move(result)};
+}
+
+caf::expected<std::optional<portal_user>>
+find_active_user(mysql_connection& db, uint64_t id) {
+  auto rows = db.query("SELECT id, username, role, session_generation FROM "
+                       "users WHERE id = ? AND status = 'active'",
+                       {static_cast<int64_t>(id)});
+  if (!rows)
+    return rows.error();
+  if (rows->empty())
+    return std::optional<portal_user>{};
+  auto& row = rows->front();
+  portal_user result{std::stoull(*row[0]), *row[1], *row[2], to_u32(row[3])};
+  return std::optional<portal_user>{std::move(result)};
+}
+
+caf::expected<std::vector<owned_client>>
+owned_clients(mysql_connection& db, uint64_t user_id) {
+  auto rows = db.query("SELECT id, name FROM clients WHERE user_id = ? "
+                       "ORDER BY name",
+                       {static_cast<int64_t>(user_id)});
+  if (!rows)
+    return rows.error();
+  std::vector<owned_client> result;
+  for (auto& row : *rows)
+    result.push_back({std::stoull(*row[0]), std::move(*row[1])});
+  return result;
+}
+
+caf::expected<message_page>
+find_user_messages(mysql_connection& db,
+                   const std::vector<owned_client>& clients,
+                   const user_message_filter& filter) {
+  message_page result;
+  result.clients = clients;
+  std::vector<const owned_client*> searched;
+  for (const auto& c : clients)
+    if (filter.client_id == 0 || c.id == filter.client_id)
+      searched.push_back(&c);
+  if (searched.empty())
+    return result;
+  auto limit = std::min(filter.limit, max_page_rows);
+  // One more than the page: tells whether another page follows.
+  auto wanted = static_cast<int64_t>(limit) + 1;
+  std::string per_client = "SELECT id, client_id, sender_masked, status, "
+                           "attempts, "
+                           + exact_time("created_at") + " AS created, "
+                           + exact_time("updated_at")
+                           + " FROM messages WHERE client_id = ? AND status "
+                             "NOT IN ('accepting', 'rejected')";
+  std::vector<sql_param> per_client_params;
+  if (!filter.status.empty()) {
+    per_client += " AND status = ?";
+    per_client_params.emplace_back(filter.status);
+  }
+  if (!filter.sender_hash.empty()) {
+    per_client += " AND sender_hash = ?";
+    per_client_params.emplace_back(filter.sender_hash);
+  }
+  if (!filter.from.empty()) {
+    per_client += " AND created_at >= ?";
+    per_client_params.emplace_back(filter.from);
+  }
+  if (!filter.to.empty()) {
+    per_client += " AND created_at < ?";
+    per_client_params.emplace_back(filter.to);
+  }
+  if (!filter.after_created.empty()) {
+    per_client += " AND (created_at < ? OR (created_at = ? AND id < ?))";
+    per_client_params.emplace_back(filter.after_created);
+    per_client_params.emplace_back(filter.after_created);
+    per_client_params.emplace_back(filter.after_id);
+  }
+  per_client += " ORDER BY created_at DESC, id DESC LIMIT ?";
+  std::string sql;
+  std::vector<sql_param> params;
+  for (const auto* c : searched) {
+    sql += sql.empty() ? "(" : " UNION ALL (";
+    sql += per_client + ")";
+    params.emplace_back(static_cast<int64_t>(c->id));
+    params.insert(params.end(), per_client_params.begin(),
+                  per_client_params.end());
+    params.emplace_back(wanted);
+  }
+  sql += " ORDER BY created DESC, id DESC LIMIT ?";
+  params.emplace_back(wanted);
+  auto rows = db.query(sql, params);
+  if (!rows)
+    return rows.error();
+  for (auto& row : *rows) {
+    if (result.rows.size() == limit) {
+      result.more = true;
+      break;
+    }
+    message_row r;
+    r.id = message_id::text_of(*row[0]);
+    auto name = client_name(clients, std::stoull(*row[1]));
+    r.client = name != nullptr ? *name : std::string{};
+    r.sender_masked = row[2].value_or("");
+    r.status = row[3].value_or("");
+    r.attempts = to_u32(row[4]);
+    r.created_at = row[5].value_or("");
+    r.updated_at = row[6].value_or("");
+    result.rows.push_back(std::move(r));
+  }
+  return result;
+}
+
+caf::expected<std::optional<stored_detail>>
+find_user_message(mysql_connection& db,
+                  const std::vector<owned_client>& clients,
+                  const std::string& id) {
+  if (clients.empty())
+    return std::optional<stored_detail>{};
+  std::vector<sql_param> params{id};
+  for (const auto& c : clients)
+    params.emplace_back(static_cast<int64_t>(c.id));
+  auto rows = db.query(
+    "SELECT client_id, sender_masked, status, attempts, "
+      + exact_time("created_at") + ", " + exact_time("updated_at") + ", "
+      + exact_time("delivered_at") + ", " + exact_time("next_attempt_at")
+      + ", last_error, body_key_id, body_nonce, body_ciphertext FROM messages "
+        "WHERE id = ? AND client_id IN ("
+      + sql_repeat("?", clients.size())
+      + ") AND status NOT IN ('accepting', 'rejected')",
+    params);
+  if (!rows)
+    return rows.error();
+  if (rows->empty())
+    return std::optional<stored_detail>{};
+  auto& row = rows->front();
+  stored_detail result;
+  auto& m = result.detail.message;
+  m.id = message_id::text_of(id);
+  auto name = client_name(clients, std::stoull(*row[0]));
+  m.client = name != nullptr ? *name : std::string{};
+  m.sender_masked = row[1].value_or("");
+  m.status = row[2].value_or("");
+  m.attempts = to_u32(row[3]);
+  m.created_at = row[4].value_or("");
+  m.updated_at = row[5].value_or("");
+  result.detail.delivered_at = row[6].value_or("");
+  result.detail.next_attempt_at = row[7].value_or("");
+  result.detail.last_error = row[8].value_or("");
+  result.key_id = to_u32(row[9]);
+  result.nonce = row[10].value_or("");
+  result.ciphertext = row[11].value_or("");
+  auto attempts = db.query("SELECT attempt, " + exact_time("attempted_at")
+                             + ", outcome, http_status, error, latency_ms "
+                               "FROM delivery_attempts WHERE message_id = ? "
+                               "ORDER BY attempt",
+                           {id});
+  if (!attempts)
+    return attempts.error();
+  for (auto& a : *attempts)
+    result.detail.attempts.push_back({to_u32(a[0]), a[1].value_or(""),
+                                      a[2].value_or(""), to_u32(a[3]),
+                                      a[4].value_or(""), to_u32(a[5])});
+  return std::optional<stored_detail>{std::move(result)};
+}
+
+} // namespace herald::persistence

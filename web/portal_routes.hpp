@@ -1,0 +1,75 @@
+#pragma once
+
+#include "actors/actors.hpp"
+#include "actors/ingress.hpp"
+#include "net/router.hpp"
+#include "web/portal_session.hpp"
+
+#include <caf/expected.hpp>
+#include <caf/timespan.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace herald::web {
+
+/// Everything the portal's routes use, shared by all requests. The routes
+/// run inside the portal listener's ingress actor, one request at a time;
+/// blocking work goes to the portal workers.
+struct portal_context {
+  std::shared_ptr<const ingress_calls> calls;
+  /// Taken in turn.
+  std::vector<portal_actor> workers;
+  size_t next_worker = 0;
+  std::shared_ptr<const session_tokens> tokens;
+  /// Keys the sender search (the same HMAC the validator stores).
+  std::string pepper;
+  /// Debian's bootstrap.min.css, read at start.
+  std::string bootstrap_css;
+  /// How long a route waits for a worker (a login waits for a hash).
+  caf::timespan timeout = std::chrono::seconds{10};
+};
+
+/// Reads bootstrap.min.css from `bootstrap_dir` (libjs-bootstrap5).
+caf::expected<std::string> load_bootstrap_css(const std::string& bootstrap_dir);
+
+/// Adds the portal's pages: GET and POST /login, POST /logout, GET /,
+/// GET /messages (search, keyset pages), GET /messages.csv, GET
+/// /messages/{id}, and the stylesheets under /static/. Every page but the
+/// login and the stylesheets needs a session; every POST a CSRF token.
+void add_portal_routes(net::router& r, std::shared_ptr<portal_context> ctx);
+
+} // namespace herald::web
+
+namespace herald::web {
+
+/// A search of "My messages" as the query string gave it: the filter for
+/// the portal actor, the values to show in the form again, and the query
+/// without the page cursor (for the export link and the next page).
+struct message_search {
+  user_message_filter filter;
+  std::string sender;
+  std::string status;
+  std::string client;
+  std::string from;
+  std::string to;
+  std::string query;
+};
+
+/// Parses the query string of /messages: sender (E.164, matched exactly
+/// through its HMAC under `pepper`), status, client (an id), from and to
+/// (YYYY-MM-DD, UTC, both inclusive) and after (the cursor of a next-page
+/// link). Errors name the field; nothing is guessed.
+caf::expected<message_search> parse_search(std::string_view query,
+                                           const std::string& pepper);
+
+/// The cursor of a next-page link after `row`.
+std::string cursor_of(const message_row& row);
+
+/// One CSV line (RFC 4180) of `fields`, each quoted; a field that a
+/// spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
+/// leading apostrophe.
+std::string csv_line(const std::vector<std::string>& fields);
+
+} // namespace herald::web
