@@ -20,26 +20,6 @@ namespace herald {
 
 namespace {
 
-/// Runs `f` on the (re)opened connection in `slot`, dropping the
-/// connection when `f` fails so that the next call reconnects.
-template <class Connection, class Config, class F>
-auto with(std::optional<Connection>& slot, const Config& cfg, F f)
-  -> decltype(f(*slot)) {
-  if (auto err = persistence::ensure_connected(slot, cfg))
-    return err;
-  auto result = f(*slot);
-  if (!result)
-    slot.reset();
-  return result;
-}
-
-/// caf::error as caf::expected<bool>, for with().
-caf::expected<bool> done(caf::error err) {
-  if (err)
-    return err;
-  return true;
-}
-
 void audit(portal_state& st, const std::string& actor, const char* action,
            const std::string& target, bool ok, std::string detail) {
   audit_event x;
@@ -58,7 +38,7 @@ caf::expected<login_result> check_login(portal_state& st,
                                                         : req.username;
   auto shown = name.empty() ? std::string{"(invalid name)"} : name;
   auto from = "from " + req.remote_ip;
-  auto locked = with(st.redis, st.cfg.redis, [&](auto& redis) {
+  auto locked = persistence::with_connection(st.redis, st.cfg.redis, [&](auto& redis) {
     return persistence::lock_remaining_ms(redis, name, req.remote_ip);
   });
   if (!locked)
@@ -69,7 +49,7 @@ caf::expected<login_result> check_login(portal_state& st,
   }
   std::optional<persistence::login_account> account;
   if (!name.empty()) {
-    auto found = with(st.db, st.cfg.mysql, [&](auto& db) {
+    auto found = persistence::with_connection(st.db, st.cfg.mysql, [&](auto& db) {
       return persistence::find_login_account(db, name);
     });
     if (!found)
@@ -90,8 +70,8 @@ caf::expected<login_result> check_login(portal_state& st,
   bool matches = persistence::verify_password(
     req.password, usable ? account->password_hash : st.decoy_hash);
   if (usable && matches) {
-    auto cleared = with(st.redis, st.cfg.redis, [&](auto& redis) {
-      return done(persistence::clear_failures(redis, name));
+    auto cleared = persistence::with_connection(st.redis, st.cfg.redis, [&](auto& redis) {
+      return persistence::done(persistence::clear_failures(redis, name));
     });
     if (!cleared)
       return cleared.error();
@@ -101,7 +81,7 @@ caf::expected<login_result> check_login(portal_state& st,
   // Failures of unknown names lock the address only: counting them per
   // name would let anyone fill Redis with made-up accounts.
   auto counted = account ? name : std::string{};
-  auto outcome = with(st.redis, st.cfg.redis, [&](auto& redis) {
+  auto outcome = persistence::with_connection(st.redis, st.cfg.redis, [&](auto& redis) {
     return persistence::record_failure(redis, st.cfg.limits, counted,
                                        req.remote_ip);
   });
@@ -128,14 +108,14 @@ caf::expected<login_result> check_login(portal_state& st,
 
 caf::expected<portal_user> check_session(portal_state& st,
                                          const session_claims& claims) {
-  auto revoked = with(st.redis, st.cfg.redis, [&](auto& redis) {
+  auto revoked = persistence::with_connection(st.redis, st.cfg.redis, [&](auto& redis) {
     return persistence::session_revoked(redis, claims.token_id);
   });
   if (!revoked)
     return revoked.error();
   if (*revoked)
     return make_error(errc::unauthorized, "session revoked");
-  auto user = with(st.db, st.cfg.mysql, [&](auto& db) {
+  auto user = persistence::with_connection(st.db, st.cfg.mysql, [&](auto& db) {
     return persistence::find_active_user(db, claims.user_id);
   });
   if (!user)
@@ -147,7 +127,7 @@ caf::expected<portal_user> check_session(portal_state& st,
 
 caf::expected<std::vector<owned_client>> clients_of(portal_state& st,
                                                     uint64_t user_id) {
-  return with(st.db, st.cfg.mysql, [&](auto& db) {
+  return persistence::with_connection(st.db, st.cfg.mysql, [&](auto& db) {
     return persistence::owned_clients(db, user_id);
   });
 }
@@ -157,7 +137,7 @@ caf::expected<message_detail> detail_of(portal_state& st, uint64_t user_id,
   auto clients = clients_of(st, user_id);
   if (!clients)
     return clients.error();
-  auto found = with(st.db, st.cfg.mysql, [&](auto& db) {
+  auto found = persistence::with_connection(st.db, st.cfg.mysql, [&](auto& db) {
     return persistence::find_user_message(db, *clients, id);
   });
   if (!found)
@@ -220,8 +200,8 @@ portal_actor::behavior_type portal(portal_pointer self,
     },
     [&st, log_failure](logout_atom, const session_claims& claims,
                        const std::string& name) -> caf::result<bool> {
-      auto revoked = with(st.redis, st.cfg.redis, [&](auto& redis) {
-        return done(persistence::revoke_session(redis, claims.token_id,
+      auto revoked = persistence::with_connection(st.redis, st.cfg.redis, [&](auto& redis) {
+        return persistence::done(persistence::revoke_session(redis, claims.token_id,
                                                 claims.ends_at_ms));
       });
       if (!revoked) {
@@ -239,7 +219,7 @@ portal_actor::behavior_type portal(portal_pointer self,
         log_failure("list clients", clients.error());
         return clients.error();
       }
-      auto page = with(st.db, st.cfg.mysql, [&](auto& db) {
+      auto page = persistence::with_connection(st.db, st.cfg.mysql, [&](auto& db) {
         return persistence::find_user_messages(db, *clients, filter);
       });
       if (!page) {

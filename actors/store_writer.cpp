@@ -1,6 +1,5 @@
 #include "actors/store_writer.hpp"
 
-#include "core/errc.hpp"
 #include "persistence/message_queue.hpp"
 #include "persistence/message_store.hpp"
 #include "persistence/receiver_store.hpp"
@@ -12,31 +11,6 @@
 
 namespace herald {
 
-namespace {
-
-/// Runs `f` on the (re)opened connection in `slot`; drops the connection
-/// when `f` fails (other than for a missing record) so that the next call
-/// reconnects.
-template <class Connection, class Config, class F>
-auto with_connection(std::optional<Connection>& slot, const Config& cfg, F f)
-  -> decltype(f(*slot)) {
-  if (auto err = persistence::ensure_connected(slot, cfg))
-    return err;
-  auto result = f(*slot);
-  if (!result && !(result.error() == errc::not_found))
-    slot.reset();
-  return result;
-}
-
-/// Adapts functions returning caf::error to caf::expected<bool>.
-caf::expected<bool> done(caf::error err) {
-  if (err)
-    return err;
-  return true;
-}
-
-} // namespace
-
 store_writer_actor::behavior_type
 store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
              config::mysql_config cfg) {
@@ -45,7 +19,7 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
   return {
     [&st](write_atom, const std::vector<stored_message>& batch)
       -> caf::result<std::vector<submit_result>> {
-      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
+      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
         return persistence::insert_batch(db, batch);
       });
       if (!result)
@@ -54,8 +28,8 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
     },
     [&st](commit_atom, const std::vector<std::string>& ids)
       -> caf::result<bool> {
-      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
-        return done(persistence::mark_queued(db, ids));
+      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
+        return persistence::done(persistence::mark_queued(db, ids));
       });
       if (!result)
         return result.error();
@@ -63,8 +37,8 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
     },
     [&st](reject_atom, const std::vector<std::string>& ids)
       -> caf::result<bool> {
-      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
-        return done(persistence::mark_rejected(db, ids));
+      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
+        return persistence::done(persistence::mark_rejected(db, ids));
       });
       if (!result)
         return result.error();
@@ -72,7 +46,7 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
     },
     [&st](caf::get_atom, uint64_t client_id, const std::string& id)
       -> caf::result<message_status> {
-      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
+      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
         return persistence::find_message(db, client_id, id);
       });
       if (!result)
@@ -95,7 +69,7 @@ receiver_store_actor::behavior_type receiver_store(
   return {
     [&st](receive_atom, const std::vector<received_message>& batch)
       -> caf::result<std::vector<bool>> {
-      auto result = with_connection(st.db, st.cfg, [&](auto& db) {
+      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
         return persistence::store_received(db, batch);
       });
       if (!result)

@@ -1,20 +1,11 @@
 #include "web/form.hpp"
 
 #include "core/errc.hpp"
+#include "core/hex.hpp"
 
 namespace herald::web {
 
 namespace {
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 
 caf::expected<std::string> decode(std::string_view text) {
   std::string result;
@@ -24,8 +15,8 @@ caf::expected<std::string> decode(std::string_view text) {
     if (c == '+') {
       result += ' ';
     } else if (c == '%') {
-      int hi = i + 2 < text.size() ? hex_digit(text[i + 1]) : -1;
-      int lo = hi >= 0 ? hex_digit(text[i + 2]) : -1;
+      int hi = i + 2 < text.size() ? hex_value(text[i + 1]) : -1;
+      int lo = hi >= 0 ? hex_value(text[i + 2]) : -1;
       if (lo < 0)
         return make_error(errc::invalid_input, "malformed %-escape");
       result += static_cast<char>(hi * 16 + lo);

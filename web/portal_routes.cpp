@@ -300,16 +300,23 @@ std::string query_of(const net::http_request& req) {
   return q == std::string::npos ? std::string{} : req.target.substr(q + 1);
 }
 
+/// A search that does not parse: 400 for a signed-in user (the session is
+/// checked first, so no one learns anything without one).
+void refuse_search(const std::shared_ptr<portal_context>& ctx,
+                   const net::http_request& req, net::responder respond,
+                   const caf::error& why) {
+  with_session(ctx, req, std::move(respond),
+               [err = render(why)](const portal_user&, const verified_session&,
+                                   net::responder respond) {
+                 respond(error_page(400, "Bad search", err));
+               });
+}
+
 void list_messages(const std::shared_ptr<portal_context>& ctx,
                    const net::http_request& req, net::responder respond) {
   auto search = parse_search(query_of(req), ctx->pepper);
   if (!search)
-    return with_session(ctx, req, respond,
-                        [err = render(search.error())](
-                          const portal_user&, const verified_session&,
-                          net::responder respond) {
-                          respond(error_page(400, "Bad search", err));
-                        });
+    return refuse_search(ctx, req, std::move(respond), search.error());
   with_session(
     ctx, req, respond,
     [ctx, search = *search](const portal_user& user,
@@ -372,12 +379,7 @@ void export_messages(const std::shared_ptr<portal_context>& ctx,
                      const net::http_request& req, net::responder respond) {
   auto search = parse_search(query_of(req), ctx->pepper);
   if (!search)
-    return with_session(ctx, req, respond,
-                        [err = render(search.error())](
-                          const portal_user&, const verified_session&,
-                          net::responder respond) {
-                          respond(error_page(400, "Bad search", err));
-                        });
+    return refuse_search(ctx, req, std::move(respond), search.error());
   search->filter.limit = persistence::max_page_rows;
   with_session(
     ctx, req, respond,
