@@ -725,7 +725,13 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       spdlog::info("node '{}' ready", cfg.node.name);
       caf::anon_send(audit, node_event("node.start", cfg.node.name, detail));
       auto keep_alive = announce_ready(sys, health, cfg);
-      auto sig = wait_for_termination_signal();
+      auto sig = wait_for_termination_signal([&] {
+        spdlog::info("received SIGHUP: reloading clients, certificates, CRL "
+                     "and data keys now");
+        if (directory)
+          caf::anon_send(directory, reload_atom::value);
+        caf::anon_send(pki, reload_atom::value);
+      });
       spdlog::info("received signal {}; shutting down", sig);
       keep_alive.reset();
       notify_service_manager("STOPPING=1\nSTATUS=shutting down");

@@ -11,6 +11,7 @@ sigset_t termination_signals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -21,18 +22,22 @@ void block_termination_signals() {
   // never reaches sigwait, so restore the default first.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGHUP, SIG_DFL);
   auto set = termination_signals();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 }
 
-int wait_for_termination_signal() {
+int wait_for_termination_signal(const std::function<void()>& on_reload) {
   auto set = termination_signals();
-  int sig = 0;
-  while (sigwait(&set, &sig) != 0) {
-    // Interrupted; wait again.
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0)
+      continue; // Interrupted; wait again.
+    if (sig != SIGHUP)
+      return sig;
+    on_reload();
   }
-  return sig;
 }
 
 } // namespace herald::node

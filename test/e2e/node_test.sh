@@ -114,6 +114,10 @@ check "health names Redis as down" grep -q '"redis":{"status":"down"' <<<"$body"
 herald_start_redis "$tmp/redis" "$redis_port"
 check "health recovers when Redis is back" herald_wait_until 5 healthy
 
+kill -HUP "$node_pid"
+reloaded() { grep -q "received SIGHUP: reloading" "$tmp"/heraldd_*.log; }
+check "SIGHUP makes the node reload (systemctl reload)" herald_wait_until 5 reloaded
+check "... and it keeps serving" healthy
 check "SIGTERM stops the node with exit code 0" stop_node
 # Its audit actor wrote the start and the stop into heraldctl's chain.
 node_audit() {
