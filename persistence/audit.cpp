@@ -87,26 +87,19 @@ void fit(std::string& x, size_t max) {
 /// The ids of `events` that the chain holds already (a batch sent again).
 caf::expected<std::set<std::string>>
 stored_event_ids(mysql_connection& db, const std::vector<audit_event>& events) {
-  std::set<std::string> result;
   std::vector<sql_param> ids;
-  std::string marks;
-  for (const auto& event : events) {
-    if (event.id.empty())
-      continue;
-    marks += marks.empty() ? "?" : ", ?";
-    ids.emplace_back(event.id);
-  }
+  for (const auto& event : events)
+    if (!event.id.empty())
+      ids.emplace_back(event.id);
   if (ids.empty())
-    return result;
-  auto rows = db.query("SELECT event_id FROM audit_log WHERE event_id IN ("
-                         + marks + ")",
-                       ids);
-  if (!rows)
-    return rows.error();
-  for (const auto& row : *rows)
-    if (row[0])
-      result.insert(*row[0]);
-  return result;
+    return std::set<std::string>{};
+  auto stored = db.query_column("SELECT event_id FROM audit_log WHERE "
+                                "event_id IN ("
+                                  + sql_repeat("?", ids.size()) + ")",
+                                ids);
+  if (!stored)
+    return stored.error();
+  return std::set<std::string>{stored->begin(), stored->end()};
 }
 
 } // namespace

@@ -175,14 +175,7 @@ failed_ids(mysql_connection& db, int64_t since_ms, const std::string& client,
   params.emplace_back(after);
   params.emplace_back(sql_datetime(since_ms));
   params.emplace_back(static_cast<int64_t>(limit));
-  auto rows = db.query(sql, params);
-  if (!rows)
-    return rows.error();
-  std::vector<std::string> result;
-  result.reserve(rows->size());
-  for (auto& row : *rows)
-    result.push_back(std::move(*row[0]));
-  return result;
+  return db.query_column(sql, params);
 }
 
 caf::expected<std::vector<message_record>>

@@ -219,16 +219,9 @@ find_message(mysql_connection& db, uint64_t client_id, const std::string& id) {
 
 caf::expected<std::vector<std::string>>
 queued_ids(mysql_connection& db, const std::string& after, size_t limit) {
-  auto rows = db.query("SELECT id FROM messages WHERE status IN ('queued', "
-                       "'delivering') AND id > ? ORDER BY id LIMIT ?",
-                       {after, static_cast<int64_t>(limit)});
-  if (!rows)
-    return rows.error();
-  std::vector<std::string> result;
-  result.reserve(rows->size());
-  for (auto& row : *rows)
-    result.push_back(std::move(*row[0]));
-  return result;
+  return db.query_column("SELECT id FROM messages WHERE status IN ('queued', "
+                         "'delivering') AND id > ? ORDER BY id LIMIT ?",
+                         {after, static_cast<int64_t>(limit)});
 }
 
 caf::expected<double> oldest_pending_age(mysql_connection& db) {
@@ -250,18 +243,12 @@ caf::expected<double> oldest_pending_age(mysql_connection& db) {
 
 caf::expected<std::vector<std::string>>
 still_deliverable(mysql_connection& db, const std::vector<std::string>& ids) {
-  std::vector<std::string> result;
   if (ids.empty())
-    return result;
-  auto rows = db.query("SELECT id FROM messages WHERE status IN ('queued', "
-                       "'delivering') AND id IN ("
-                         + sql_repeat("?", ids.size()) + ")",
-                       {ids.begin(), ids.end()});
-  if (!rows)
-    return rows.error();
-  for (auto& row : *rows)
-    result.push_back(std::move(*row[0]));
-  return result;
+    return std::vector<std::string>{};
+  return db.query_column("SELECT id FROM messages WHERE status IN ('queued', "
+                         "'delivering') AND id IN ("
+                           + sql_repeat("?", ids.size()) + ")",
+                         {ids.begin(), ids.end()});
 }
 
 caf::expected<uint64_t> reject_stale_accepting(mysql_connection& db,

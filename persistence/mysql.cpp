@@ -364,6 +364,20 @@ mysql_connection::query_int(std::string_view sql) {
   return value;
 }
 
+caf::expected<std::vector<std::string>>
+mysql_connection::query_column(std::string_view sql,
+                               const std::vector<sql_param>& params) {
+  auto rows = query(sql, params);
+  if (!rows)
+    return rows.error();
+  std::vector<std::string> result;
+  result.reserve(rows->size());
+  for (auto& row : *rows)
+    if (row[0])
+      result.push_back(std::move(*row[0]));
+  return result;
+}
+
 caf::error mysql_connection::ping() {
   if (mysql_ping(db_) != 0)
     return last_error("ping failed");

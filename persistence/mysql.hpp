@@ -73,6 +73,11 @@ public:
   caf::expected<std::vector<sql_row>>
   query(std::string_view sql, const std::vector<sql_param>& params);
 
+  /// Like query(), but returns only the first column of each row (rows
+  /// where it is NULL are left out), e.g. a list of ids.
+  caf::expected<std::vector<std::string>>
+  query_column(std::string_view sql, const std::vector<sql_param>& params);
+
   /// Runs `f` inside a transaction: commits when it succeeds, rolls back
   /// when it returns an error, and runs it again (up to three times) when it
   /// lost a deadlock (errc::conflict).
