@@ -114,9 +114,11 @@ void router::dispatch(http_request req, responder respond) const {
     allowed.push_back(r.method);
   }
   if (allowed.empty()) {
-    instrument("unmatched", std::move(respond))(problem(
-      404, "not-found", "Not found",
-      "There is no resource at " + printable(path) + "."));
+    auto out = instrument("unmatched", std::move(respond));
+    if (not_found_)
+      return out(not_found_(req));
+    out(problem(404, "not-found", "Not found",
+                "There is no resource at " + printable(path) + "."));
     return;
   }
   std::string allow;

@@ -44,6 +44,12 @@ public:
     gate_ = std::move(gate);
   }
 
+  /// Answers unknown paths with `page` instead of problem+json (the
+  /// portal shows browsers an HTML page).
+  void set_not_found(std::function<http_response(const http_request&)> page) {
+    not_found_ = std::move(page);
+  }
+
   /// Routes `req`; suitable as the https_server's request_handler.
   void dispatch(http_request req, responder respond) const;
 
@@ -66,6 +72,7 @@ private:
   metrics* metrics_;
   std::function<std::optional<http_response>(const http_request&)>
     gate_;
+  std::function<http_response(const http_request&)> not_found_;
   std::vector<route> routes_;
 };
 

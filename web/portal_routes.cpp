@@ -3,13 +3,16 @@
 #include "actors/validator.hpp"
 #include "core/errc.hpp"
 #include "core/message_id.hpp"
+#include "core/json.hpp"
 #include "core/time.hpp"
+#include "net/problem.hpp"
 #include "persistence/crypto.hpp"
 #include "persistence/passwords.hpp"
 #include "persistence/portal_store.hpp"
 #include "web/form.hpp"
 
-#include <kainjow/mustache.hpp>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <ctime>
 #include <fstream>
@@ -21,172 +24,20 @@ namespace detail {
 
 // The pages' templates and stylesheet, embedded at build time from
 // web/templates/ and web/static/ (cmake/EmbedText.cmake).
-extern const std::string_view template_layout;
 extern const std::string_view template_login;
 extern const std::string_view template_messages;
 extern const std::string_view template_message;
-extern const std::string_view template_error;
 extern const std::string_view portal_css;
 
 } // namespace detail
 
 namespace {
 
-namespace mustache = kainjow::mustache;
-using headers = std::vector<std::pair<std::string, std::string>>;
-
-/// __Host-: the browser keeps it for this origin only, over HTTPS, Path=/.
-constexpr const char* session_cookie = "__Host-herald_session";
 /// The login form's CSRF token (no session exists yet): double submit.
 constexpr const char* login_cookie = "__Host-herald_login";
 
-/// No script at all; styles and images from the portal itself (Bootstrap
-/// draws some controls with data: SVGs); forms post to the portal only.
-constexpr const char* content_security_policy
-  = "default-src 'none'; style-src 'self'; img-src 'self' data:; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
 const std::vector<std::string> statuses{"queued", "delivering", "delivered",
                                         "failed"};
-
-headers page_headers() {
-  return {{"Content-Security-Policy", content_security_policy},
-          {"Referrer-Policy", "no-referrer"},
-          {"Cross-Origin-Opener-Policy", "same-origin"},
-          {"Cross-Origin-Resource-Policy", "same-origin"},
-          {"Permissions-Policy", "camera=(), microphone=(), geolocation=()"}};
-}
-
-std::string cookie(const char* name, const std::string& value,
-                   int64_t max_age) {
-  return std::string{name} + "=" + value
-         + "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age="
-         + std::to_string(max_age);
-}
-
-/// A page: `body` rendered inside the layout. Mustache escapes every
-/// {{value}}; the templates have no unescaped ones.
-net::http_response page(unsigned status, const std::string& title,
-                        std::string_view body, mustache::data data,
-                        headers extra = {}) {
-  mustache::mustache layout{std::string{detail::template_layout}};
-  std::string body_text{body};
-  data.set("title", title);
-  data.set("content", mustache::partial{[body_text] { return body_text; }});
-  auto all = page_headers();
-  all.insert(all.end(), extra.begin(), extra.end());
-  return {status, "text/html; charset=utf-8", layout.render(data),
-          std::move(all)};
-}
-
-mustache::data user_data(const portal_user& user, const std::string& csrf) {
-  mustache::data result;
-  result.set("name", user.name);
-  result.set("role", user.role);
-  result.set("csrf", csrf);
-  return result;
-}
-
-net::http_response error_page(unsigned status, const std::string& heading,
-                              const std::string& detail,
-                              mustache::data data = {}) {
-  data.set("heading", heading);
-  data.set("detail", detail);
-  return page(status, heading, detail::template_error, std::move(data));
-}
-
-net::http_response redirect(const std::string& location, headers extra = {}) {
-  auto resp = error_page(303, "See other", "Continue at " + location + ".");
-  resp.headers.emplace_back("Location", location);
-  resp.headers.insert(resp.headers.end(), extra.begin(), extra.end());
-  return resp;
-}
-
-/// To the login page; drops the session cookie the browser sent, if any.
-net::http_response to_login(bool drop_cookie) {
-  if (!drop_cookie)
-    return redirect("/login");
-  return redirect("/login", {{"Set-Cookie", cookie(session_cookie, "", 0)}});
-}
-
-net::http_response unavailable() {
-  auto resp = error_page(503, "Service unavailable",
-                         "The portal cannot answer right now; try again in "
-                         "a moment.");
-  resp.headers.emplace_back("Retry-After", "2");
-  return resp;
-}
-
-net::http_response not_found() {
-  return error_page(404, "Not found", "There is no such message.");
-}
-
-int64_t now_s() {
-  return unix_now_ms() / 1000;
-}
-
-const portal_actor& next_worker(portal_context& ctx) {
-  return ctx.workers[ctx.next_worker++ % ctx.workers.size()];
-}
-
-std::string session_token_of(const net::http_request& req) {
-  auto header = req.header("cookie");
-  return header != nullptr ? cookie_value(*header, session_cookie)
-                           : std::string{};
-}
-
-/// The address without its port ("[::1]:443" or "1.2.3.4:443").
-std::string ip_of(const std::string& remote) {
-  auto colon = remote.rfind(':');
-  auto ip = colon == std::string::npos ? remote : remote.substr(0, colon);
-  if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']')
-    ip = ip.substr(1, ip.size() - 2);
-  return ip;
-}
-
-/// Runs `f(user, session, respond)` for a request with a valid session:
-/// the token verifies and the portal actor confirms it was not revoked and
-/// its user is unchanged. Without one: to the login page. A token in its
-/// second half gets a fresh one with the answer (sliding refresh).
-template <class F>
-void with_session(const std::shared_ptr<portal_context>& ctx,
-                  const net::http_request& req, net::responder respond, F f) {
-  auto token = session_token_of(req);
-  auto now = now_s();
-  auto session = ctx->tokens->verify(token, now);
-  if (!session)
-    return respond(to_login(!token.empty()));
-  ctx->calls->ask(
-    next_worker(*ctx), ctx->timeout,
-    [ctx, session = *session, now, respond, f](portal_user& user) {
-      net::responder out = respond;
-      if (ctx->tokens->needs_refresh(session, now))
-        if (auto fresh = ctx->tokens->refresh(session, now))
-          out = [respond, set = cookie(session_cookie, *fresh,
-                                       ctx->tokens->ttl_seconds())](
-                  net::http_response resp) {
-            resp.headers.emplace_back("Set-Cookie", set);
-            respond(std::move(resp));
-          };
-      f(user, session, std::move(out));
-    },
-    [respond](caf::error& err) {
-      respond(err == errc::unauthorized ? to_login(true) : unavailable());
-    },
-    session_atom::value, session->claims);
-}
-
-std::string form_field(const std::map<std::string, std::string>& form,
-                       const char* name) {
-  auto i = form.find(name);
-  return i == form.end() ? std::string{} : i->second;
-}
-
-bool is_form(const net::http_request& req) {
-  auto type = req.header("content-type");
-  return type != nullptr
-         && type->rfind("application/x-www-form-urlencoded", 0) == 0;
-}
 
 net::http_response login_page(unsigned status, const std::string& nonce,
                               const std::string& username,
@@ -223,9 +74,7 @@ void login(const std::shared_ptr<portal_context>& ctx,
   auto nonce = login_nonce(req);
   if (!nonce)
     return respond(unavailable());
-  auto form = is_form(req) ? parse_form(req.body)
-                           : caf::expected<std::map<std::string, std::string>>{
-                             make_error(errc::invalid_input, "not a form")};
+  auto form = read_form(req);
   if (!form)
     return respond(login_page(400, *nonce, {}, "The form could not be read."));
   auto header = req.header("cookie");
@@ -273,9 +122,7 @@ void login(const std::shared_ptr<portal_context>& ctx,
 
 void logout(const std::shared_ptr<portal_context>& ctx,
             const net::http_request& req, net::responder respond) {
-  auto form = is_form(req) ? parse_form(req.body)
-                           : caf::expected<std::map<std::string, std::string>>{
-                             make_error(errc::invalid_input, "not a form")};
+  auto form = read_form(req);
   if (!form)
     return respond(error_page(400, "Bad request", "The form could not be read."));
   auto csrf = form_field(*form, "csrf");
@@ -295,9 +142,91 @@ void logout(const std::shared_ptr<portal_context>& ctx,
                });
 }
 
-std::string query_of(const net::http_request& req) {
-  auto q = req.target.find('?');
-  return q == std::string::npos ? std::string{} : req.target.substr(q + 1);
+/// POST /admin/api/v1/sessions: the JSON API's login. The same check,
+/// lockout and audit as the form; the token goes back in the body, for an
+/// Authorization: Bearer header (the API reads no cookies).
+void api_login(const std::shared_ptr<portal_context>& ctx,
+               const net::http_request& req, net::responder respond) {
+  rapidjson::Document doc;
+  auto type = req.header("content-type");
+  if (type == nullptr || type->rfind("application/json", 0) != 0)
+    return respond(net::problem(415, "unsupported-media-type",
+                                "Unsupported media type",
+                                "Send the login as application/json."));
+  if (auto why = json::parse(req.body, doc); !why.empty())
+    return respond(net::problem(400, "malformed-json", "Malformed JSON", why));
+  auto text = [&doc](const char* name) {
+    return doc.IsObject() && doc.HasMember(name) && doc[name].IsString()
+             ? std::string{doc[name].GetString(),
+                           doc[name].GetStringLength()}
+             : std::string{};
+  };
+  login_request attempt{text("username"), text("password"),
+                        ip_of(req.remote_address)};
+  if (attempt.username.empty() || attempt.username.size() > 64
+      || attempt.password.empty()
+      || attempt.password.size() > persistence::max_password_bytes)
+    return respond(net::problem(
+      422, "invalid-login", "Invalid login",
+      "Send {\"username\": ..., \"password\": ...}, both non-empty strings.",
+      {{"username", "1 to 64 characters"},
+       {"password", "1 to " + std::to_string(persistence::max_password_bytes)
+                      + " bytes"}}));
+  ctx->calls->ask(
+    next_worker(*ctx), ctx->timeout,
+    [ctx, respond](login_result& result) {
+      if (result.outcome == "locked") {
+        auto resp = net::problem(429, "login-locked", "Too many failed logins",
+                                 "Try again in "
+                                   + std::to_string(result.retry_after_s)
+                                   + " s.");
+        resp.headers.emplace_back("Retry-After",
+                                  std::to_string(result.retry_after_s));
+        return respond(std::move(resp));
+      }
+      if (result.outcome != "ok")
+        return respond(net::problem(401, "login-refused", "Login refused",
+                                    "Wrong user name or password."));
+      auto now = now_s();
+      auto token = ctx->tokens->issue(result.user, now);
+      if (!token)
+        return respond(api_unavailable());
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> w{buf};
+      w.StartObject();
+      w.Key("token");
+      w.String(token->c_str());
+      w.Key("expires_at");
+      w.Int64(now + ctx->tokens->ttl_seconds());
+      w.Key("user");
+      w.String(result.user.name.c_str());
+      w.Key("role");
+      w.String(result.user.role.c_str());
+      w.EndObject();
+      respond({201, "application/json", buf.GetString(),
+               {{"Cache-Control", "no-store"}}});
+    },
+    [respond](caf::error&) { respond(api_unavailable()); }, login_atom::value,
+    std::move(attempt));
+}
+
+/// DELETE /admin/api/v1/sessions/current: revokes the bearer's session
+/// (on every portal node) and audits the logout.
+void api_logout(const std::shared_ptr<portal_context>& ctx,
+                const net::http_request& req, net::responder respond) {
+  check_session(
+    ctx, bearer_token_of(req), respond,
+    [ctx](const portal_user& user, const verified_session& session,
+          net::responder respond) {
+      ctx->calls->ask(
+        next_worker(*ctx), ctx->timeout,
+        [respond](bool) { respond({204, "", "", {}}); },
+        [respond](caf::error&) { respond(api_unavailable()); },
+        logout_atom::value, session.claims, user.name);
+    },
+    [respond](unsigned status) {
+      respond(status == 401 ? api_unauthorized() : api_unavailable());
+    });
 }
 
 /// A search that does not parse: 400 for a signed-in user (the session is
@@ -419,7 +348,7 @@ void show_message(const std::shared_ptr<portal_context>& ctx,
     [ctx, id](const portal_user& user, const verified_session& session,
               net::responder respond) {
       if (!id)
-        return respond(not_found());
+        return respond(not_found("message"));
       auto csrf = ctx->tokens->csrf_token(session.claims.token_id);
       ctx->calls->ask(
         next_worker(*ctx), ctx->timeout,
@@ -460,7 +389,7 @@ void show_message(const std::shared_ptr<portal_context>& ctx,
                        std::move(data)));
         },
         [respond](caf::error& err) {
-          respond(err == errc::not_found ? not_found() : unavailable());
+          respond(err == errc::not_found ? not_found("message") : unavailable());
         },
         caf::get_atom::value, user.id, id->raw());
     });
@@ -654,6 +583,22 @@ void add_portal_routes(net::router& r, std::shared_ptr<portal_context> ctx) {
               net::responder respond) {
           show_message(ctx, req, params, std::move(respond));
         });
+  r.add("POST", "/admin/api/v1/sessions",
+        [ctx](const net::http_request& req, const net::route_params&,
+              net::responder respond) {
+          api_login(ctx, req, std::move(respond));
+        });
+  r.add("DELETE", "/admin/api/v1/sessions/current",
+        [ctx](const net::http_request& req, const net::route_params&,
+              net::responder respond) {
+          api_logout(ctx, req, std::move(respond));
+        });
+  r.set_not_found([](const net::http_request& req) {
+    if (req.path().rfind("/admin/api/", 0) == 0)
+      return net::problem(404, "not-found", "Not found",
+                          "There is no such resource in the admin API.");
+    return not_found();
+  });
   r.add("GET", "/static/bootstrap.min.css",
         [ctx](const net::http_request&, const net::route_params&,
               net::responder respond) {

@@ -1,35 +1,16 @@
 #pragma once
 
 #include "actors/actors.hpp"
-#include "actors/ingress.hpp"
 #include "net/router.hpp"
-#include "web/portal_session.hpp"
+#include "web/portal_pages.hpp"
 
 #include <caf/expected.hpp>
-#include <caf/timespan.hpp>
 
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace herald::web {
-
-/// Everything the portal's routes use, shared by all requests. The routes
-/// run inside the portal listener's ingress actor, one request at a time;
-/// blocking work goes to the portal workers.
-struct portal_context {
-  std::shared_ptr<const ingress_calls> calls;
-  /// Taken in turn.
-  std::vector<portal_actor> workers;
-  size_t next_worker = 0;
-  std::shared_ptr<const session_tokens> tokens;
-  /// Keys the sender search (the same HMAC the validator stores).
-  std::string pepper;
-  /// Debian's bootstrap.min.css, read at start.
-  std::string bootstrap_css;
-  /// How long a route waits for a worker (a login waits for a hash).
-  caf::timespan timeout = std::chrono::seconds{10};
-};
 
 /// Reads bootstrap.min.css from `bootstrap_dir` (libjs-bootstrap5).
 caf::expected<std::string> load_bootstrap_css(const std::string& bootstrap_dir);

@@ -95,7 +95,7 @@ check "POST /logout without a session goes to the login page" \
 page=$(web anon "$portal/login")
 check "the login page is served" grep -q 'name="password"' <<<"$page"
 check "... with a strict Content-Security-Policy" \
-  grep -qi "^content-security-policy: default-src 'none'; style-src 'self'" "$tmp/headers"
+  grep -qi "^content-security-policy: default-src 'none'; script-src 'self'; style-src 'self'" "$tmp/headers"
 check "... and no script at all" test "$(grep -ci '<script' <<<"$page")" = 0
 check "... and Referrer-Policy no-referrer" grep -qi '^referrer-policy: no-referrer' "$tmp/headers"
 check "Bootstrap is served by the node (Debian's libjs-bootstrap5)" \
