@@ -180,6 +180,40 @@ sed -i 's/\(__Host-herald_session	.*\).$/\1!/' "$tmp/alice-copy"
 check "a tampered cookie goes to the login page" \
   redirects_to_login alice-copy "$portal/messages"
 
+# -- the admin API's sessions -------------------------------------------------------
+
+api="$portal/admin/api/v1"
+# api_login USER PASSWORD: the HTTP status; the body in $tmp/api.json.
+api_login() {
+  curl -s --max-time 10 --cacert "$pki/ca.crt" -o "$tmp/api.json" \
+    -w '%{http_code}' -H 'Content-Type: application/json' \
+    -d "{\"username\":\"$1\",\"password\":\"$2\"}" "$api/sessions"
+}
+# api_logout TOKEN: the HTTP status of DELETE .../sessions/current.
+api_logout() {
+  curl -s --max-time 10 --cacert "$pki/ca.crt" -o "$tmp/api.json" \
+    -w '%{http_code}' -X DELETE -H "Authorization: Bearer $1" \
+    "$api/sessions/current"
+}
+check "an API login with a wrong password is refused (401)" \
+  test "$(api_login bob not-the-password)" = 401
+check "... as problem+json login-refused" \
+  grep -q 'urn:herald:problem:login-refused' "$tmp/api.json"
+check "an API login gives a bearer token (201)" \
+  test "$(api_login bob "$(cat "$tmp/bob2.pw")")" = 201
+token=$(sed -n 's/.*"token":"\([^"]*\)".*/\1/p' "$tmp/api.json")
+check "... with bob's role" grep -q '"role":"user"' "$tmp/api.json"
+check "the token ends its session (204)" test "$(api_logout "$token")" = 204
+check "... and is refused afterwards (401)" test "$(api_logout "$token")" = 401
+check "... as problem+json unauthorized" \
+  grep -q 'urn:herald:problem:unauthorized' "$tmp/api.json"
+check "an unknown admin API path is a 404..." \
+  test "$(code_of bob "$api/nothing-here")" = 404
+check "... as problem+json" \
+  grep -qi '^content-type: application/problem+json' "$tmp/headers"
+check "an unknown page is a 404..." test "$(code_of bob "$portal/nothing-here")" = 404
+check "... as an HTML page" grep -qi '^content-type: text/html' "$tmp/headers"
+
 # -- lockout -------------------------------------------------------------------------
 
 for i in 1 2 3 4; do
@@ -191,7 +225,9 @@ check "... with Retry-After" grep -qi '^retry-after: [0-9]' "$tmp/headers"
 check "... and the right password no longer helps" \
   test "$(login carol alice "$(cat "$tmp/alice.pw")")" = 429
 check "... the lockout is audited" audited login.lockout alice ok
-for i in $(seq 1 13); do
+# Failures from this address so far: alice's wrong password, the API login
+# with a wrong one and the 5 above; 12 more and the next is the 20th.
+for i in $(seq 1 12); do
   login dave "nobody$i" "wrong-password-$i" >/dev/null
 done
 check "the 20th failure from one address locks the address" \
