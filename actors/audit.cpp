@@ -1,4 +1,5 @@
 #include "actors/audit.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/message_id.hpp"
@@ -256,7 +257,7 @@ audit(audit_actor::stateful_pointer<audit_state> self, audit_config cfg,
     }
     self->quit(msg.reason);
   });
-  return {
+  return instrumented(self,
     [self](audit_event& x) {
       auto& st = self->state;
       metrics::sample_mailbox(st.stats, self);
@@ -329,8 +330,8 @@ audit(audit_actor::stateful_pointer<audit_state> self, audit_config cfg,
       // A flush that is on its way finds less or nothing to do.
       schedule_flush(self);
       return left;
-    },
-  };
+    }
+  );
 }
 
 audit_actor spawn_audit(caf::actor_system& sys, audit_config cfg,

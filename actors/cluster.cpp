@@ -1,4 +1,5 @@
 #include "actors/cluster.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/metrics.hpp"
@@ -451,7 +452,7 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
     self->quit(msg.reason);
   });
   count_members(self);
-  return {
+  return instrumented(self,
     [self](caf::join_atom,
            member_info& info) -> caf::result<std::vector<member_info>> {
       auto& st = self->state;
@@ -491,8 +492,8 @@ cluster(cluster_actor::stateful_pointer<cluster_state> self,
         return;
       st.changes_seen = count;
       apply_change(self, "broadcast");
-    },
-  };
+    }
+  );
 }
 
 cluster_actor spawn_cluster(caf::actor_system& sys, cluster_node_config cfg,

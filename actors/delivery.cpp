@@ -1,4 +1,5 @@
 #include "actors/delivery.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/message_id.hpp"
@@ -465,6 +466,7 @@ step_outcome step(delivery_ptr self) {
   auto taken = io.take(batch, wait);
   if (!taken) {
     spdlog::warn("delivery: cannot take work: {}", render(taken.error()));
+    record_failure(self, "cannot take work: " + render(taken.error()));
     return step_outcome::failed;
   }
   st.last_taken = taken->size();
@@ -482,6 +484,7 @@ step_outcome step(delivery_ptr self) {
     // Try again in a second; the schedule keeps them meanwhile.
     spdlog::warn("delivery: cannot load messages: {}",
                  render(waiting.error()));
+    record_failure(self, "cannot load messages: " + render(waiting.error()));
     st.carried.clear();
     std::vector<std::pair<std::string, int64_t>> retries;
     for (auto& text : ids)
@@ -508,6 +511,7 @@ step_outcome step(delivery_ptr self) {
     // rather than forget the message (the receiver drops the duplicate).
     spdlog::error("delivery: cannot record {} attempts: {}",
                   plan.records.size(), render(err));
+    record_failure(self, "cannot record attempts: " + render(err));
     for (auto& text : plan.finished)
       plan.retries.emplace_back(std::move(text), soon);
     plan.finished.clear();
@@ -516,6 +520,7 @@ step_outcome step(delivery_ptr self) {
     // The ids stay in this node's processing list; a restart or the
     // reaper returns them.
     spdlog::error("delivery: redis: {}", render(err));
+    record_failure(self, "redis: " + render(err));
     return step_outcome::failed;
   }
   send_retries(self, std::move(plan.retries));
@@ -587,7 +592,7 @@ delivery(delivery_actor::stateful_pointer<delivery_state> self,
     self->quit(msg.reason);
   });
   step_now(self);
-  return {
+  return instrumented(self,
     [self](work&) -> uint64_t {
       // The ids are in pending: the next step takes them (or another
       // worker or node did).
@@ -601,8 +606,8 @@ delivery(delivery_actor::stateful_pointer<delivery_state> self,
     [self](poll_atom, uint64_t id) {
       if (id == self->state.poll_id)
         run_step(self);
-    },
-  };
+    }
+  );
 }
 
 caf::expected<delivery_actor>

@@ -1,4 +1,5 @@
 #include "actors/dependency_probe.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 
@@ -38,7 +39,7 @@ dependency_probe_actor::behavior_type dependency_probe(
   dependency_probe_actor::stateful_pointer<dependency_probe_state> self,
   dependency_probe_config cfg) {
   self->state.cfg = std::move(cfg);
-  return {
+  return instrumented(self,
     [self](probe_atom) {
       auto& st = self->state;
       health_report report;
@@ -68,8 +69,8 @@ dependency_probe_actor::behavior_type dependency_probe(
       }));
       report.checked_at = caf::make_timestamp();
       return report;
-    },
-  };
+    }
+  );
 }
 
 dependency_probe_actor spawn_dependency_probe(caf::actor_system& sys,

@@ -1,4 +1,5 @@
 #include "actors/health.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/metrics.hpp"
@@ -57,7 +58,7 @@ health(health_actor::stateful_pointer<health_state> self,
     publish(st);
     self->delayed_send(self, st.cfg.interval, tick_atom::value);
   };
-  return {
+  return instrumented(self,
     [self](caf::get_atom) { return self->state.report; },
     [self, update](tick_atom) {
       auto& st = self->state;
@@ -77,8 +78,8 @@ health(health_actor::stateful_pointer<health_state> self,
           down.checked_at = caf::make_timestamp();
           update(std::move(down));
         });
-    },
-  };
+    }
+  );
 }
 
 health_actor spawn_health(caf::actor_system& sys, dependency_probe_actor probe,

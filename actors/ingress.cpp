@@ -1,4 +1,5 @@
 #include "actors/ingress.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/metrics.hpp"
 #include "net/problem.hpp"
@@ -78,7 +79,7 @@ ingress_actor::behavior_type ingress(ingress_pointer self, ingress_config cfg,
       self->state.server->stop();
   });
   self->delayed_send(self, check_every, tick_atom::value);
-  return {
+  return instrumented(self,
     [self](listen_atom) -> caf::result<uint16_t> {
       auto& st = self->state;
       if (st.server)
@@ -126,8 +127,8 @@ ingress_actor::behavior_type ingress(ingress_pointer self, ingress_config cfg,
     [self, check_every](tick_atom) {
       check_deadlines(self);
       self->delayed_send(self, check_every, tick_atom::value);
-    },
-  };
+    }
+  );
 }
 
 ingress_actor spawn_ingress(caf::actor_system& sys, ingress_config cfg,

@@ -1,4 +1,5 @@
 #include "actors/pki_monitor.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "actors/audit.hpp"
 #include "core/errc.hpp"
@@ -198,7 +199,7 @@ pki_monitor(pki_monitor_actor::stateful_pointer<pki_monitor_state> self,
   if (st.files.keys)
     note_keys(st, false);
   self->send(self, tick_atom::value);
-  return {
+  return instrumented(self,
     [self](tick_atom) {
       auto& st = self->state;
       auto now = static_cast<int64_t>(std::time(nullptr));
@@ -212,8 +213,8 @@ pki_monitor(pki_monitor_actor::stateful_pointer<pki_monitor_state> self,
     [self](reload_atom) {
       return check_files(self->state,
                          static_cast<int64_t>(std::time(nullptr)));
-    },
-  };
+    }
+  );
 }
 
 pki_monitor_actor spawn_pki_monitor(caf::actor_system& sys,

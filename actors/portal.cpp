@@ -1,4 +1,5 @@
 #include "actors/portal.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/logging.hpp"
@@ -176,7 +177,7 @@ portal_actor::behavior_type portal(portal_pointer self,
   auto log_failure = [](const char* what, const caf::error& err) {
     spdlog::warn("portal failed to {}: {}", what, render(err));
   };
-  return {
+  return instrumented(self,
     [&st, log_failure](login_atom,
                        login_request& req) -> caf::result<login_result> {
       auto result = check_login(st, req);
@@ -237,8 +238,8 @@ portal_actor::behavior_type portal(portal_pointer self,
         return detail.error();
       }
       return std::move(*detail);
-    },
-  };
+    }
+  );
 }
 
 portal_actor spawn_portal(caf::actor_system& sys, portal_worker_config cfg) {

@@ -1,4 +1,5 @@
 #include "actors/queue.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "persistence/message_queue.hpp"
@@ -18,7 +19,7 @@ work_queue(work_queue_actor::stateful_pointer<queue_state> self,
   self->state.cfg = std::move(cfg);
   self->set_down_handler(
     [self](caf::down_msg& msg) { self->state.delivery.remove(msg.source); });
-  return {
+  return instrumented(self,
     [self](enqueue_atom,
            std::vector<std::string>& ids) -> caf::result<int64_t> {
       auto& st = self->state;
@@ -40,8 +41,8 @@ work_queue(work_queue_actor::stateful_pointer<queue_state> self,
     [self](caf::join_atom, delivery_actor& worker) {
       if (self->state.delivery.add(worker))
         self->monitor(worker);
-    },
-  };
+    }
+  );
 }
 
 work_queue_actor spawn_work_queue(caf::actor_system& sys,

@@ -1,4 +1,5 @@
 #include "actors/receiver.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/metrics.hpp"
@@ -38,6 +39,7 @@ void fail(self_ptr self, const batch_ptr& batch, size_t w,
           const caf::error& err) {
   spdlog::warn("receiver: refusing a batch of {}: {}", batch->size(),
                render(err));
+  record_failure(self, "refused a batch: " + render(err));
   finish(self, batch, w, nullptr, err);
 }
 
@@ -99,7 +101,7 @@ receiver(receiver_actor::stateful_pointer<receiver_state> self,
   st.waiting = receiver_queue{st.writers.size(), cfg.batch_size,
                               cfg.max_pending};
   st.stats = stats;
-  return {
+  return instrumented(self,
     [self](receive_atom,
            received_message& msg) -> caf::typed_response_promise<bool> {
       metrics::sample_mailbox(self->state.stats, self);
@@ -109,8 +111,8 @@ receiver(receiver_actor::stateful_pointer<receiver_state> self,
     [self](flush_atom) {
       self->state.flush_scheduled = false;
       drain(self);
-    },
-  };
+    }
+  );
 }
 
 receiver_actor spawn_receiver(caf::actor_system& sys,

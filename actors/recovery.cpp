@@ -1,4 +1,5 @@
 #include "actors/recovery.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "actors/audit.hpp"
 #include "core/errc.hpp"
@@ -135,7 +136,7 @@ recovery(recovery_actor::stateful_pointer<recovery_state> self,
   self->state.cfg = std::move(cfg);
   self->state.stats = stats;
   self->send(self, tick_atom::value);
-  return {
+  return instrumented(self,
     [self](tick_atom) {
       sweep_logged(self->state);
       self->delayed_send(self, self->state.cfg.recovery.interval,
@@ -146,8 +147,8 @@ recovery(recovery_actor::stateful_pointer<recovery_state> self,
       if (!report)
         return report.error();
       return *report;
-    },
-  };
+    }
+  );
 }
 
 recovery_actor spawn_recovery(caf::actor_system& sys, maintenance_config cfg,
@@ -237,14 +238,14 @@ client_directory_actor::behavior_type client_directory(
   self->state.registry = registry;
   self->state.audit = std::move(audit);
   self->send(self, tick_atom::value);
-  return {
+  return instrumented(self,
     [self](tick_atom) {
       reload_clients(self->state);
       self->delayed_send(self, self->state.cfg.recovery.clients_refresh,
                          tick_atom::value);
     },
-    [self](reload_atom) { return reload_clients(self->state); },
-  };
+    [self](reload_atom) { return reload_clients(self->state); }
+  );
 }
 
 client_directory_actor spawn_client_directory(caf::actor_system& sys,

@@ -1,4 +1,5 @@
 #include "actors/retry_timer.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/metrics.hpp"
@@ -47,7 +48,7 @@ schedule_actor::behavior_type
 schedule(schedule_actor::stateful_pointer<schedule_state> self,
          schedule_config cfg) {
   self->state.cfg = std::move(cfg);
-  return {
+  return instrumented(self,
     [self](schedule_retry& x) -> caf::result<caf::ok_atom> {
       auto& st = self->state;
       auto done = with_redis(st, [&](auto& redis) -> caf::expected<bool> {
@@ -101,8 +102,8 @@ schedule(schedule_actor::stateful_pointer<schedule_state> self,
       if (!size)
         return size.error();
       return *size;
-    },
-  };
+    }
+  );
 }
 
 schedule_actor spawn_schedule(caf::actor_system& sys, schedule_config cfg) {
@@ -244,7 +245,7 @@ retry_timer(retry_timer_actor::stateful_pointer<retry_timer_state> self,
   self->set_down_handler(
     [self](caf::down_msg& msg) { self->state.delivery.remove(msg.source); });
   self->send(self, tick_atom::value);
-  return {
+  return instrumented(self,
     [self](schedule_retry& x) -> caf::result<caf::ok_atom> {
       auto rp = self->make_response_promise<caf::ok_atom>();
       auto due = x.due_ms;
@@ -285,8 +286,8 @@ retry_timer(retry_timer_actor::stateful_pointer<retry_timer_state> self,
       promote(self);
       page(self);
       self->delayed_send(self, st.cfg.tick_interval, tick_atom::value);
-    },
-  };
+    }
+  );
 }
 
 retry_timer_actor spawn_retry_timer(caf::actor_system& sys,

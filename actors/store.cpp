@@ -1,4 +1,5 @@
 #include "actors/store.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/message_id.hpp"
@@ -50,6 +51,7 @@ void reject_and_fail(self_ptr self, const batch_ptr& batch, size_t w,
                      std::vector<std::string> ids, const caf::error& err) {
   spdlog::warn("store: refusing a batch of {}: {}", batch->size(),
                render(err));
+  record_failure(self, "refused a batch: " + render(err));
   auto fail = [self, batch, w, err] { finish(self, batch, w, nullptr, err); };
   self
     ->request(self->state.writers[w], self->state.step_timeout,
@@ -155,7 +157,7 @@ store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
                            cfg.max_pending};
   st.queue = std::move(queue);
   st.stats = stats;
-  return {
+  return instrumented(self,
     [self](submit_atom, stored_message& msg)
       -> caf::typed_response_promise<submit_result> {
       metrics::sample_mailbox(self->state.stats, self);
@@ -165,8 +167,8 @@ store(store_actor::stateful_pointer<store_state> self, config::store_config cfg,
     [self](flush_atom) {
       self->state.flush_scheduled = false;
       drain(self);
-    },
-  };
+    }
+  );
 }
 
 store_actor spawn_store(caf::actor_system& sys, config::store_config cfg,

@@ -1,4 +1,5 @@
 #include "actors/store_writer.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "persistence/message_queue.hpp"
 #include "persistence/message_store.hpp"
@@ -16,7 +17,7 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
              config::mysql_config cfg) {
   self->state.cfg = std::move(cfg);
   auto& st = self->state;
-  return {
+  return instrumented(self,
     [&st](write_atom, const std::vector<stored_message>& batch)
       -> caf::result<std::vector<submit_result>> {
       auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
@@ -52,8 +53,8 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
       if (!result)
         return result.error();
       return std::move(*result);
-    },
-  };
+    }
+  );
 }
 
 store_writer_actor spawn_store_writer(caf::actor_system& sys,
@@ -66,7 +67,7 @@ receiver_store_actor::behavior_type receiver_store(
   config::mysql_config cfg) {
   self->state.cfg = std::move(cfg);
   auto& st = self->state;
-  return {
+  return instrumented(self,
     [&st](receive_atom, const std::vector<received_message>& batch)
       -> caf::result<std::vector<bool>> {
       auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
@@ -75,8 +76,8 @@ receiver_store_actor::behavior_type receiver_store(
       if (!result)
         return result.error();
       return std::move(*result);
-    },
-  };
+    }
+  );
 }
 
 receiver_store_actor spawn_receiver_store(caf::actor_system& sys,

@@ -1,4 +1,5 @@
 #include "actors/validator.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/json.hpp"
@@ -380,7 +381,7 @@ validator_actor::behavior_type
 validator(validator_actor::stateful_pointer<validator_state> self,
           validator_config cfg) {
   self->state.cfg = std::move(cfg);
-  return {
+  return instrumented(self,
     [self](submit_atom, uint64_t client_id,
            const http_request& req) -> caf::result<http_response> {
       const auto& cfg = self->state.cfg;
@@ -448,8 +449,8 @@ validator(validator_actor::stateful_pointer<validator_state> self,
             rp.deliver(std::move(resp));
           });
       return rp;
-    },
-  };
+    }
+  );
 }
 
 validator_actor spawn_validator(caf::actor_system& sys, validator_config cfg) {
