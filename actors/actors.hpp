@@ -4,6 +4,7 @@
 // connect; each alias has one sentence and a comment per handler.
 
 #include "actors/atoms.hpp"
+#include "core/inspection.hpp"
 #include "core/messages.hpp"
 
 #include <caf/replies_to.hpp>
@@ -256,5 +257,24 @@ using portal_actor = caf::typed_actor<
   // errc::not_found when it is no message of the user's clients.
   caf::replies_to<caf::get_atom, uint64_t, std::string>::with<
     message_detail>>;
+
+/// Answers heraldctl's console about this node: its actors and their
+/// counters (from the actor catalog; no actor is asked), the cluster's
+/// members, the queue and a message's path (Redis and MySQL). Reached only
+/// by admin certificates, through the cluster links (docs/CONSOLE.md).
+/// Runs detached: the queue and trace answers block on the databases.
+using inspector_actor = caf::typed_actor<
+  // The cluster's members as this node sees them, itself first.
+  caf::replies_to<nodes_atom>::with<std::vector<node_report>>,
+  // This node's actors, running ones first, then recently exited ones.
+  caf::replies_to<actors_atom>::with<std::vector<actor_report>>,
+  // One actor by CAF id; errc::not_found when the node has none.
+  caf::replies_to<caf::get_atom, uint64_t>::with<actor_report>,
+  // The delivery queue across the cluster.
+  caf::replies_to<queue_atom>::with<queue_report>,
+  // The path of a message (canonical id); errc::not_found for none.
+  caf::replies_to<trace_atom, std::string>::with<trace_report>,
+  // Timer: samples the counters for rates.
+  caf::reacts_to<tick_atom>>;
 
 } // namespace herald

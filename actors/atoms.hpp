@@ -73,4 +73,11 @@ using login_atom = caf::atom_constant<caf::atom("login")>;
 using session_atom = caf::atom_constant<caf::atom("session")>;
 using logout_atom = caf::atom_constant<caf::atom("logout")>;
 
+/// Inspector: the cluster's nodes, this node's actors, the delivery queue,
+/// a message's path.
+using nodes_atom = caf::atom_constant<caf::atom("nodes")>;
+using actors_atom = caf::atom_constant<caf::atom("actors")>;
+using queue_atom = caf::atom_constant<caf::atom("queue")>;
+using trace_atom = caf::atom_constant<caf::atom("trace")>;
+
 } // namespace herald

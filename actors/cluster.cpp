@@ -361,6 +361,7 @@ void record_view(cluster_ptr self) {
   rec.started_at_ms = info.started_at_ms;
   rec.heartbeat_ms = unix_now_ms();
   rec.healthy = st.healthy;
+  rec.fingerprint = st.cfg.fingerprint;
   for (const auto& entry : st.members)
     rec.peers.push_back(entry.first);
   if (auto err = persistence::ensure_connected(st.redis, st.cfg.redis)) {

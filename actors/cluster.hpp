@@ -29,6 +29,8 @@ struct cluster_node_config {
   /// This node as members see it (its cluster handle is added to each
   /// message).
   member_info self;
+  /// Its node certificate's SHA-256 fingerprint, recorded in the view.
+  std::string fingerprint;
   /// The node's queue, told about every remote delivery actor; none
   /// without the ingress role.
   work_queue_actor queue;

@@ -1,5 +1,7 @@
 #include "core/messages.hpp"
 
+#include "core/inspection.hpp"
+
 #include <algorithm>
 
 namespace herald {
@@ -56,6 +58,12 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<message_page>("herald.message_page");
   cfg.add_message_type<attempt_row>("herald.attempt_row");
   cfg.add_message_type<message_detail>("herald.message_detail");
+  // The inspector's answers; the vectors come along.
+  cfg.add_message_type<actor_report>("herald.actor_report");
+  cfg.add_message_type<node_report>("herald.node_report");
+  cfg.add_message_type<queue_report>("herald.queue_report");
+  cfg.add_message_type<trace_hop>("herald.trace_hop");
+  cfg.add_message_type<trace_report>("herald.trace_report");
 }
 
 } // namespace herald

@@ -46,6 +46,8 @@ struct pki_options {
   std::string id;
   std::string reason;
   std::string file;
+  /// cert register: an admin certificate (heraldctl console), not a node's.
+  bool admin = false;
 };
 
 std::string format_time(int64_t unix_seconds) {
@@ -302,7 +304,25 @@ int issue_client(const std::string& file, const pki_options& opt, bool renew) {
   return 0;
 }
 
-int cert_server(const std::string& file, const pki_options& opt) {
+/// What `cert server` and `cert admin` issue: a certificate of no client,
+/// registered with its kind.
+struct unowned_kind {
+  /// The certificates table's kind, also the audit action's suffix.
+  const char* name;
+  pki::cert_kind usage;
+  const char* description;
+};
+
+constexpr unowned_kind server_kind{"server", pki::cert_kind::server,
+                                   "a server certificate"};
+/// For heraldctl's console (clientAuth only): nodes lead its links to their
+/// inspector and nowhere else (docs/CONSOLE.md).
+constexpr unowned_kind admin_kind{"admin", pki::cert_kind::client,
+                                  "an admin certificate"};
+
+int cert_unowned(const std::string& file, const pki_options& opt,
+                 const unowned_kind& kind) {
+  auto action = std::string{"cert."} + kind.name;
   auto cfg = load_settings(file);
   if (!cfg)
     return fail(render(cfg.error()));
@@ -319,9 +339,9 @@ int cert_server(const std::string& file, const pki_options& opt) {
     return fail(render(db.error()));
   auto ca = load_ca(*cfg, opt);
   if (!ca)
-    return fail_audited(*db, "cert.server", name, ca.error());
+    return fail_audited(*db, action, name, ca.error());
   pki::issue_request req;
-  req.kind = pki::cert_kind::server;
+  req.kind = kind.usage;
   req.common_name = name;
   req.dns_names = opt.dns;
   req.ip_addresses = opt.ips;
@@ -335,17 +355,18 @@ int cert_server(const std::string& file, const pki_options& opt) {
   if (!written)
     return fail(render(written.error()));
   if (auto err
-      = persistence::add_server_certificate(*db, to_record(cert->info))) {
+      = persistence::add_server_certificate(*db, to_record(cert->info),
+                                              kind.name)) {
     remove_files(*written);
-    return fail_audited(*db, "cert.server", name, err,
+    return fail_audited(*db, action, name, err,
                         "; no files were kept");
   }
-  if (auto code = audit(*db, "cert.server", name, true,
+  if (auto code = audit(*db, action, name, true,
                         "serial " + cert->info.serial + " fingerprint "
                           + cert->info.fingerprint))
     return code;
   announce_change(file);
-  std::cout << "issued a server certificate '" << name << "' (serial "
+  std::cout << "issued " << kind.description << " '" << name << "' (serial "
             << cert->info.serial << ", valid until "
             << format_time(cert->info.not_after) << ")\n";
   print_written(*written, p12_password, opt);
@@ -537,21 +558,24 @@ int cert_register(const std::string& file, const pki_options& opt) {
   auto cert = net::read_certificate(opt.file);
   if (!cert)
     return fail(render(cert.error()));
-  if (!cert->server_auth)
+  if (!opt.admin && !cert->server_auth)
     return fail_audited(db, "cert.register", opt.file,
                         make_error(errc::invalid_input,
                                    opt.file + " lacks serverAuth: only node "
                                               "certificates are registered "
                                               "here; use heraldctl client "
                                               "add for clients"));
-  if (auto err = persistence::add_server_certificate(db, *cert))
+  auto kind = opt.admin ? "admin" : "server";
+  if (auto err = persistence::add_server_certificate(db, *cert, kind))
     return fail_audited(db, "cert.register", opt.file, err);
   if (auto code = audit(db, "cert.register", cert->subject, true,
-                        "serial " + cert->serial + " fingerprint "
+                        std::string{opt.admin ? "admin, " : ""} + "serial "
+                          + cert->serial + " fingerprint "
                           + cert->fingerprint))
     return code;
   announce_change(file);
-  std::cout << "registered node certificate " << cert->subject << " (serial "
+  std::cout << "registered " << (opt.admin ? "admin" : "node")
+            << " certificate " << cert->subject << " (serial "
             << cert->serial << ")\n";
   return 0;
 }
@@ -669,7 +693,19 @@ void add_pki_commands(CLI::App& app, std::string& config_file, int& result) {
                      "common name and file name (default: the first name)");
   add_bundle_options(server);
   add_passphrase_option(server);
-  server->callback([opts, file, code] { *code = cert_server(*file, *opts); });
+  server->callback(
+    [opts, file, code] { *code = cert_unowned(*file, *opts, server_kind); });
+
+  auto admin = cert->add_subcommand(
+    "admin", "issue an admin certificate (clientAuth) for heraldctl console "
+             "and inspect");
+  add_config_option(admin);
+  admin->add_option("--name", opt.name, "common name and file name")
+    ->required();
+  add_bundle_options(admin);
+  add_passphrase_option(admin);
+  admin->callback(
+    [opts, file, code] { *code = cert_unowned(*file, *opts, admin_kind); });
 
   auto list = cert->add_subcommand("list", "list registered certificates");
   add_config_option(list);
@@ -709,6 +745,9 @@ void add_pki_commands(CLI::App& app, std::string& config_file, int& result) {
                 "(serverAuth), so receivers accept it");
   add_config_option(register_cmd);
   register_cmd->add_option("FILE", opt.file, "certificate (PEM)")->required();
+  register_cmd->add_flag("--admin", opt.admin,
+                         "register an admin certificate for heraldctl "
+                         "console and inspect instead");
   register_cmd->callback(
     [opts, file, code] { *code = cert_register(*file, *opts); });
 

@@ -191,8 +191,18 @@ struct cluster_links::impl {
 
   /// allowed(), which must not throw but is not ours.
   bool allowed(const std::string& fingerprint) const {
+    return ask(cfg.allowed, fingerprint);
+  }
+
+  /// console_allowed(), when console links are on.
+  bool console_allowed(const std::string& fingerprint) const {
+    return cfg.console_port != 0 && ask(cfg.console_allowed, fingerprint);
+  }
+
+  static bool ask(const std::function<bool(const std::string&)>& check,
+                  const std::string& fingerprint) {
     try {
-      return !fingerprint.empty() && cfg.allowed(fingerprint);
+      return check && !fingerprint.empty() && check(fingerprint);
     } catch (...) {
       return false;
     }
@@ -266,6 +276,15 @@ public:
 
   const std::string& remote() const {
     return remote_;
+  }
+
+  /// An inbound link of an admin certificate, to the inspector.
+  bool to_console() const {
+    return console_;
+  }
+
+  uint16_t target_port() const {
+    return console_ ? owner_.cfg.console_port : owner_.cfg.middleman_port;
   }
 
   /// Inbound: TLS server handshake, verify, then the middleman.
@@ -373,9 +392,9 @@ private:
       return close("not allowed");
     if (dir_ == direction::outbound)
       return splice();
-    // Only an allowed peer ever reaches the middleman.
-    tcp::endpoint middleman{asio::ip::address_v4::loopback(),
-                            owner_.cfg.middleman_port};
+    // Only an allowed peer ever reaches the middleman, and an admin
+    // certificate only the inspector's port.
+    tcp::endpoint middleman{asio::ip::address_v4::loopback(), target_port()};
     local_.async_connect(middleman,
                          [self = shared_from_this()](const error_code& ec) {
                            if (self->closed_)
@@ -384,7 +403,7 @@ private:
                              ++self->owner_.stats.connect_failures;
                              spdlog::warn("cluster: cannot reach the "
                                           "middleman on port {}: {}",
-                                          self->owner_.cfg.middleman_port,
+                                          self->target_port(),
                                           ec.message());
                              return self->close("middleman unreachable");
                            }
@@ -404,14 +423,21 @@ private:
     fingerprint_ = fingerprint_sha256(cert);
     cn_ = net::common_name(cert);
     X509_free(cert);
-    if (!owner_.allowed(fingerprint_)) {
-      ++owner_.stats.refused_not_allowed;
-      spdlog::warn("cluster: refused {} peer {}: certificate {} (CN '{}') is "
-                   "not an allowed node certificate",
-                   to_string(dir_), remote_, fingerprint_, cn_);
-      return false;
+    if (owner_.allowed(fingerprint_))
+      return true;
+    // Admins connect to nodes; nodes never lead outbound links to admins.
+    if (dir_ == direction::inbound && owner_.console_allowed(fingerprint_)) {
+      console_ = true;
+      spdlog::info("cluster: console peer {} with admin certificate {} (CN "
+                   "'{}')",
+                   remote_, fingerprint_, cn_);
+      return true;
     }
-    return true;
+    ++owner_.stats.refused_not_allowed;
+    spdlog::warn("cluster: refused {} peer {}: certificate {} (CN '{}') is "
+                 "neither an allowed node certificate nor an admin one",
+                 to_string(dir_), remote_, fingerprint_, cn_);
+    return false;
   }
 
   void splice() {
@@ -479,6 +505,7 @@ private:
   std::string remote_;
   std::string fingerprint_;
   std::string cn_;
+  bool console_ = false;
   bool handshaking_ = false;
   bool open_ = false;
   bool closed_ = false;
@@ -613,7 +640,10 @@ void cluster_links::impl::closed(const link& l, const char* why) {
 size_t cluster_links::impl::recheck() {
   std::vector<std::shared_ptr<link>> refused;
   for (auto& entry : live)
-    if (entry.second->is_open() && !allowed(entry.second->fingerprint()))
+    if (entry.second->is_open()
+        && !(entry.second->to_console()
+               ? console_allowed(entry.second->fingerprint())
+               : allowed(entry.second->fingerprint())))
       refused.push_back(entry.second);
   for (auto& l : refused) {
     spdlog::warn("cluster: closing {} link {} with {}: certificate {} (CN "

@@ -34,6 +34,13 @@ struct cluster_link_config {
   /// thread after each TLS handshake (both ways) and by recheck(), so it
   /// must be thread-safe and quick (a set lookup, no I/O).
   std::function<bool(const std::string& fingerprint)> allowed;
+  /// Whether a peer certificate that allowed() refuses is an admin
+  /// certificate: its inbound link leads to console_port (where only the
+  /// inspector is published) instead of the middleman's cluster port.
+  /// Optional; same rules as allowed().
+  std::function<bool(const std::string& fingerprint)> console_allowed;
+  /// Loopback port of the inspector; 0: no console links.
+  uint16_t console_port = 0;
   /// The public TLS listener; listen_port 0 turns inbound links off, unless
   /// listen_ephemeral (tests) asks for a port the system picks.
   std::string listen_host = "127.0.0.1";

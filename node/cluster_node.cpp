@@ -1,9 +1,11 @@
 #include "node/cluster_node.hpp"
 
+#include "actors/inspector.hpp"
 #include "core/errc.hpp"
 #include "core/metrics.hpp"
 #include "net/client_registry.hpp"
 #include "net/cluster_link.hpp"
+#include "net/tls.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/exit_reason.hpp>
@@ -25,6 +27,10 @@ caf::expected<cluster_membership>
 join_cluster(caf::actor_system& sys, const config::settings& cfg,
              cluster_node_config ccfg, const net::client_registry& registry,
              net::crl_store* crl, metrics& m) {
+  auto certificate = net::read_certificate(cfg.cluster.tls.certificate);
+  if (!certificate)
+    return certificate.error();
+  ccfg.fingerprint = certificate->fingerprint;
   cluster_membership result;
   result.transport = std::make_shared<cluster_transport>();
   result.actor = spawn_cluster(sys, std::move(ccfg), result.transport, &m);
@@ -35,22 +41,46 @@ join_cluster(caf::actor_system& sys, const config::settings& cfg,
     return make_error(errc::network_failure,
                       "cluster: cannot publish on loopback: "
                         + sys.render(port.error()));
+  inspector_config icfg{cfg.node.name, cfg.mysql, cfg.redis, result.transport};
+  if (auto err = validate(icfg))
+    return err;
+  result.inspector = spawn_inspector(sys, std::move(icfg));
+  // It samples on a timer: stop it, or ~actor_system waits for it.
+  auto give_up = [&result](caf::error err) -> caf::expected<cluster_membership> {
+    caf::anon_send_exit(result.inspector, caf::exit_reason::user_shutdown);
+    return err;
+  };
+  auto console = sys.middleman().publish(result.inspector, 0, "127.0.0.1");
+  if (!console)
+    return give_up(make_error(errc::network_failure,
+                              "cluster: cannot publish the inspector on "
+                              "loopback: "
+                                + sys.render(console.error())));
+  result.console_port = *console;
   net::cluster_link_config lcfg;
   lcfg.files = cfg.cluster.tls;
   lcfg.crl = crl;
-  lcfg.allowed = [&registry](const std::string& fingerprint) {
+  auto active_of_kind = [&registry](const std::string& fingerprint,
+                                    const char* kind) {
     auto who = registry.find(fingerprint);
-    return who && who->active && who->kind == "server";
+    return who && who->active && who->kind == kind;
   };
+  lcfg.allowed = [active_of_kind](const std::string& fingerprint) {
+    return active_of_kind(fingerprint, "server");
+  };
+  lcfg.console_allowed = [active_of_kind](const std::string& fingerprint) {
+    return active_of_kind(fingerprint, "admin");
+  };
+  lcfg.console_port = *console;
   if (auto err = config::split_host_port("cluster.listen", cfg.cluster.listen,
                                          lcfg.listen_host, lcfg.listen_port))
-    return err;
+    return give_up(std::move(err));
   result.middleman_port = *port;
   lcfg.middleman_port = *port;
   lcfg.handshake_timeout = cfg.cluster.connection_timeout;
   auto links = net::cluster_links::start(std::move(lcfg));
   if (!links)
-    return links.error();
+    return give_up(links.error());
   result.transport->links = std::move(*links);
   spdlog::info("cluster: listening on {} (links verified against {}), "
                "joining through {} seeds",
@@ -64,6 +94,11 @@ void leave_cluster(caf::actor_system& sys, cluster_membership& x) {
   if (auto res = sys.middleman().unpublish(x.actor, x.middleman_port); !res)
     spdlog::warn("cluster: cannot unpublish: {}", sys.render(res.error()));
   x.actor = cluster_actor{};
+  caf::anon_send_exit(x.inspector, caf::exit_reason::user_shutdown);
+  if (auto res = sys.middleman().unpublish(x.inspector, x.console_port); !res)
+    spdlog::warn("cluster: cannot unpublish the inspector: {}",
+                 sys.render(res.error()));
+  x.inspector = inspector_actor{};
 }
 
 } // namespace herald::node

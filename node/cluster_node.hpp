@@ -32,6 +32,10 @@ struct cluster_membership {
   std::shared_ptr<cluster_transport> transport;
   /// Where the middleman publishes the actor (loopback).
   uint16_t middleman_port = 0;
+  /// Answers heraldctl's console; published on a loopback port of its own,
+  /// where the links lead admin certificates.
+  inspector_actor inspector;
+  uint16_t console_port = 0;
 };
 
 /// Leaves the cluster in order: stops the cluster actor, takes it off the
@@ -39,10 +43,11 @@ struct cluster_membership {
 /// handle keeps a detached actor alive. The links stay up until `x` goes.
 void leave_cluster(caf::actor_system& sys, cluster_membership& x);
 
-/// Spawns the cluster actor, publishes it on a loopback port of the
-/// middleman, starts the verifying TLS links in front of it (peers must
-/// hold an active node certificate of `registry` that `crl` does not
-/// revoke) and starts joining. `ccfg` describes this node.
+/// Spawns the cluster actor and the inspector, publishes each on a loopback
+/// port of the middleman, starts the verifying TLS links in front of them
+/// (peers must hold an active node certificate of `registry` that `crl`
+/// does not revoke; an active admin certificate reaches the inspector
+/// only) and starts joining. `ccfg` describes this node.
 caf::expected<cluster_membership>
 join_cluster(caf::actor_system& sys, const config::settings& cfg,
              cluster_node_config ccfg, const net::client_registry& registry,

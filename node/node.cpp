@@ -717,6 +717,7 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         exit_code = 1;
       } else {
         keep(joined->actor);
+        keep(joined->inspector);
         membership = std::move(*joined);
       }
     }

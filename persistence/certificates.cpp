@@ -52,11 +52,12 @@ caf::expected<uint64_t> add_certificate(mysql_connection& db,
 }
 
 caf::error add_server_certificate(mysql_connection& db,
-                                  const certificate_record& cert) {
+                                  const certificate_record& cert,
+                                  const std::string& kind) {
   auto inserted = db.execute(
     "INSERT INTO certificates (fingerprint, kind, serial, subject, "
-    "not_before, not_after) VALUES (?, 'server', ?, ?, ?, ?)",
-    {cert.fingerprint, cert.serial, cert.subject,
+    "not_before, not_after) VALUES (?, ?, ?, ?, ?, ?)",
+    {cert.fingerprint, kind, cert.serial, cert.subject,
      sql_datetime(cert.not_before * 1000),
      sql_datetime(cert.not_after * 1000)});
   return inserted ? caf::none : inserted.error();

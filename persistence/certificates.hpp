@@ -35,9 +35,11 @@ caf::expected<uint64_t> add_certificate(mysql_connection& db,
                                         const std::string& client,
                                         const certificate_record& cert);
 
-/// Registers a server or node certificate (no client).
+/// Registers a certificate of no client: a server or node certificate, or
+/// (`kind` "admin") one of heraldctl's console.
 caf::error add_server_certificate(mysql_connection& db,
-                                  const certificate_record& cert);
+                                  const certificate_record& cert,
+                                  const std::string& kind = "server");
 
 /// Certificates filtered by `status` ("", active, revoked or expired) and,
 /// when `expiring_within` >= 0, by active ones expiring within that many

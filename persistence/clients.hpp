@@ -21,7 +21,8 @@ struct client_identity {
   /// False when the client is disabled or the certificate revoked or
   /// expired.
   bool active = false;
-  /// certificates.kind: "client", "server" or "node".
+  /// certificates.kind: "client", "server", "node" or "admin" (heraldctl
+  /// console).
   std::string kind = "client";
 };
 

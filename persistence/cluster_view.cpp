@@ -66,6 +66,7 @@ std::string to_json(const member_record& x) {
   w.Key("healthy");
   w.Bool(x.healthy);
   list("peers", x.peers);
+  str("fingerprint", x.fingerprint);
   w.EndObject();
   return buf.GetString();
 }
@@ -111,6 +112,7 @@ void from_json(const std::string& text, member_record& x) {
   x.healthy = healthy != doc.MemberEnd() && healthy->value.IsBool()
               && healthy->value.GetBool();
   x.peers = string_list(doc, "peers");
+  x.fingerprint = str("fingerprint");
 }
 
 } // namespace

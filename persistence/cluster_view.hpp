@@ -27,6 +27,9 @@ struct member_record {
   bool healthy = false;
   /// The members it is linked with.
   std::vector<std::string> peers;
+  /// SHA-256 fingerprint of its node certificate (cluster.certificate): the
+  /// inspector matches it with the certificates its links verified.
+  std::string fingerprint;
   /// Ids in its processing list (not stored: read_members counts them).
   int64_t in_flight = 0;
 };

@@ -178,6 +178,18 @@ failed_ids(mysql_connection& db, int64_t since_ms, const std::string& client,
   return db.query_column(sql, params);
 }
 
+caf::expected<int64_t> count_messages(mysql_connection& db,
+                                      const std::string& status) {
+  if (!is_message_status(status))
+    return make_error(errc::invalid_input, "unknown status '" + status + "'");
+  auto rows = db.query("SELECT COUNT(*) FROM messages WHERE status = ?",
+                       {status});
+  if (!rows)
+    return rows.error();
+  return rows->empty() || !rows->front()[0] ? 0
+                                            : std::stoll(*rows->front()[0]);
+}
+
 caf::expected<std::vector<message_record>>
 requeue_failed(mysql_connection& db, const std::vector<std::string>& ids) {
   std::vector<message_record> result;

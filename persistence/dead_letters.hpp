@@ -85,6 +85,10 @@ struct message_filter {
 caf::expected<message_record> show_message(mysql_connection& db,
                                            const std::string& id);
 
+/// How many messages are in `status` (one of messages.status).
+caf::expected<int64_t> count_messages(mysql_connection& db,
+                                      const std::string& status);
+
 /// The last `limit` attempts of message `id`, oldest first.
 caf::expected<std::vector<attempt_row>>
 message_attempts(mysql_connection& db, const std::string& id,

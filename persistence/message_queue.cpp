@@ -1,6 +1,7 @@
 #include "persistence/message_queue.hpp"
 
 #include "core/errc.hpp"
+#include "core/time.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -202,6 +203,35 @@ caf::expected<int64_t> earliest_retry(redis_connection& redis) {
   if (reply->elements.size() < 2)
     return int64_t{-1};
   return static_cast<int64_t>(std::stod(reply->elements[1].str));
+}
+
+caf::expected<std::string> locate(redis_connection& redis,
+                                  const std::string& id,
+                                  const std::vector<std::string>& nodes) {
+  auto in_list = [&](const std::string& key) -> caf::expected<bool> {
+    auto reply = redis.command({"LPOS", key, id});
+    if (!reply)
+      return reply.error();
+    return reply->type == redis_reply::kind::integer;
+  };
+  auto pending = in_list(queue_keys::pending);
+  if (!pending)
+    return pending.error();
+  if (*pending)
+    return std::string{"pending"};
+  for (const auto& node : nodes) {
+    auto held = in_list(queue_keys::processing(node));
+    if (!held)
+      return held.error();
+    if (*held)
+      return "processing on " + node;
+  }
+  auto due = redis.command({"ZSCORE", queue_keys::retry, id});
+  if (!due)
+    return due.error();
+  if (due->type == redis_reply::kind::string)
+    return "retry due at " + iso8601_ms(std::stoll(due->str));
+  return std::string{"none"};
 }
 
 caf::expected<int64_t> retry_count(redis_connection& redis) {

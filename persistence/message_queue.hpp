@@ -36,6 +36,12 @@ std::string lease(const std::string& node);
 
 } // namespace queue_keys
 
+/// Where Redis holds message `id` (canonical text) now: "pending",
+/// "processing on NODE" (one of `nodes`), "retry due at TIME", or "none".
+caf::expected<std::string> locate(redis_connection& redis,
+                                  const std::string& id,
+                                  const std::vector<std::string>& nodes);
+
 /// Queues `ids` (canonical UUID text) atomically: pushed to the pending list
 /// and added to the live set in one MULTI/EXEC, one round trip. Returns the
 /// length of the pending list.

@@ -1,5 +1,6 @@
 #include "core/messages.hpp"
 
+#include "core/inspection.hpp"
 #include "test/fixtures.hpp"
 
 #include <caf/binary_deserializer.hpp>
@@ -255,6 +256,9 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
     "herald.user_message_filter", "herald.message_row",
     "herald.owned_client",      "herald.message_page",
     "herald.attempt_row",       "herald.message_detail",
+    "herald.actor_report",      "herald.node_report",
+    "herald.queue_report",      "herald.trace_hop",
+    "herald.trace_report",
   };
   std::set<std::string> registered;
   for (const auto& kv : cfg.value_factories_by_name)
@@ -319,6 +323,29 @@ BOOST_AUTO_TEST_CASE(delivery_message_types_are_registered_by_name) {
              == "herald.schedule_retry");
   BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<retry_page>())
              == "herald.retry_page");
+}
+
+BOOST_AUTO_TEST_CASE(inspector_answers_round_trip) {
+  actor_report actor{7,  "delivery", "delivery-2", "node-a", 1767225630000,
+                     42, 3.5,        1200,         8000,     2,
+                     9,  "timeout",  1767225631000, 1,       0,
+                     ""};
+  check_round_trip(sys, actor);
+  check_round_trip(sys, std::vector<actor_report>{actor, actor});
+  node_report node{"node-a", {"ingress", "delivery"}, "127.0.0.1:17001",
+                   "0.9.0",  1767225630000,           250,
+                   true,     3,                       "sha256:ab",
+                   true};
+  check_round_trip(sys, std::vector<node_report>{node});
+  check_round_trip(sys, queue_report{5, {"node-a", "node-b"}, {1, 2}, 3,
+                                     1767225690000, 1});
+  check_round_trip(sys, trace_report{"01890a5d-ac96-774b-bcce-b302099a8057",
+                                     "delivered",
+                                     {{1, "accepted", "", "a"},
+                                      {2, "attempt", "node-b", "b"}},
+                                     "none"});
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<trace_report>())
+             == "herald.trace_report");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
