@@ -5,6 +5,7 @@
 #include "core/version.hpp"
 #include "ctl/backup_commands.hpp"
 #include "ctl/cluster_commands.hpp"
+#include "ctl/console_commands.hpp"
 #include "ctl/message_commands.hpp"
 #include "ctl/pki_commands.hpp"
 #include "ctl/support.hpp"
@@ -289,6 +290,7 @@ int run(int argc, char** argv) {
   add_backup_commands(app, config_file, result);
   add_message_commands(app, config_file, result);
   add_cluster_commands(app, config_file, result);
+  add_console_commands(app, config_file, result);
   add_user_commands(app, config_file, result);
 
   try {
