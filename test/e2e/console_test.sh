@@ -169,6 +169,21 @@ check "... and nothing left of it in Redis" json_check "$tmp/trace.json" "x['liv
 inspect trace 01890a5d-ac96-774b-bcce-b302099a8057 >/dev/null 2>"$tmp/unknown.err"
 check "inspect trace of an unknown id fails" test $? -ne 0
 
+# -- the text views (docs/CONSOLE.md shows this output) -------------------------------------------
+
+for view in "nodes" "actors --sort rate --top 12" "queue" "trace $id"; do
+  echo "\$ heraldctl inspect $view"
+  # shellcheck disable=SC2086 # the view's words are separate arguments
+  inspect $view
+  check "inspect $view prints its table" test $? -eq 0
+done
+
+inspect watch --count 2 >"$tmp/watch.out"
+check "inspect watch --count 2 refreshes twice and stops" \
+  test "$(grep -c 'refreshed every second' "$tmp/watch.out")" = 2
+check "... showing the busiest actors and the queue" \
+  grep -q 'retry schedule' "$tmp/watch.out"
+
 # -- the interactive console ---------------------------------------------------------------------
 
 printf 'nodes\nactors --member n2\nbogus\nhelp\nquit\n' |
