@@ -50,6 +50,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -526,6 +527,28 @@ struct node_files {
   std::shared_ptr<net::crl_store> cluster_crl;
 };
 
+/// The node's own certificates and the CAs they trust, by purpose, for
+/// herald_tls_certificate_expiry_seconds: those of the roles it plays.
+std::map<std::string, std::string>
+own_certificates(const config::settings& cfg) {
+  std::map<std::string, std::string> result;
+  auto add = [&result](const char* purpose, const config::tls_files& tls) {
+    if (!tls.certificate.empty())
+      result.emplace(purpose, tls.certificate);
+    if (!tls.ca.empty())
+      result.emplace(purpose + std::string{"-ca"}, tls.ca);
+  };
+  if (cfg.has_role("ingress") || cfg.has_role("receiver"))
+    add("ingress", cfg.ingress.tls);
+  if (cfg.has_role("portal"))
+    result.emplace("portal", cfg.portal.listener.tls.certificate);
+  if (cfg.has_role("delivery"))
+    add("delivery", cfg.delivery.tls);
+  if (cfg.cluster.enabled())
+    add("cluster", cfg.cluster.tls);
+  return result;
+}
+
 caf::expected<node_files> load_node_files(const config::settings& cfg,
                                           net::client_registry& registry) {
   node_files result;
@@ -638,8 +661,9 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       if (crl && std::find(watched.crls.begin(), watched.crls.end(), crl)
                    == watched.crls.end())
         watched.crls.push_back(crl);
-    auto pki = keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh},
-                                      std::move(watched), audit, &m));
+    auto pki = keep(spawn_pki_monitor(
+      sys, {cfg.mysql, cfg.pki.crl_refresh, own_certificates(cfg)},
+      std::move(watched), audit, &m));
     auto routes = std::make_shared<net::router>(&m);
     auto calls = std::make_shared<ingress_calls>();
     web::add_health_route(*routes, calls, health, cfg.node.name);
