@@ -243,8 +243,8 @@ check "API: an unknown message is 404 message-not-found" \
 one=$(api "$token" -X POST "$portal/admin/api/v1/messages/$third_id/reveal")
 check "API: reveal returns the body" grep -q '"message_body":"third of alice"' <<<"$one"
 check "... audited" test "$(audit_rows message.reveal "$third_id")" = 1
-failed=$(api "$token" "$portal/admin/api/v1/failed")
-check "API: failed lists it" grep -q "\"message_id\":\"$third_id\"" <<<"$failed"
+failed_list=$(api "$token" "$portal/admin/api/v1/failed")
+check "API: failed lists it" grep -q "\"message_id\":\"$third_id\"" <<<"$failed_list"
 check "API: a requeue of no ids is 422 invalid-requeue" \
   test "$(api_code "$token" -H 'Content-Type: application/json' -d '{"ids":[]}' \
            "$portal/admin/api/v1/failed/requeue")" = 422
