@@ -76,6 +76,7 @@ herald_config::herald_config() {
   portal_max_failures_per_ip_ = static_cast<int64_t>(portal.max_failures_per_ip);
   portal_lockout_ = portal.lockout;
   portal_bootstrap_dir_ = portal.bootstrap_dir;
+  portal_chartjs_file_ = portal.chartjs_file;
   portal_workers_ = static_cast<int64_t>(portal.workers);
   store_batch_size_ = static_cast<int64_t>(defaults.store.batch_size);
   store_batch_delay_ = defaults.store.batch_delay;
@@ -182,6 +183,8 @@ herald_config::herald_config() {
          "window of counted failures and length of a lock")
     .add(portal_bootstrap_dir_, "bootstrap-dir",
          "folder of Debian's libjs-bootstrap5")
+    .add(portal_chartjs_file_, "chartjs-file",
+         "Debian's Chart.js (libjs-chart.js) for the admin overview")
     .add(portal_workers_, "workers",
          "portal workers (MySQL, Redis and password checks)");
   opt_group{custom_options_, "store"}
@@ -396,6 +399,7 @@ caf::error herald_config::make_portal_settings(settings& result) const {
   p.session_max_age = portal_session_max_age_;
   p.lockout = portal_lockout_;
   p.bootstrap_dir = portal_bootstrap_dir_;
+  p.chartjs_file = portal_chartjs_file_;
   return caf::none;
 }
 

@@ -81,6 +81,7 @@ private:
   int64_t portal_max_failures_per_ip_;
   caf::timespan portal_lockout_;
   std::string portal_bootstrap_dir_;
+  std::string portal_chartjs_file_;
   int64_t portal_workers_;
   int64_t ingress_max_connections_;
   int64_t ingress_max_header_bytes_;

@@ -96,6 +96,8 @@ struct portal_config {
   caf::timespan lockout = 15min;
   /// Where Debian's libjs-bootstrap5 keeps its files.
   std::string bootstrap_dir = "/usr/share/javascript/bootstrap5";
+  /// Debian's libjs-chart.js (its UMD build), for the admin overview.
+  std::string chartjs_file = "/usr/share/javascript/chart.js/chart.min.js";
   /// Portal workers: each runs its MySQL and Redis calls and the password
   /// checks on a thread of its own.
   size_t workers = 2;

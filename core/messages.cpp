@@ -56,6 +56,19 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<message_page>("herald.message_page");
   cfg.add_message_type<attempt_row>("herald.attempt_row");
   cfg.add_message_type<message_detail>("herald.message_detail");
+  // The admin pages' (vectors of rows, nodes and certificates come along).
+  cfg.add_message_type<failed_filter>("herald.failed_filter");
+  cfg.add_message_type<failed_message>("herald.failed_message");
+  cfg.add_message_type<failed_page>("herald.failed_page");
+  cfg.add_message_type<requeue_request>("herald.requeue_request");
+  cfg.add_message_type<requeue_result>("herald.requeue_result");
+  cfg.add_message_type<audit_filter>("herald.audit_filter");
+  cfg.add_message_type<audit_row>("herald.audit_row");
+  cfg.add_message_type<audit_page>("herald.audit_page");
+  cfg.add_message_type<audit_status>("herald.audit_status");
+  cfg.add_message_type<node_health>("herald.node_health");
+  cfg.add_message_type<expiring_certificate>("herald.expiring_certificate");
+  cfg.add_message_type<overview>("herald.overview");
 }
 
 } // namespace herald

@@ -421,23 +421,30 @@ struct message_row {
   /// "YYYY-MM-DD HH:MM:SS.ffffff" (UTC), as stored: also the cursor.
   std::string created_at;
   std::string updated_at;
+  /// The name of the client's owner; the admin pages show it (empty when
+  /// the client has none).
+  std::string owner{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_row& x) {
   return f(caf::meta::type_name("herald.message_row"), x.id, x.client,
-           x.sender_masked, x.status, x.attempts, x.created_at, x.updated_at);
+           x.sender_masked, x.status, x.attempts, x.created_at, x.updated_at,
+           x.owner);
 }
 
 /// A client application a user owns.
 struct owned_client {
   uint64_t id = 0;
   std::string name;
+  /// Its owner's name; set for the admin pages, which list every client.
+  std::string owner{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, owned_client& x) {
-  return f(caf::meta::type_name("herald.owned_client"), x.id, x.name);
+  return f(caf::meta::type_name("herald.owned_client"), x.id, x.name,
+           x.owner);
 }
 
 /// One page of a user's messages, newest first.
@@ -487,6 +494,201 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_detail& x) {
   return f(caf::meta::type_name("herald.message_detail"), x.message, x.body,
            x.delivered_at, x.next_attempt_at, x.last_error, x.attempts);
+}
+
+// -- admin pages ----------------------------------------------------------------
+
+/// Which failed messages the admin pages list or requeue: every field
+/// optional (empty / 0).
+struct failed_filter {
+  /// A client's name.
+  std::string client;
+  /// Failed at or after this time (updated_at, Unix ms).
+  int64_t since_ms = 0;
+  /// Rows wanted.
+  uint32_t limit = 100;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failed_filter& x) {
+  return f(caf::meta::type_name("herald.failed_filter"), x.client, x.since_ms,
+           x.limit);
+}
+
+/// One failed message; never its body or full sender number.
+struct failed_message {
+  message_row message;
+  std::string last_error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failed_message& x) {
+  return f(caf::meta::type_name("herald.failed_message"), x.message,
+           x.last_error);
+}
+
+/// Failed messages, newest failure first.
+struct failed_page {
+  std::vector<failed_message> rows;
+  /// Whether more match than the limit.
+  bool more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failed_page& x) {
+  return f(caf::meta::type_name("herald.failed_page"), x.rows, x.more);
+}
+
+/// An admin's requeue: the failed ones among `ids` (raw), or, when
+/// `all_matching`, the first persistence::max_requeue_batch failed
+/// messages matching `filter`.
+struct requeue_request {
+  /// The admin's user name, for the audit log.
+  std::string admin;
+  std::vector<std::string> ids;
+  bool all_matching = false;
+  failed_filter filter;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, requeue_request& x) {
+  return f(caf::meta::type_name("herald.requeue_request"), x.admin, x.ids,
+           x.all_matching, x.filter);
+}
+
+/// What a requeue did.
+struct requeue_result {
+  /// The messages queued again (text ids).
+  std::vector<std::string> requeued;
+  /// Ids that were not failed (any more) and were left alone.
+  uint64_t skipped = 0;
+  /// A problem after the requeue committed (Redis or the audit log), for
+  /// the admin to see; empty when none.
+  std::string warning;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, requeue_result& x) {
+  return f(caf::meta::type_name("herald.requeue_result"), x.requeued,
+           x.skipped, x.warning);
+}
+
+/// A search of the audit log: every field optional (empty / 0).
+struct audit_filter {
+  std::string actor;
+  /// Actions starting with this ("message." finds every message action).
+  std::string action_prefix;
+  std::string target;
+  /// "ok" or "failed".
+  std::string outcome;
+  /// Row times, "YYYY-MM-DD HH:MM:SS" (UTC): from inclusive, to exclusive.
+  std::string from;
+  std::string to;
+  /// Keyset cursor: rows below this id (0: from the newest).
+  uint64_t before_id = 0;
+  uint32_t limit = 50;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_filter& x) {
+  return f(caf::meta::type_name("herald.audit_filter"), x.actor,
+           x.action_prefix, x.target, x.outcome, x.from, x.to, x.before_id,
+           x.limit);
+}
+
+/// One row of the audit log as the admin pages show it.
+struct audit_row {
+  uint64_t id = 0;
+  /// "YYYY-MM-DD HH:MM:SS.ffffff" (UTC).
+  std::string at;
+  audit_event event;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_row& x) {
+  return f(caf::meta::type_name("herald.audit_row"), x.id, x.at, x.event);
+}
+
+/// A page of the audit log, newest first.
+struct audit_page {
+  std::vector<audit_row> rows;
+  bool more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_page& x) {
+  return f(caf::meta::type_name("herald.audit_page"), x.rows, x.more);
+}
+
+/// The audit chain's verification, as of `checked_at_ms`.
+struct audit_status {
+  uint64_t rows = 0;
+  /// The first row whose chain breaks; 0: every row verified.
+  uint64_t first_broken = 0;
+  std::string why;
+  int64_t checked_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_status& x) {
+  return f(caf::meta::type_name("herald.audit_status"), x.rows,
+           x.first_broken, x.why, x.checked_at_ms);
+}
+
+/// A cluster member as the overview shows it.
+struct node_health {
+  std::string name;
+  std::vector<std::string> roles;
+  bool healthy = false;
+  /// Seconds since its last heartbeat; -1 when its record is unreadable.
+  int64_t heartbeat_age_s = -1;
+  int64_t in_flight = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_health& x) {
+  return f(caf::meta::type_name("herald.node_health"), x.name, x.roles,
+           x.healthy, x.heartbeat_age_s, x.in_flight);
+}
+
+/// An active certificate that expires soon.
+struct expiring_certificate {
+  std::string serial;
+  std::string subject;
+  /// Its client's name; empty for server and node certificates.
+  std::string client;
+  /// Unix seconds.
+  int64_t not_after = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, expiring_certificate& x) {
+  return f(caf::meta::type_name("herald.expiring_certificate"), x.serial,
+           x.subject, x.client, x.not_after);
+}
+
+/// The admin overview: per-minute counts of the last hour (oldest minute
+/// first), the queues, the cluster and the certificates about to expire.
+struct overview {
+  /// Unix seconds of the first minute of the series.
+  int64_t first_minute = 0;
+  std::vector<int64_t> accepted;
+  std::vector<int64_t> delivered;
+  std::vector<int64_t> failed;
+  /// Ids waiting in Redis' pending list.
+  int64_t queue_depth = 0;
+  /// Ids scheduled for a retry.
+  int64_t retry_backlog = 0;
+  std::vector<node_health> nodes;
+  std::vector<expiring_certificate> expiring;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, overview& x) {
+  return f(caf::meta::type_name("herald.overview"), x.first_minute,
+           x.accepted, x.delivered, x.failed, x.queue_depth, x.retry_backlog,
+           x.nodes, x.expiring);
 }
 
 // -- cluster --------------------------------------------------------------------

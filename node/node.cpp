@@ -6,6 +6,7 @@
 #include "actors/health.hpp"
 #include "actors/ingress.hpp"
 #include "actors/pki_monitor.hpp"
+#include "actors/message_admin.hpp"
 #include "actors/portal.hpp"
 #include "actors/queue.hpp"
 #include "actors/receiver.hpp"
@@ -35,6 +36,7 @@
 #include "net/client_registry.hpp"
 #include "web/health_route.hpp"
 #include "web/messages_route.hpp"
+#include "web/admin_message_routes.hpp"
 #include "web/portal_routes.hpp"
 #include "web/rate_limiter.hpp"
 #include "web/receiver_route.hpp"
@@ -237,19 +239,36 @@ spawn_portal_listener(caf::actor_system& sys, const config::settings& cfg,
   wcfg.audit = audit;
   if (auto err = validate(wcfg))
     return err;
+  message_admin_config acfg;
+  acfg.mysql = cfg.mysql;
+  acfg.redis = cfg.redis;
+  acfg.keys = wcfg.keys;
+  acfg.audit_key = cfg.crypto.audit_key;
+  acfg.source = "portal@" + cfg.node.name;
+  if (auto err = validate(acfg))
+    return err;
   auto css = web::load_bootstrap_css(p.bootstrap_dir);
   if (!css)
     return css.error();
+  auto chartjs = web::read_asset(p.chartjs_file, "portal.chartjs-file",
+                                 "libjs-chart.js");
+  if (!chartjs)
+    return chartjs.error();
   auto calls = std::make_shared<ingress_calls>();
   auto ctx = std::make_shared<web::portal_context>();
   ctx->calls = calls;
   for (size_t i = 0; i < p.workers; ++i)
     ctx->workers.push_back(keep(spawn_portal(sys, wcfg)));
+  for (size_t i = 0; i < p.workers; ++i)
+    ctx->message_admins.push_back(keep(spawn_message_admin(sys, acfg)));
   ctx->tokens = std::make_shared<web::session_tokens>(
     p.session_key, p.session_ttl, p.session_max_age);
   ctx->pepper = cfg.crypto.pepper;
   ctx->bootstrap_css = std::move(*css);
+  ctx->chartjs = std::move(*chartjs);
   auto routes = std::make_shared<net::router>(&m);
+  web::add_admin_message_routes(*routes, ctx);
+  web::add_admin_message_api(*routes, ctx);
   web::add_portal_routes(*routes, std::move(ctx));
   return keep(spawn_ingress(sys,
                             {p.listener, nullptr, std::move(routes),

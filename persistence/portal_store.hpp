@@ -33,6 +33,10 @@ find_active_user(mysql_connection& db, uint64_t id);
 caf::expected<std::vector<owned_client>>
 owned_clients(mysql_connection& db, uint64_t user_id);
 
+/// Every client with its owner's name (empty when it has none), by name:
+/// the admin's view.
+caf::expected<std::vector<owned_client>> all_clients(mysql_connection& db);
+
 /// Rows a page may ask for at most (the CSV export's limit).
 constexpr uint32_t max_page_rows = 10000;
 
@@ -47,6 +51,15 @@ find_user_messages(mysql_connection& db,
                    const std::vector<owned_client>& clients,
                    const user_message_filter& filter);
 
+/// find_user_messages for the admin: every client's messages (or the
+/// filter's client's), named after `clients` (all_clients). One range scan
+/// of an index of migration 0009 that starts with the filtered column and
+/// ends with created_at.
+caf::expected<message_page>
+find_all_messages(mysql_connection& db,
+                  const std::vector<owned_client>& clients,
+                  const user_message_filter& filter);
+
 /// Message `id` (raw) if one of `clients` sent it, with its sealed body
 /// (opened by the caller) and every delivery attempt; nullopt otherwise.
 struct stored_detail {
@@ -60,5 +73,12 @@ caf::expected<std::optional<stored_detail>>
 find_user_message(mysql_connection& db,
                   const std::vector<owned_client>& clients,
                   const std::string& id);
+
+/// find_user_message for the admin: message `id` of any client, named
+/// after `clients` (all_clients).
+caf::expected<std::optional<stored_detail>>
+find_any_message(mysql_connection& db,
+                 const std::vector<owned_client>& clients,
+                 const std::string& id);
 
 } // namespace herald::persistence

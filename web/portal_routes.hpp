@@ -45,6 +45,27 @@ struct message_search {
 caf::expected<message_search> parse_search(std::string_view query,
                                            const std::string& pepper);
 
+/// "YYYY-MM-DD" as Unix seconds at its midnight (UTC), checked to be a
+/// real day; the error names `field`.
+caf::expected<int64_t> parse_day(const std::string& text, const char* field);
+
+/// Unix seconds as "YYYY-MM-DD HH:MM:SS" (UTC), as MySQL compares them.
+std::string sql_day(int64_t unix_s);
+
+/// What templates/messages.mustache shows of a search and its page: the
+/// form again, the rows, the next page's link; `base` is the list's path
+/// ("/messages", "/admin/messages").
+mustache::data message_list_data(const message_search& search,
+                                 const message_page& result,
+                                 const std::string& base);
+
+/// One message row for the templates.
+mustache::data message_row_data(const message_row& row);
+
+/// What templates/message.mustache shows of a message: its fields, the
+/// body (shown only where the caller sets has_body) and its attempts.
+mustache::data message_detail_data(const message_detail& detail);
+
 /// The cursor of a next-page link after `row`.
 std::string cursor_of(const message_row& row);
 

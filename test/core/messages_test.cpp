@@ -237,6 +237,72 @@ BOOST_AUTO_TEST_CASE(a_message_search_and_its_page_round_trip) {
   BOOST_TEST(n.attempts[0].http_status == 503u);
   BOOST_TEST(n.attempts[0].error == "busy");
   BOOST_TEST(n.attempts[0].latency_ms == 12u);
+  row.owner = "alice";
+  auto owned = round_trip(sys, row);
+  BOOST_TEST(owned.owner == "alice");
+  BOOST_TEST(round_trip(sys, owned_client{7, "app", "bob"}).owner == "bob");
+}
+
+BOOST_AUTO_TEST_CASE(admin_page_types_round_trip) {
+  failed_filter filter{"app", 1700000000000, 20};
+  auto f = round_trip(sys, filter);
+  BOOST_TEST(f.client == "app");
+  BOOST_TEST(f.since_ms == 1700000000000);
+  BOOST_TEST(f.limit == 20u);
+  message_row row{"id", "app", "+49****78", "failed", 3, "c", "u", "alice"};
+  failed_page page{{{row, "HTTP 400"}}, true};
+  auto p = round_trip(sys, page);
+  BOOST_REQUIRE(p.rows.size() == 1u);
+  BOOST_TEST(p.rows[0].message.owner == "alice");
+  BOOST_TEST(p.rows[0].last_error == "HTTP 400");
+  BOOST_TEST(p.more);
+  BOOST_TEST(round_trip(sys, failed_message{row, "e"}).last_error == "e");
+  requeue_request req{"root", {std::string(16, 'i')}, true, filter};
+  auto r = round_trip(sys, req);
+  BOOST_TEST(r.admin == "root");
+  BOOST_TEST(r.ids == req.ids);
+  BOOST_TEST(r.all_matching);
+  BOOST_TEST(r.filter.client == "app");
+  auto done = round_trip(sys, requeue_result{{"a", "b"}, 2, "redis down"});
+  BOOST_TEST(done.requeued.size() == 2u);
+  BOOST_TEST(done.skipped == 2u);
+  BOOST_TEST(done.warning == "redis down");
+  audit_filter af{"root", "message.", "t", "ok", "f", "to", 99, 10};
+  auto a = round_trip(sys, af);
+  BOOST_TEST(a.action_prefix == "message.");
+  BOOST_TEST(a.before_id == 99u);
+  BOOST_TEST(a.to == "to");
+  audit_row ar{5, "2026-01-01 00:00:00.000000", {}};
+  ar.event.actor = "root";
+  audit_page ap{{ar}, true};
+  auto b = round_trip(sys, ap);
+  BOOST_REQUIRE(b.rows.size() == 1u);
+  BOOST_TEST(b.rows[0].id == 5u);
+  BOOST_TEST(b.rows[0].event.actor == "root");
+  BOOST_TEST(round_trip(sys, ar).at == ar.at);
+  auto st = round_trip(sys, audit_status{10, 4, "edited", 123});
+  BOOST_TEST(st.first_broken == 4u);
+  BOOST_TEST(st.why == "edited");
+  BOOST_TEST(st.checked_at_ms == 123);
+  overview o;
+  o.first_minute = 60;
+  o.accepted = {1, 2};
+  o.delivered = {0, 2};
+  o.failed = {1, 0};
+  o.queue_depth = 3;
+  o.retry_backlog = 4;
+  o.nodes = {{"n1", {"ingress"}, true, 2, 1}};
+  o.expiring = {{"0a", "CN=x", "app", 1800000000}};
+  auto v = round_trip(sys, o);
+  BOOST_TEST(v.accepted == o.accepted);
+  BOOST_TEST(v.failed == o.failed);
+  BOOST_TEST(v.retry_backlog == 4);
+  BOOST_REQUIRE(v.nodes.size() == 1u);
+  BOOST_TEST(v.nodes[0].heartbeat_age_s == 2);
+  BOOST_REQUIRE(v.expiring.size() == 1u);
+  BOOST_TEST(v.expiring[0].client == "app");
+  BOOST_TEST(round_trip(sys, o.nodes[0]).name == "n1");
+  BOOST_TEST(round_trip(sys, o.expiring[0]).not_after == 1800000000);
 }
 
 BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
@@ -255,6 +321,12 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
     "herald.user_message_filter", "herald.message_row",
     "herald.owned_client",      "herald.message_page",
     "herald.attempt_row",       "herald.message_detail",
+    "herald.failed_filter",     "herald.failed_message",
+    "herald.failed_page",       "herald.requeue_request",
+    "herald.requeue_result",    "herald.audit_filter",
+    "herald.audit_row",         "herald.audit_page",
+    "herald.audit_status",      "herald.node_health",
+    "herald.expiring_certificate", "herald.overview",
   };
   std::set<std::string> registered;
   for (const auto& kv : cfg.value_factories_by_name)

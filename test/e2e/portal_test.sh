@@ -53,28 +53,7 @@ img_id=$(submit client +4917012345699 '\"><img src=x onerror=alert(1)>')
 bob_id=$(submit other-client +4915199999999 'bob only')
 must "three messages are accepted" test -n "$script_id" -a -n "$img_id" -a -n "$bob_id"
 
-portal="https://localhost:$HERALD_PORTAL_PORT"
-# web JAR ARGS...: curl as a browser (no client certificate) with a cookie
-# jar; headers to $tmp/headers, body to stdout.
-web() {
-  local jar=$1
-  shift
-  curl -s --max-time 10 --cacert "$pki/ca.crt" -b "$tmp/$jar" -c "$tmp/$jar" \
-    -D "$tmp/headers" "$@"
-}
-code_of() { local jar=$1; shift; web "$jar" -o /dev/null -w '%{http_code}' "$@"; }
-csrf_in() { sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' | head -1; }
-# login JAR USER PASSWORD: the HTTP status of a login through the form.
-login() {
-  local csrf
-  csrf=$(web "$1" "$portal/login" | csrf_in)
-  code_of "$1" --data-urlencode "csrf=$csrf" --data-urlencode "username=$2" \
-    --data-urlencode "password=$3" "$portal/login"
-}
-redirects_to_login() {
-  [[ "$(code_of "$1" "${@:2}")" == 303 ]] &&
-    grep -qi '^location: /login' "$tmp/headers"
-}
+source "$root/test/e2e/portal_lib.sh"
 audit_rows() {
   sql "SELECT COUNT(*) FROM audit_log WHERE action = '$1' AND target = '$2'
        AND outcome = '$3'"

@@ -1,6 +1,7 @@
 #include "config/settings.hpp"
 #include "test/fixtures.hpp"
 #include "actors/validator.hpp"
+#include "web/admin_message_routes.hpp"
 #include "web/health_route.hpp"
 #include "web/messages_route.hpp"
 #include "web/portal_routes.hpp"
@@ -52,6 +53,7 @@ const std::map<std::string, unsigned> problem_slugs{
   {"forbidden", 403},               {"login-locked", 429},
   {"rate-limited", 429},            {"headers-too-large", 431},
   {"unavailable", 503},             {"health-unavailable", 503},
+  {"invalid-query", 400},           {"invalid-requeue", 422},
 };
 
 const std::string problem_prefix = "urn:herald:problem:";
@@ -275,7 +277,10 @@ BOOST_AUTO_TEST_CASE(the_operations_are_exactly_the_registered_routes) {
   std::set<std::string> in_code{registered.begin(), registered.end()};
   // Of the portal, the JSON admin API only (its pages are HTML).
   net::router portal{nullptr};
-  web::add_portal_routes(portal, std::make_shared<web::portal_context>());
+  auto portal_ctx = std::make_shared<web::portal_context>();
+  web::add_portal_routes(portal, portal_ctx);
+  web::add_admin_message_routes(portal, portal_ctx);
+  web::add_admin_message_api(portal, portal_ctx);
   for (const auto& route : portal.routes())
     if (route.find(" /admin/api/") != std::string::npos)
       in_code.insert(route);
