@@ -73,4 +73,11 @@ using login_atom = caf::atom_constant<caf::atom("login")>;
 using session_atom = caf::atom_constant<caf::atom("session")>;
 using logout_atom = caf::atom_constant<caf::atom("logout")>;
 
+/// Portal administration: the user list, the client list, the certificate
+/// list, a user's own password.
+using users_atom = caf::atom_constant<caf::atom("users")>;
+using clients_atom = caf::atom_constant<caf::atom("clients")>;
+using certs_atom = caf::atom_constant<caf::atom("certs")>;
+using passwd_atom = caf::atom_constant<caf::atom("passwd")>;
+
 } // namespace herald

@@ -6,6 +6,7 @@
 #include "actors/health.hpp"
 #include "actors/ingress.hpp"
 #include "actors/pki_monitor.hpp"
+#include "actors/account_admin.hpp"
 #include "actors/portal.hpp"
 #include "actors/queue.hpp"
 #include "actors/receiver.hpp"
@@ -244,6 +245,13 @@ spawn_portal_listener(caf::actor_system& sys, const config::settings& cfg,
   ctx->calls = calls;
   for (size_t i = 0; i < p.workers; ++i)
     ctx->workers.push_back(keep(spawn_portal(sys, wcfg)));
+  account_admin_config acfg{cfg.mysql, cfg.redis, cfg.pki, audit};
+  if (auto err = validate(acfg))
+    return err;
+  // Admin changes are rare: two workers, so a slow CA or hash does not
+  // hold up the next admin.
+  for (size_t i = 0; i < 2; ++i)
+    ctx->account_admins.push_back(keep(spawn_account_admin(sys, acfg)));
   ctx->tokens = std::make_shared<web::session_tokens>(
     p.session_key, p.session_ttl, p.session_max_age);
   ctx->pepper = cfg.crypto.pepper;
