@@ -321,4 +321,39 @@ BOOST_AUTO_TEST_CASE(delivery_message_types_are_registered_by_name) {
              == "herald.retry_page");
 }
 
+BOOST_AUTO_TEST_CASE(account_admin_types_round_trip) {
+  client_entry client{7, "app-a", "alice", "active", "2026-01-01T00:00:00Z",
+                      {{"0A", "ff00", "app-a", "revoked", 1800000000,
+                        1790000000, "keyCompromise"}}};
+  auto c = round_trip(sys, client);
+  BOOST_TEST(c.owner == "alice");
+  BOOST_REQUIRE(c.certificates.size() == 1u);
+  BOOST_TEST(c.certificates[0].revocation_reason == "keyCompromise");
+  BOOST_TEST(c.certificates[0].revoked_at == 1790000000);
+  user_change change{"root", "role", "carol", "admin", ""};
+  auto u = round_trip(sys, change);
+  BOOST_TEST(u.admin == "root");
+  BOOST_TEST(u.role == "admin");
+  client_change cc{"root", "add", "app-b", "bob", 30, "p12"};
+  auto d = round_trip(sys, cc);
+  BOOST_TEST(d.days == 30);
+  BOOST_TEST(d.format == "p12");
+  issued_bundle bundle;
+  bundle.client = "app-b";
+  bundle.pkcs12 = std::string{"\0\x30\x82", 3};
+  BOOST_TEST(round_trip(sys, bundle).pkcs12 == bundle.pkcs12);
+  BOOST_TEST(round_trip(sys, revocation_result{{}, true}).crl_published);
+  BOOST_TEST(round_trip(sys, client_filter{"active", "bob", 30}).expiring_days
+             == 30);
+  BOOST_TEST(round_trip(sys, own_password_change{1, "a", "b", "c"}).next
+             == "c");
+  BOOST_TEST(round_trip(sys, revocation{"root", "0A", "superseded"}).reason
+             == "superseded");
+  BOOST_TEST(sys.types().portable_name(
+               caf::make_rtti_pair<std::vector<user_entry>>())
+             == "std::vector<herald.user_entry>");
+  BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<client_listing>())
+             == "herald.client_listing");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
