@@ -646,6 +646,13 @@ std::string text_of(const rapidjson::Document& doc, const char* name) {
            : std::string{};
 }
 
+/// Member "days": 365 when missing, 0 (refused later) when no integer.
+int64_t days_in(const rapidjson::Document& doc) {
+  if (!doc.HasMember("days"))
+    return 365;
+  return doc["days"].IsInt64() ? doc["days"].GetInt64() : 0;
+}
+
 /// Runs `f(user, doc, respond)` for an admin's API request with a JSON
 /// object body (or none).
 template <class F>
@@ -781,6 +788,34 @@ void api_client_change(const std::shared_ptr<portal_context>& ctx,
     std::move(change));
 }
 
+/// GET of a filtered list: asks a worker with `atom` and the filter of the
+/// query, answers a JSON array that `write(w, answer)` fills.
+template <class Answer, class Atom, class Write>
+void api_list(const std::shared_ptr<portal_context>& ctx,
+              const net::http_request& req, net::responder respond,
+              bool clients, Atom atom, Write write) {
+  auto filter = parse_client_filter(query_of(req), clients);
+  with_api_admin(
+    ctx, req, std::move(respond),
+    [ctx, filter, atom, write](const portal_user&, const verified_session&,
+                               net::responder respond) {
+      if (!filter)
+        return respond(net::problem(400, "invalid-filter", "Invalid filter",
+                                    render(filter.error())));
+      ctx->calls->ask(
+        next_admin(*ctx), ctx->timeout,
+        [respond, write](Answer& x) {
+          rapidjson::StringBuffer buf;
+          json_writer w{buf};
+          w.StartArray();
+          write(w, x);
+          w.EndArray();
+          respond(json_answer(200, buf));
+        },
+        [respond](caf::error&) { respond(api_unavailable()); }, atom, *filter);
+    });
+}
+
 void add_api_routes(net::router& r, const std::shared_ptr<portal_context>& ctx) {
   r.add("GET", "/admin/api/v1/users",
         [ctx](const net::http_request& req, const net::route_params&,
@@ -839,29 +874,12 @@ void add_api_routes(net::router& r, const std::shared_ptr<portal_context>& ctx) 
   r.add("GET", "/admin/api/v1/clients",
         [ctx](const net::http_request& req, const net::route_params&,
               net::responder respond) {
-          auto filter = parse_client_filter(query_of(req), true);
-          with_api_admin(
-            ctx, req, std::move(respond),
-            [ctx, filter](const portal_user&, const verified_session&,
-                          net::responder respond) {
-              if (!filter)
-                return respond(net::problem(400, "invalid-filter",
-                                            "Invalid filter",
-                                            render(filter.error())));
-              ctx->calls->ask(
-                next_admin(*ctx), ctx->timeout,
-                [respond](client_listing& listing) {
-                  rapidjson::StringBuffer buf;
-                  json_writer w{buf};
-                  w.StartArray();
-                  for (const auto& c : listing.clients)
-                    write_client(w, c);
-                  w.EndArray();
-                  respond(json_answer(200, buf));
-                },
-                [respond](caf::error&) { respond(api_unavailable()); },
-                clients_atom::value, *filter);
-            });
+          api_list<client_listing>(ctx, req, std::move(respond), true,
+                                   clients_atom::value,
+                   [](json_writer& w, const client_listing& listing) {
+                     for (const auto& c : listing.clients)
+                       write_client(w, c);
+                   });
         });
   r.add("POST", "/admin/api/v1/clients",
         [ctx](const net::http_request& req, const net::route_params&,
@@ -870,9 +888,7 @@ void add_api_routes(net::router& r, const std::shared_ptr<portal_context>& ctx) 
                    [ctx](const portal_user& user,
                          const rapidjson::Document& doc,
                          net::responder respond) {
-                     auto days = doc.HasMember("days") && doc["days"].IsInt64()
-                                   ? doc["days"].GetInt64()
-                                   : (doc.HasMember("days") ? 0 : 365);
+                     auto days = days_in(doc);
                      api_client_change(ctx, std::move(respond),
                                        {user.name, "add", text_of(doc, "name"),
                                         text_of(doc, "owner"), days, "pem"});
@@ -888,9 +904,7 @@ void add_api_routes(net::router& r, const std::shared_ptr<portal_context>& ctx) 
               [ctx, action, name = params.at("name")](
                 const portal_user& user, const rapidjson::Document& doc,
                 net::responder respond) {
-                auto days = doc.HasMember("days") && doc["days"].IsInt64()
-                              ? doc["days"].GetInt64()
-                              : (doc.HasMember("days") ? 0 : 365);
+                auto days = days_in(doc);
                 api_client_change(
                   ctx, std::move(respond),
                   {user.name, action == "certificates" ? "renew" : action,
@@ -901,31 +915,13 @@ void add_api_routes(net::router& r, const std::shared_ptr<portal_context>& ctx) 
   r.add("GET", "/admin/api/v1/certificates",
         [ctx](const net::http_request& req, const net::route_params&,
               net::responder respond) {
-          auto filter = parse_client_filter(query_of(req), false);
-          with_api_admin(
-            ctx, req, std::move(respond),
-            [ctx, filter](const portal_user&, const verified_session&,
-                          net::responder respond) {
-              if (!filter)
-                return respond(net::problem(400, "invalid-filter",
-                                            "Invalid filter",
-                                            render(filter.error())));
-              ctx->calls->ask(
-                next_admin(*ctx), ctx->timeout,
-                [respond](std::vector<certificate_entry>& certs) {
-                  rapidjson::StringBuffer buf;
-                  json_writer w{buf};
-                  w.StartArray();
-                  for (const auto& c : certs)
-                    write_certificate(w, c);
-                  w.EndArray();
-                  respond(json_answer(200, buf));
-                },
-                [respond](caf::error& err) {
-                  respond(api_refused("certificate", err));
-                },
-                certs_atom::value, *filter);
-            });
+          api_list<std::vector<certificate_entry>>(
+                   ctx, req, std::move(respond), false, certs_atom::value,
+                   [](json_writer& w,
+                      const std::vector<certificate_entry>& certs) {
+                     for (const auto& c : certs)
+                       write_certificate(w, c);
+                   });
         });
   r.add("POST", "/admin/api/v1/certificates/{id}/revoke",
         [ctx](const net::http_request& req, const net::route_params& params,
