@@ -11,10 +11,10 @@ using namespace herald;
 BOOST_AUTO_TEST_SUITE(account_admin_suite)
 
 BOOST_AUTO_TEST_CASE(an_admin_cannot_disable_or_demote_themselves) {
-  BOOST_TEST(check_user_change({"root", "disable", "root", "", ""})
-             == errc::invalid_input);
-  BOOST_TEST(check_user_change({"root", "role", "root", "user", ""})
-             == errc::invalid_input);
+  BOOST_TEST((check_user_change({"root", "disable", "root", "", ""})
+             == errc::invalid_input));
+  BOOST_TEST((check_user_change({"root", "role", "root", "user", ""})
+             == errc::invalid_input));
   BOOST_TEST(!check_user_change({"root", "role", "root", "admin", ""}));
   BOOST_TEST(!check_user_change({"root", "disable", "carol", "", ""}));
   BOOST_TEST(!check_user_change({"root", "password", "root", "", ""}));
@@ -22,33 +22,33 @@ BOOST_AUTO_TEST_CASE(an_admin_cannot_disable_or_demote_themselves) {
 
 BOOST_AUTO_TEST_CASE(user_changes_are_checked_before_any_database) {
   BOOST_TEST(!check_user_change({"root", "add", "carol", "user", ""}));
-  BOOST_TEST(check_user_change({"root", "drop", "carol", "user", ""})
-             == errc::invalid_input);
-  BOOST_TEST(check_user_change({"root", "add", "<script>", "user", ""})
-             == errc::invalid_input);
-  BOOST_TEST(check_user_change({"root", "add", "carol", "root", ""})
-             == errc::invalid_input);
-  BOOST_TEST(check_user_change({"root", "add", "carol", "user",
+  BOOST_TEST((check_user_change({"root", "drop", "carol", "user", ""})
+             == errc::invalid_input));
+  BOOST_TEST((check_user_change({"root", "add", "<script>", "user", ""})
+             == errc::invalid_input));
+  BOOST_TEST((check_user_change({"root", "add", "carol", "root", ""})
+             == errc::invalid_input));
+  BOOST_TEST((check_user_change({"root", "add", "carol", "user",
                                 std::string(512, 'x')})
-             == errc::invalid_input);
+             == errc::invalid_input));
 }
 
 BOOST_AUTO_TEST_CASE(client_changes_are_checked_before_any_database) {
   BOOST_TEST(!check_client_change({"root", "add", "app-a", "alice", 365,
                                    "p12"}));
   BOOST_TEST(!check_client_change({"root", "renew", "app-a", "", 1, "pem"}));
-  BOOST_TEST(check_client_change({"root", "add", "-app", "", 365, "pem"})
-             == errc::invalid_input);
-  BOOST_TEST(check_client_change({"root", "add", "app", "", 0, "pem"})
-             == errc::invalid_input);
-  BOOST_TEST(check_client_change({"root", "add", "app", "", 3651, "pem"})
-             == errc::invalid_input);
-  BOOST_TEST(check_client_change({"root", "add", "app", "", 365, "der"})
-             == errc::invalid_input);
-  BOOST_TEST(check_client_change({"root", "add", "app", "Bob", 365, "pem"})
-             == errc::invalid_input);
-  BOOST_TEST(check_client_change({"root", "wipe", "app", "", 365, "pem"})
-             == errc::invalid_input);
+  BOOST_TEST((check_client_change({"root", "add", "-app", "", 365, "pem"})
+             == errc::invalid_input));
+  BOOST_TEST((check_client_change({"root", "add", "app", "", 0, "pem"})
+             == errc::invalid_input));
+  BOOST_TEST((check_client_change({"root", "add", "app", "", 3651, "pem"})
+             == errc::invalid_input));
+  BOOST_TEST((check_client_change({"root", "add", "app", "", 365, "der"})
+             == errc::invalid_input));
+  BOOST_TEST((check_client_change({"root", "add", "app", "Bob", 365, "pem"})
+             == errc::invalid_input));
+  BOOST_TEST((check_client_change({"root", "wipe", "app", "", 365, "pem"})
+             == errc::invalid_input));
 }
 
 BOOST_AUTO_TEST_CASE(list_filters_parse_strictly) {
