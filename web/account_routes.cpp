@@ -406,7 +406,7 @@ void show_clients(const std::shared_ptr<portal_context>& ctx,
 /// and the form of the one download.
 net::http_response issued_page(const portal_user& user,
                                const std::string& csrf,
-                               const issued_bundle& bundle,
+                               const issued_bundle& bundle, bool p12,
                                const std::string& token) {
   mustache::data data;
   data.set("user", user_data(user, csrf));
@@ -414,7 +414,7 @@ net::http_response issued_page(const portal_user& user,
   data.set("client", bundle.client);
   data.set("certificate", certificate_data(bundle.certificate));
   data.set("token", token);
-  data.set("p12", !bundle.pkcs12.empty());
+  data.set("p12", p12);
   data.set("p12_password", bundle.pkcs12_password);
   data.set("minutes", std::to_string(download_vault::lifetime_s / 60));
   return page(201, "Certificate issued", detail::template_issued,
@@ -440,7 +440,8 @@ void apply_client_change(const std::shared_ptr<portal_context>& ctx,
         return respond(unavailable());
       pending_download download;
       download.admin_id = user.id;
-      if (!bundle.pkcs12.empty()) {
+      bool p12 = !bundle.pkcs12.empty();
+      if (p12) {
         download.file_name = bundle.client + ".p12";
         download.content_type = "application/x-pkcs12";
         download.body = std::move(bundle.pkcs12);
@@ -453,7 +454,7 @@ void apply_client_change(const std::shared_ptr<portal_context>& ctx,
       ctx->downloads.put(*token, std::move(download), now_s());
       auto resp = issued_page(user,
                               ctx->tokens->csrf_token(session.claims.token_id),
-                              bundle, *token);
+                              bundle, p12, *token);
       wipe(bundle.pkcs12_password);
       respond(std::move(resp));
     },

@@ -31,6 +31,8 @@ register_node
 printf '%s\n' 'Amber-Harbor-Quartz-2026' >"$tmp/root.pw"
 chmod 600 "$tmp/root.pw"
 must "admin root is added" quietly ctl user add root --role admin --password-file "$tmp/root.pw"
+must "the health check's client is registered" \
+  quietly ctl client add probe --certificate "$pki/client.crt"
 must "the node starts" start_node
 
 portal="https://localhost:$HERALD_PORTAL_PORT"
@@ -232,8 +234,10 @@ check "... the page offers one download" test -n "$token" -a -n "$serial"
 check "... the key is not on the page" test "$(grep -c 'PRIVATE KEY' "$tmp/body")" = 0
 check "... audited" audited_by root cert.issue app-page
 check "... owned by dave" test "$(sql "SELECT u.username FROM clients c JOIN users u ON u.id = c.user_id WHERE c.name = 'app-page'")" = dave
-check "another admin cannot take root's download" \
-  test "$(post carol "/admin/downloads/$token")" = 403
+check "root makes carol admin again" test "$(post root /admin/users/carol/role role=admin)" = 200
+check "... and she logs in" test "$(login carol carol "$carol_pw")" = 303
+check "another admin cannot take root's download (410)" \
+  test "$(post carol "/admin/downloads/$token")" = 410
 check "a download without CSRF is refused" \
   test "$(code_of root -d x=1 "$portal/admin/downloads/$token")" = 403
 check "the download works once" test "$(post root "/admin/downloads/$token")" = 200
