@@ -285,4 +285,32 @@ using message_admin_actor = caf::typed_actor<
   // The admin overview of the last hour and of now.
   caf::replies_to<overview_atom>::with<overview>>;
 
+/// Does the blocking work of the portal's admin pages and admin API: user
+/// accounts (yescrypt hashes), clients and their certificates (the CA of
+/// pki.ca-dir, when this node holds its key), revocations and the CRL;
+/// audits every change with the admin as actor and announces what nodes
+/// reload. Owns one MySQL and one Redis connection and runs detached; the
+/// routes ask a small pool of them and check the admin role first.
+using account_admin_actor = caf::typed_actor<
+  // Every user, by name.
+  caf::replies_to<users_atom>::with<std::vector<user_entry>>,
+  // Applies an admin's change to a user; returns the generated password
+  // (empty when the admin typed one). A password, role or status change
+  // ends the user's sessions.
+  caf::replies_to<user_change>::with<std::string>,
+  // A user changes their own password (the current one checked); returns
+  // the user with the new session generation: every older session ends.
+  caf::replies_to<passwd_atom, own_password_change>::with<portal_user>,
+  // The clients matching the filter, with their certificates.
+  caf::replies_to<clients_atom, client_filter>::with<client_listing>,
+  // The certificates matching the filter (status, expiring_days).
+  caf::replies_to<certs_atom, client_filter>::with<
+    std::vector<certificate_entry>>,
+  // Applies an admin's change to a client; a new certificate comes back
+  // with its key, once.
+  caf::replies_to<client_change>::with<issued_bundle>,
+  // Revokes a certificate, and publishes the CRL when this node holds the
+  // CA key.
+  caf::replies_to<revocation>::with<revocation_result>>;
+
 } // namespace herald

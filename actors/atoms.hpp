@@ -82,5 +82,11 @@ using requeue_atom = caf::atom_constant<caf::atom("requeue")>;
 using audit_atom = caf::atom_constant<caf::atom("audit")>;
 using verify_atom = caf::atom_constant<caf::atom("verify")>;
 using overview_atom = caf::atom_constant<caf::atom("overview")>;
+/// Portal administration: the user list, the client list, the certificate
+/// list, a user's own password.
+using users_atom = caf::atom_constant<caf::atom("users")>;
+using clients_atom = caf::atom_constant<caf::atom("clients")>;
+using certs_atom = caf::atom_constant<caf::atom("certs")>;
+using passwd_atom = caf::atom_constant<caf::atom("passwd")>;
 
 } // namespace herald

@@ -281,7 +281,10 @@ herald_config::herald_config() {
          "CRL that heraldctl publishes and nodes check (required)")
     .add(pki_crl_days_, "crl-days", "days a published CRL stays valid")
     .add(pki_crl_refresh_, "crl-refresh",
-         "how often nodes look for a changed CRL");
+         "how often nodes look for a changed CRL")
+    .add(pki_ca_passphrase_file_, "ca-passphrase-file",
+         "file with ca.key's passphrase for the portal's certificate pages "
+         "(mode 0600; or HERALD_CA_PASSPHRASE)");
   opt_group{custom_options_, "cluster"}
     .add(cluster_listen_, "listen",
          "host:port of this node's link listener (empty: no cluster)")
@@ -376,6 +379,13 @@ caf::error herald_config::make_portal_settings(settings& result) const {
     if (!key)
       return key.error();
     p.session_key = std::move(*key);
+    // The admin pages issue certificates with the CA of pki.ca-dir.
+    auto passphrase = read_secret("pki.ca-passphrase-file",
+                                  pki_ca_passphrase_file_,
+                                  "HERALD_CA_PASSPHRASE");
+    if (!passphrase)
+      return passphrase.error();
+    result.pki.ca_passphrase = std::move(*passphrase);
   }
   auto threads = to_count("portal.threads", portal_threads_);
   if (!threads)

@@ -149,6 +149,7 @@ private:
   caf::timespan health_probe_timeout_;
   std::string pki_ca_dir_;
   std::string pki_crl_file_;
+  std::string pki_ca_passphrase_file_;
   int64_t pki_crl_days_;
   caf::timespan pki_crl_refresh_;
   std::string cluster_listen_;

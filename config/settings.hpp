@@ -226,7 +226,10 @@ struct pki_config {
   int64_t crl_days = 7;
   /// How often nodes look for a changed CRL file.
   caf::timespan crl_refresh = 2s;
-
+  /// Decrypts ca.key for the portal's admin pages (resolved secret from
+  /// ca-passphrase-file or HERALD_CA_PASSPHRASE; read for the portal role
+  /// only). Empty: the key is not encrypted, or the node has no CA.
+  std::string ca_passphrase;
 };
 
 /// The receiver role (POST /internal/v1/deliver).

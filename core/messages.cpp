@@ -69,6 +69,18 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_health>("herald.node_health");
   cfg.add_message_type<expiring_certificate>("herald.expiring_certificate");
   cfg.add_message_type<overview>("herald.overview");
+  // The admin pages' types; vectors come along (user and client lists).
+  cfg.add_message_type<user_entry>("herald.user_entry");
+  cfg.add_message_type<user_change>("herald.user_change");
+  cfg.add_message_type<own_password_change>("herald.own_password_change");
+  cfg.add_message_type<certificate_entry>("herald.certificate_entry");
+  cfg.add_message_type<client_entry>("herald.client_entry");
+  cfg.add_message_type<client_filter>("herald.client_filter");
+  cfg.add_message_type<client_listing>("herald.client_listing");
+  cfg.add_message_type<client_change>("herald.client_change");
+  cfg.add_message_type<issued_bundle>("herald.issued_bundle");
+  cfg.add_message_type<revocation>("herald.revocation");
+  cfg.add_message_type<revocation_result>("herald.revocation_result");
 }
 
 } // namespace herald

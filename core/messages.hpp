@@ -689,6 +689,211 @@ typename Inspector::result_type inspect(Inspector& f, overview& x) {
   return f(caf::meta::type_name("herald.overview"), x.first_minute,
            x.accepted, x.delivered, x.failed, x.queue_depth, x.retry_backlog,
            x.nodes, x.expiring);
+// -- portal administration --------------------------------------------------------
+
+/// A portal user as the admin pages list them.
+struct user_entry {
+  uint64_t id = 0;
+  std::string name;
+  /// "admin" or "user".
+  std::string role;
+  /// "active" or "disabled".
+  std::string status;
+  /// Client applications the user owns.
+  uint64_t clients = 0;
+  /// RFC 3339 (UTC); password_changed_at is empty when none was ever set.
+  std::string created_at;
+  std::string password_changed_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_entry& x) {
+  return f(caf::meta::type_name("herald.user_entry"), x.id, x.name, x.role,
+           x.status, x.clients, x.created_at, x.password_changed_at);
+}
+
+/// An admin's change to a user account.
+struct user_change {
+  /// The signed-in admin: the audit log's actor.
+  std::string admin;
+  /// "add", "password", "disable", "enable" or "role".
+  std::string action;
+  /// The user changed.
+  std::string name;
+  /// The role of "add" and "role".
+  std::string role;
+  /// The password of "add" and "password" as the admin typed it; empty:
+  /// generate one (the answer carries it, once). Never logged or stored.
+  std::string password;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_change& x) {
+  return f(caf::meta::type_name("herald.user_change"), x.admin, x.action,
+           x.name, x.role, x.password);
+}
+
+/// A user's change of their own password.
+struct own_password_change {
+  uint64_t user_id = 0;
+  std::string name;
+  /// Both never logged or stored; dropped once used.
+  std::string current;
+  std::string next;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, own_password_change& x) {
+  return f(caf::meta::type_name("herald.own_password_change"), x.user_id,
+           x.name, x.current, x.next);
+}
+
+/// A registered certificate as the admin pages list it.
+struct certificate_entry {
+  std::string serial;
+  /// Lower-case hex SHA-256.
+  std::string fingerprint;
+  /// The client's name; empty for a node certificate.
+  std::string client;
+  /// "active", "revoked" or "expired".
+  std::string status;
+  /// Unix seconds; revoked_at is 0 unless revoked.
+  int64_t not_after = 0;
+  int64_t revoked_at = 0;
+  std::string revocation_reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, certificate_entry& x) {
+  return f(caf::meta::type_name("herald.certificate_entry"), x.serial,
+           x.fingerprint, x.client, x.status, x.not_after, x.revoked_at,
+           x.revocation_reason);
+}
+
+/// A client application with its certificates.
+struct client_entry {
+  uint64_t id = 0;
+  std::string name;
+  /// The owning portal user; empty when none.
+  std::string owner;
+  /// "active" or "disabled".
+  std::string status;
+  std::string created_at;
+  /// Soonest expiry first.
+  std::vector<certificate_entry> certificates;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_entry& x) {
+  return f(caf::meta::type_name("herald.client_entry"), x.id, x.name, x.owner,
+           x.status, x.created_at, x.certificates);
+}
+
+/// A filter of the client and certificate lists; empty fields match all.
+struct client_filter {
+  /// Clients: "active" or "disabled"; certificates: "active", "revoked"
+  /// or "expired".
+  std::string status;
+  /// The owning user's name (clients only).
+  std::string owner;
+  /// Only what has an active certificate expiring within that many days;
+  /// negative: no such filter.
+  int64_t expiring_days = -1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_filter& x) {
+  return f(caf::meta::type_name("herald.client_filter"), x.status, x.owner,
+           x.expiring_days);
+}
+
+/// The clients page: the clients and whether this node can issue.
+struct client_listing {
+  std::vector<client_entry> clients;
+  /// Whether this node holds the CA key (pki.ca-dir) and can issue.
+  bool can_issue = false;
+  /// Why it cannot, when it cannot.
+  std::string ca_problem;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_listing& x) {
+  return f(caf::meta::type_name("herald.client_listing"), x.clients,
+           x.can_issue, x.ca_problem);
+}
+
+/// An admin's change to a client application.
+struct client_change {
+  /// The signed-in admin: the audit log's actor.
+  std::string admin;
+  /// "add" (a new client with its first certificate), "renew" (one more
+  /// certificate), "disable" or "enable".
+  std::string action;
+  std::string name;
+  /// The owning user of a new client; empty: none.
+  std::string owner;
+  /// Validity of the certificate.
+  int64_t days = 365;
+  /// Bundle of a new certificate: "p12" (PKCS#12 with a generated
+  /// password) or "pem" (key and certificate).
+  std::string format = "pem";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_change& x) {
+  return f(caf::meta::type_name("herald.client_change"), x.admin, x.action,
+           x.name, x.owner, x.days, x.format);
+}
+
+/// The answer to a client_change: a new certificate with its key, handed
+/// over once and never stored (empty for disable and enable).
+struct issued_bundle {
+  std::string client;
+  certificate_entry certificate;
+  std::string certificate_pem;
+  /// PKCS#8, unencrypted: only for the one download.
+  std::string key_pem;
+  std::string ca_pem;
+  /// The PKCS#12 bundle (format "p12") and its generated password.
+  std::string pkcs12;
+  std::string pkcs12_password;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, issued_bundle& x) {
+  return f(caf::meta::type_name("herald.issued_bundle"), x.client,
+           x.certificate, x.certificate_pem, x.key_pem, x.ca_pem, x.pkcs12,
+           x.pkcs12_password);
+}
+
+/// An admin's revocation of a certificate.
+struct revocation {
+  std::string admin;
+  /// Serial or fingerprint.
+  std::string id;
+  /// One of pki::revocation_reasons().
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, revocation& x) {
+  return f(caf::meta::type_name("herald.revocation"), x.admin, x.id,
+           x.reason);
+}
+
+/// What a revocation did.
+struct revocation_result {
+  certificate_entry certificate;
+  /// Whether a fresh CRL was published (the node has the CA key); else
+  /// nodes refuse the certificate from the registry and `heraldctl crl`
+  /// publishes the CRL.
+  bool crl_published = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, revocation_result& x) {
+  return f(caf::meta::type_name("herald.revocation_result"), x.certificate,
+           x.crl_published);
 }
 
 // -- cluster --------------------------------------------------------------------

@@ -1,12 +1,13 @@
 #include "node/node.hpp"
 
+#include "actors/account_admin.hpp"
 #include "actors/audit.hpp"
 #include "actors/delivery.hpp"
 #include "actors/dependency_probe.hpp"
 #include "actors/health.hpp"
 #include "actors/ingress.hpp"
-#include "actors/pki_monitor.hpp"
 #include "actors/message_admin.hpp"
+#include "actors/pki_monitor.hpp"
 #include "actors/portal.hpp"
 #include "actors/queue.hpp"
 #include "actors/receiver.hpp"
@@ -239,13 +240,16 @@ spawn_portal_listener(caf::actor_system& sys, const config::settings& cfg,
   wcfg.audit = audit;
   if (auto err = validate(wcfg))
     return err;
-  message_admin_config acfg;
-  acfg.mysql = cfg.mysql;
-  acfg.redis = cfg.redis;
-  acfg.keys = wcfg.keys;
-  acfg.audit_key = cfg.crypto.audit_key;
-  acfg.source = "portal@" + cfg.node.name;
-  if (auto err = validate(acfg))
+  message_admin_config messages_cfg;
+  messages_cfg.mysql = cfg.mysql;
+  messages_cfg.redis = cfg.redis;
+  messages_cfg.keys = wcfg.keys;
+  messages_cfg.audit_key = cfg.crypto.audit_key;
+  messages_cfg.source = "portal@" + cfg.node.name;
+  if (auto err = validate(messages_cfg))
+    return err;
+  account_admin_config accounts_cfg{cfg.mysql, cfg.redis, cfg.pki, audit};
+  if (auto err = validate(accounts_cfg))
     return err;
   auto css = web::load_bootstrap_css(p.bootstrap_dir);
   if (!css)
@@ -260,15 +264,19 @@ spawn_portal_listener(caf::actor_system& sys, const config::settings& cfg,
   for (size_t i = 0; i < p.workers; ++i)
     ctx->workers.push_back(keep(spawn_portal(sys, wcfg)));
   for (size_t i = 0; i < p.workers; ++i)
-    ctx->message_admins.push_back(keep(spawn_message_admin(sys, acfg)));
+    ctx->message_admins.push_back(
+      keep(spawn_message_admin(sys, messages_cfg)));
+  // Admin changes are rare: two workers, so a slow CA or hash does not
+  // hold up the next admin.
+  for (size_t i = 0; i < 2; ++i)
+    ctx->account_admins.push_back(
+      keep(spawn_account_admin(sys, accounts_cfg)));
   ctx->tokens = std::make_shared<web::session_tokens>(
     p.session_key, p.session_ttl, p.session_max_age);
   ctx->pepper = cfg.crypto.pepper;
   ctx->bootstrap_css = std::move(*css);
   ctx->chartjs = std::move(*chartjs);
   auto routes = std::make_shared<net::router>(&m);
-  web::add_admin_message_routes(*routes, ctx);
-  web::add_admin_message_api(*routes, ctx);
   web::add_portal_routes(*routes, std::move(ctx));
   return keep(spawn_ingress(sys,
                             {p.listener, nullptr, std::move(routes),

@@ -4,6 +4,7 @@
 #include "actors/ingress.hpp"
 #include "core/errc.hpp"
 #include "net/router.hpp"
+#include "web/download_vault.hpp"
 #include "web/portal_session.hpp"
 
 #include <caf/expected.hpp>
@@ -46,6 +47,11 @@ struct portal_context {
   std::string chartjs;
   /// How long a route waits for a worker (a login waits for a hash).
   caf::timespan timeout = std::chrono::seconds{10};
+  /// The admin pages' workers (users, clients, certificates), in turn.
+  std::vector<account_admin_actor> account_admins;
+  size_t next_account_admin = 0;
+  /// Issued keys waiting for their one download.
+  download_vault downloads;
 };
 
 using headers = std::vector<std::pair<std::string, std::string>>;

@@ -9,6 +9,8 @@
 #include "persistence/crypto.hpp"
 #include "persistence/passwords.hpp"
 #include "persistence/portal_store.hpp"
+#include "web/account_routes.hpp"
+#include "web/admin_message_routes.hpp"
 #include "web/form.hpp"
 
 #include <rapidjson/stringbuffer.h>
@@ -597,6 +599,9 @@ void add_portal_routes(net::router& r, std::shared_ptr<portal_context> ctx) {
               net::responder respond) {
           api_logout(ctx, req, std::move(respond));
         });
+  add_account_routes(r, ctx);
+  add_admin_message_routes(r, ctx);
+  add_admin_message_api(r, ctx);
   r.set_not_found([](const net::http_request& req) {
     if (req.path().rfind("/admin/api/", 0) == 0)
       return net::problem(404, "not-found", "Not found",

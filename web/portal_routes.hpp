@@ -15,10 +15,13 @@ namespace herald::web {
 /// Reads bootstrap.min.css from `bootstrap_dir` (libjs-bootstrap5).
 caf::expected<std::string> load_bootstrap_css(const std::string& bootstrap_dir);
 
-/// Adds the portal's pages: GET and POST /login, POST /logout, GET /,
-/// GET /messages (search, keyset pages), GET /messages.csv, GET
-/// /messages/{id}, and the stylesheets under /static/. Every page but the
-/// login and the stylesheets needs a session; every POST a CSRF token.
+/// Adds every route of the portal: GET and POST /login, POST /logout, GET
+/// /, GET /messages (search, keyset pages), GET /messages.csv, GET
+/// /messages/{id}, the static files under /static/, the admin API's
+/// sessions, the account and admin pages and the rest of the admin API
+/// (web/account_routes.hpp, web/admin_message_routes.hpp). Every page but
+/// the login and the static files needs a session, every admin page and
+/// admin API call an admin's; every POST of a page a CSRF token.
 void add_portal_routes(net::router& r, std::shared_ptr<portal_context> ctx);
 
 } // namespace herald::web

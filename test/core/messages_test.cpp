@@ -327,6 +327,13 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
     "herald.audit_row",         "herald.audit_page",
     "herald.audit_status",      "herald.node_health",
     "herald.expiring_certificate", "herald.overview",
+    // account_admin_types_round_trip
+    "herald.user_entry",        "herald.user_change",
+    "herald.own_password_change", "herald.certificate_entry",
+    "herald.client_entry",      "herald.client_filter",
+    "herald.client_listing",    "herald.client_change",
+    "herald.issued_bundle",     "herald.revocation",
+    "herald.revocation_result",
   };
   std::set<std::string> registered;
   for (const auto& kv : cfg.value_factories_by_name)
@@ -391,6 +398,42 @@ BOOST_AUTO_TEST_CASE(delivery_message_types_are_registered_by_name) {
              == "herald.schedule_retry");
   BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<retry_page>())
              == "herald.retry_page");
+}
+
+BOOST_AUTO_TEST_CASE(account_admin_types_round_trip) {
+  client_entry client{7, "app-a", "alice", "active", "2026-01-01T00:00:00Z",
+                      {{"0A", "ff00", "app-a", "revoked", 1800000000,
+                        1790000000, "keyCompromise"}}};
+  auto c = round_trip(sys, client);
+  BOOST_TEST(c.owner == "alice");
+  BOOST_REQUIRE(c.certificates.size() == 1u);
+  BOOST_TEST(c.certificates[0].revocation_reason == "keyCompromise");
+  BOOST_TEST(c.certificates[0].revoked_at == 1790000000);
+  user_change change{"root", "role", "carol", "admin", ""};
+  auto u = round_trip(sys, change);
+  BOOST_TEST(u.admin == "root");
+  BOOST_TEST(u.role == "admin");
+  client_change cc{"root", "add", "app-b", "bob", 30, "p12"};
+  auto d = round_trip(sys, cc);
+  BOOST_TEST(d.days == 30);
+  BOOST_TEST(d.format == "p12");
+  issued_bundle bundle;
+  bundle.client = "app-b";
+  bundle.pkcs12 = std::string{"\0\x30\x82", 3};
+  BOOST_TEST(round_trip(sys, bundle).pkcs12 == bundle.pkcs12);
+  BOOST_TEST(round_trip(sys, revocation_result{{}, true}).crl_published);
+  BOOST_TEST(round_trip(sys, client_filter{"active", "bob", 30}).expiring_days
+             == 30);
+  BOOST_TEST(round_trip(sys, own_password_change{1, "a", "b", "c"}).next
+             == "c");
+  BOOST_TEST(round_trip(sys, revocation{"root", "0A", "superseded"}).reason
+             == "superseded");
+  user_entry entry{3, "carol", "user", "active", 2, "2026-01-01T00:00:00Z", ""};
+  BOOST_TEST(round_trip(sys, entry).clients == 2u);
+  client_listing listing{{client}, false, "no CA key"};
+  auto l = round_trip(sys, listing);
+  BOOST_REQUIRE(l.clients.size() == 1u);
+  BOOST_TEST(l.ca_problem == "no CA key");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
