@@ -56,7 +56,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<message_page>("herald.message_page");
   cfg.add_message_type<attempt_row>("herald.attempt_row");
   cfg.add_message_type<message_detail>("herald.message_detail");
-  // The admin pages' (vectors of rows, nodes and certificates come along).
+  // The message admin's (vectors of rows, nodes and certificates come along).
   cfg.add_message_type<failed_filter>("herald.failed_filter");
   cfg.add_message_type<failed_message>("herald.failed_message");
   cfg.add_message_type<failed_page>("herald.failed_page");
@@ -69,7 +69,7 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<node_health>("herald.node_health");
   cfg.add_message_type<expiring_certificate>("herald.expiring_certificate");
   cfg.add_message_type<overview>("herald.overview");
-  // The admin pages' types; vectors come along (user and client lists).
+  // The account admin's (vectors come along: user and client lists).
   cfg.add_message_type<user_entry>("herald.user_entry");
   cfg.add_message_type<user_change>("herald.user_change");
   cfg.add_message_type<own_password_change>("herald.own_password_change");

@@ -689,6 +689,8 @@ typename Inspector::result_type inspect(Inspector& f, overview& x) {
   return f(caf::meta::type_name("herald.overview"), x.first_minute,
            x.accepted, x.delivered, x.failed, x.queue_depth, x.retry_backlog,
            x.nodes, x.expiring);
+}
+
 // -- portal administration --------------------------------------------------------
 
 /// A portal user as the admin pages list them.
