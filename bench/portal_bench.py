@@ -7,6 +7,7 @@
   run       logs in through the portal's form (CSRF cookie + field) and times
             the scenarios of a TSV file over one keep-alive HTTPS connection,
             one request at a time, interleaved in rounds; prints a table.
+  merge     one table from the --json files of several runs.
   explain   logs in, makes one request per scenario and prints ANALYZE of
             the SQL it ran (from MariaDB's general log).
 
@@ -256,6 +257,41 @@ def login(args):
     return portal
 
 
+def print_table(results, target_ms):
+    """Prints one line per scenario of `results` (name, times in ms, rows,
+    errors) and returns them with their percentiles added."""
+    header = ("scenario", "n", "rows", "p50", "p95", "p99", "max",
+              "p95<=%g ms" % target_ms)
+    print("%-34s %5s %6s %8s %8s %8s %8s  %s" % header)
+    for r in results:
+        t = sorted(r["times"])
+        r["n"] = len(t)
+        r["p50"], r["p95"], r["p99"] = (percentile(t, p) for p in (50, 95, 99))
+        r["max"] = t[-1] if t else float("nan")
+        r["ok"] = bool(t) and not r["errors"] and r["p95"] <= target_ms
+        print("%-34s %5d %6g %8.1f %8.1f %8.1f %8.1f  %s%s" % (
+            r["scenario"], r["n"], r["rows"], r["p50"], r["p95"], r["p99"],
+            r["max"], "yes" if r["ok"] else "NO",
+            "" if not r["errors"] else " (%d errors)" % r["errors"]))
+    return results
+
+
+def cmd_merge(args):
+    """One table from the --json files of several runs (e.g. the rounds of
+    one build in a comparison): their times pooled per scenario."""
+    merged = {}
+    for name in args.files:
+        with open(name) as f:
+            for r in json.load(f):
+                m = merged.setdefault(r["scenario"], {
+                    "scenario": r["scenario"], "times": [], "rows": r["rows"],
+                    "errors": 0})
+                m["times"] += r["times"]
+                m["errors"] += r["errors"]
+    results = print_table(list(merged.values()), args.target_ms)
+    return 0 if all(r["ok"] for r in results) else 1
+
+
 def cmd_run(args):
     scenarios = load_scenarios(args)
     portal = login(args)
@@ -284,24 +320,11 @@ def cmd_run(args):
                 s.rows.append(rows_of(path, body))
                 s.bytes.append(len(body))
         print("# round %d of %d done" % (r + 1, args.rounds), file=sys.stderr)
-    header = ("scenario", "n", "rows", "p50", "p95", "p99", "max",
-              "p95<=%g ms" % args.target_ms)
-    print("%-34s %5s %6s %8s %8s %8s %8s  %s" % header)
-    results = []
-    for s in scenarios:
-        t = sorted(s.times)
-        p50, p95, p99 = (percentile(t, p) for p in (50, 95, 99))
-        worst = t[-1] if t else float("nan")
-        ok = bool(t) and not s.errors and p95 <= args.target_ms
-        rows = statistics.median(s.rows) if s.rows else 0
-        print("%-34s %5d %6g %8.1f %8.1f %8.1f %8.1f  %s%s" % (
-            s.name, len(t), rows, p50, p95, p99, worst,
-            "yes" if ok else "NO",
-            "" if not s.errors else " (%d errors: %s)" % (
-                len(s.errors), sorted(set(s.errors)))))
-        results.append({"scenario": s.name, "n": len(t), "rows": rows,
-                        "p50": p50, "p95": p95, "p99": p99, "max": worst,
-                        "errors": len(s.errors), "ok": ok})
+    results = [{"scenario": s.name, "times": s.times,
+                "rows": statistics.median(s.rows) if s.rows else 0,
+                "bytes": statistics.median(s.bytes) if s.bytes else 0,
+                "errors": len(s.errors)} for s in scenarios]
+    results = print_table(results, args.target_ms)
     if portal.reconnects > 1:
         print("# the portal closed the connection %d times (reconnects are "
               "not timed)" % (portal.reconnects - 1))
@@ -332,6 +355,9 @@ def main():
     r.add_argument("--rounds", type=int, default=4)
     r.add_argument("--target-ms", type=float, default=100)
     r.add_argument("--json", help="write the results here too")
+    m = sub.add_parser("merge")
+    m.add_argument("files", nargs="+")
+    m.add_argument("--target-ms", type=float, default=100)
     e = sub.add_parser("explain", parents=[common])
     e.add_argument("--socket", required=True, help="MariaDB's, as root")
     e.add_argument("--database", default="herald")
@@ -341,6 +367,8 @@ def main():
         return 0
     if args.command == "explain":
         return cmd_explain(args)
+    if args.command == "merge":
+        return cmd_merge(args)
     return cmd_run(args)
 
 

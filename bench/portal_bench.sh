@@ -23,11 +23,15 @@
 # Usage: bench/portal_bench.sh [--messages N] [--requests N] [--warmup N]
 #        [--rounds N] [--only NAME,...] [--explain] [--json FILE]
 #        [--days D] [--senders N] [--chunk N] [--real N] [--target-ms MS]
-#        [--buffer-pool SIZE]
+#        [--buffer-pool SIZE] [--builds "DIR DIR..."]
 #   --explain   after the table, ANALYZE of the SQL behind each scenario
 #               (captured from MariaDB's general log, one request each)
 #   --only      run only these scenarios (names as in the table)
 #   --buffer-pool  MariaDB's innodb_buffer_pool_size (256M, as ops/test)
+#   --builds    compare the heraldd of these build folders on the same data:
+#               per round a node of each in turn, then a table per build
+#               from its rounds pooled (they must know the same schema;
+#               the first folder's heraldctl and heraldd seed)
 # Build first: cmake --build build -j2 (or set HERALD_BUILD_DIR).
 set -euo pipefail
 
@@ -44,6 +48,7 @@ chunk=50000
 real=20
 target_ms=100
 buffer_pool=256M
+builds=()
 while (($#)); do
   case $1 in
     --messages) messages=$2; shift 2 ;;
@@ -59,7 +64,8 @@ while (($#)); do
     --real) real=$2; shift 2 ;;
     --target-ms) target_ms=$2; shift 2 ;;
     --buffer-pool) buffer_pool=$2; shift 2 ;;
-    --help|-h) sed -n '2,31p' "$0"; exit 0 ;;
+    --builds) read -r -a builds <<<"$2"; shift 2 ;;
+    --help|-h) awk 'NR > 1 && !/^#/ {exit} NR > 1' "$0"; exit 0 ;;
     *) echo "unknown argument $1; see --help" >&2; exit 2 ;;
   esac
 done
@@ -67,8 +73,11 @@ done
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 build=${HERALD_BUILD_DIR:-$root/build}
-for bin in heraldd heraldctl; do
-  [[ -x "$build/$bin" ]] || { echo "build $build/$bin first" >&2; exit 2; }
+((${#builds[@]} > 0)) && build=${builds[0]}
+for dir in "$build" "${builds[@]}"; do
+  for bin in heraldd heraldctl; do
+    [[ -x "$dir/$bin" ]] || { echo "build $dir/$bin first" >&2; exit 2; }
+  done
 done
 source ops/lib/services.sh
 source ops/lib/pki.sh
@@ -140,8 +149,14 @@ for c in "${clients[@]}"; do
   ctl client add "$name" --certificate "$pki/$name.crt" --user "$owner" >/dev/null
 done
 
+# start_node [--bin HERALDD] [ARGS...]
 start_node() {
-  "$build/heraldd" --config-file="$tmp/herald.ini" --log.level='"warn"' "$@" \
+  local bin=$build/heraldd
+  if [[ "${1:-}" == --bin ]]; then
+    bin=$2
+    shift 2
+  fi
+  "$bin" --config-file="$tmp/herald.ini" --log.level='"warn"' "$@" \
     >>"$tmp/heraldd.out" 2>&1 &
   node_pid=$!
   herald_wait_until 30 portal_up || {
@@ -341,17 +356,40 @@ tab=$'\t'
   echo "CSV export, status=failed${tab}get${tab}/messages.csv?status=failed"
 } >"$tmp/scenarios.tsv"
 
-say "node with the portal role alone; timing as alice"
-start_node --node.roles='["portal"]'
-echo "== $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo '+changes') ($build), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $messages messages, innodb_buffer_pool_size=$buffer_pool"
 common=(--url "https://localhost:$HERALD_PORTAL_PORT" --ca "$pki/ca.crt"
   --user alice --password-file "$tmp/alice.pw" --scenarios "$tmp/scenarios.tsv")
 [[ -n "$only" ]] && common+=(--only "$only")
-args=(--requests "$requests" --warmup "$warmup" --rounds "$rounds"
-  --target-ms "$target_ms")
-[[ -n "$json" ]] && args+=(--json "$json")
 code=0
-python3 bench/portal_bench.py run "${common[@]}" "${args[@]}" || code=$?
+version() { "$1/heraldd" --version | awk '{print $NF}' | tr -d '()'; }
+echo "== $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); $messages messages, innodb_buffer_pool_size=$buffer_pool"
+if ((${#builds[@]} == 0)); then
+  say "node with the portal role alone; timing as alice"
+  start_node --node.roles='["portal"]'
+  echo "== heraldd $(version "$build") of $build"
+  args=(--requests "$requests" --warmup "$warmup" --rounds "$rounds"
+    --target-ms "$target_ms")
+  [[ -n "$json" ]] && args+=(--json "$json")
+  python3 bench/portal_bench.py run "${common[@]}" "${args[@]}" || code=$?
+else
+  # The same data for every build, a node of each in turn per round.
+  per_round=$(((requests + rounds - 1) / rounds))
+  for ((r = 1; r <= rounds; r++)); do
+    for i in "${!builds[@]}"; do
+      say "round $r of $rounds: ${builds[$i]} ($(version "${builds[$i]}"))"
+      start_node --node.roles='["portal"]' --bin "${builds[$i]}/heraldd"
+      python3 bench/portal_bench.py run "${common[@]}" --requests "$per_round" \
+        --warmup "$warmup" --rounds 1 --target-ms "$target_ms" \
+        --json "$tmp/build$i-round$r.json" >>"$tmp/rounds.log" 2>&1 || true
+      stop_node
+    done
+  done
+  for i in "${!builds[@]}"; do
+    echo "== heraldd $(version "${builds[$i]}") of ${builds[$i]}, $rounds rounds interleaved with the other builds"
+    python3 bench/portal_bench.py merge --target-ms "$target_ms" \
+      "$tmp"/build$i-round*.json || code=$?
+    [[ -n "$json" ]] && python3 -c 'import json, sys; json.dump([r for f in sys.argv[2:] for r in json.load(open(f))], open(sys.argv[1], "w"))' "$json.build$i" "$tmp"/build$i-round*.json
+  done
+fi
 echo "== load after $(cut -d' ' -f1-3 /proc/loadavg)"
 if grep -q -E 'warn|error' "$tmp/heraldd.out"; then
   echo "== node warnings (first 5 of $(grep -c -E 'warn|error' "$tmp/heraldd.out"))"
