@@ -376,7 +376,7 @@ else
   for ((r = 1; r <= rounds; r++)); do
     for i in "${!builds[@]}"; do
       say "round $r of $rounds: ${builds[$i]} ($(version "${builds[$i]}"))"
-      start_node --node.roles='["portal"]' --bin "${builds[$i]}/heraldd"
+      start_node --bin "${builds[$i]}/heraldd" --node.roles='["portal"]'
       python3 bench/portal_bench.py run "${common[@]}" --requests "$per_round" \
         --warmup "$warmup" --rounds 1 --target-ms "$target_ms" \
         --json "$tmp/build$i-round$r.json" >>"$tmp/rounds.log" 2>&1 || true
