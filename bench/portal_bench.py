@@ -244,6 +244,9 @@ def load_scenarios(args):
                 scenarios.append(Scenario(line))
     if args.only:
         wanted = set(args.only.split(","))
+        unknown = wanted - {s.name for s in scenarios}
+        if unknown:
+            sys.exit("no such scenario: %s" % ", ".join(sorted(unknown)))
         scenarios = [s for s in scenarios if s.name in wanted]
     return scenarios
 

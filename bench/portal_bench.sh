@@ -26,7 +26,8 @@
 #        [--buffer-pool SIZE] [--builds "DIR DIR..."]
 #   --explain   after the table, ANALYZE of the SQL behind each scenario
 #               (captured from MariaDB's general log, one request each)
-#   --only      run only these scenarios (names as in the table)
+#   --only      run only these scenarios (names as in the table, comma-
+#               separated)
 #   --buffer-pool  MariaDB's innodb_buffer_pool_size (256M, as ops/test)
 #   --builds    compare the heraldd of these build folders on the same data:
 #               per round a node of each in turn, then a table per build
@@ -338,11 +339,11 @@ tab=$'\t'
   echo "deep: cursor 60 days back${tab}get${tab}/messages?after=$deep_cursor"
   echo "status=delivered${tab}get${tab}/messages?status=delivered"
   echo "status=failed${tab}get${tab}/messages?status=failed"
-  echo "status=failed, pages 1-50${tab}walk${tab}/messages?status=failed${tab}50"
-  echo "sender, busiest (exact)${tab}get${tab}/messages?sender=$(enc "$busy")"
-  echo "sender, typical (exact)${tab}get${tab}/messages?sender=$(enc "$typical")"
+  echo "status=failed pages 1-50${tab}walk${tab}/messages?status=failed${tab}50"
+  echo "sender busiest (exact)${tab}get${tab}/messages?sender=$(enc "$busy")"
+  echo "sender typical (exact)${tab}get${tab}/messages?sender=$(enc "$typical")"
   echo "client (the smaller one)${tab}get${tab}/messages?client=${ids[1]}"
-  echo "date range, 7 days a month ago${tab}get${tab}/messages?from=$(day 30)&to=$(day 24)"
+  echo "date range 7 days a month ago${tab}get${tab}/messages?from=$(day 30)&to=$(day 24)"
   echo "few: status=queued${tab}get${tab}/messages?status=queued"
   echo "few: failed on one day 60 days ago${tab}get${tab}/messages?status=failed&from=$(day 60)&to=$(day 60)"
   echo "few: busiest sender + failed${tab}get${tab}/messages?sender=$(enc "$busy")&status=failed"
@@ -352,8 +353,8 @@ tab=$'\t'
   printf 'message detail (decrypts)%seach' "$tab"
   for id in $real_ids; do printf '\t/messages/%s' "$id"; done
   echo
-  echo "CSV export (10,000 rows)${tab}get${tab}/messages.csv"
-  echo "CSV export, status=failed${tab}get${tab}/messages.csv?status=failed"
+  echo "CSV export (10000 rows)${tab}get${tab}/messages.csv"
+  echo "CSV export status=failed${tab}get${tab}/messages.csv?status=failed"
 } >"$tmp/scenarios.tsv"
 
 common=(--url "https://localhost:$HERALD_PORTAL_PORT" --ca "$pki/ca.crt"
