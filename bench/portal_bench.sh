@@ -316,14 +316,23 @@ sql "SELECT ROUND(data_length / 1048576), ROUND(index_length / 1048576)
 
 # -- scenarios ------------------------------------------------------------------
 
-alice_clients="${ids[0]},${ids[1]}"
 # A keyset cursor as the portal makes it: created_at's digits, '.', the id.
 cursor_sql="CONCAT(DATE_FORMAT(created_at, '%Y%m%d%H%i%s%f'), '.',
   LOWER(CONCAT_WS('-', SUBSTR(HEX(id), 1, 8), SUBSTR(HEX(id), 9, 4),
   SUBSTR(HEX(id), 13, 4), SUBSTR(HEX(id), 17, 4), SUBSTR(HEX(id), 21))))"
+# (A cursor is any position in time: one client's index finds it fast.)
 deep_cursor=$(sql "SELECT $cursor_sql FROM messages
-  WHERE client_id IN ($alice_clients) AND created_at < NOW() - INTERVAL 60 DAY
+  FORCE INDEX (messages_client_created)
+  WHERE client_id = ${ids[0]} AND created_at < NOW() - INTERVAL 60 DAY
   ORDER BY created_at DESC LIMIT 1")
+# 50 cursors from 1 to 89 days back: pages anywhere in the history, most
+# of them not in the buffer pool (256M by default, the table is ~520 MiB).
+spread_cursors=$(for k in $(seq 0 49); do
+  at=$(date -u -d "@$((now_us / 1000000 - 86400 - k * 88 * 86400 / 50 - k * 997))" '+%F %T')
+  echo "SELECT $cursor_sql FROM messages FORCE INDEX (messages_client_created)
+    WHERE client_id = ${ids[0]} AND created_at < '$at'
+    ORDER BY created_at DESC LIMIT 1;"
+done | mariadb --no-defaults --socket="$tmp/mariadb/mysql.sock" -uroot -N -B herald)
 real_ids=$(sql "SELECT LOWER(CONCAT_WS('-', SUBSTR(HEX(id), 1, 8),
   SUBSTR(HEX(id), 9, 4), SUBSTR(HEX(id), 13, 4), SUBSTR(HEX(id), 17, 4),
   SUBSTR(HEX(id), 21))) FROM messages m JOIN received_messages r
@@ -337,6 +346,9 @@ tab=$'\t'
   echo "first page${tab}get${tab}/messages"
   echo "pages 1-50 (after= cursors)${tab}walk${tab}/messages${tab}50"
   echo "deep: cursor 60 days back${tab}get${tab}/messages?after=$deep_cursor"
+  printf 'deep: 50 cursors 1-89 days back%seach' "$tab"
+  for c in $spread_cursors; do printf '\t/messages?after=%s' "$c"; done
+  echo
   echo "status=delivered${tab}get${tab}/messages?status=delivered"
   echo "status=failed${tab}get${tab}/messages?status=failed"
   echo "status=failed pages 1-50${tab}walk${tab}/messages?status=failed${tab}50"
