@@ -9,7 +9,7 @@
             one request at a time, interleaved in rounds; prints a table.
   merge     one table from the --json files of several runs.
   explain   logs in, makes one request per scenario and prints ANALYZE of
-            the SQL it ran (from MariaDB's general log).
+            the SQL it ran (from MariaDB's general log file).
 
 Only the standard library: http.client over ssl, time.perf_counter.
 """
@@ -186,28 +186,34 @@ def sql_run(mysql_cmd, statements):
     return out.stdout.decode(errors="replace")
 
 
-def explain(portal, scenario, mysql_cmd):
+def explain(portal, scenario, mysql_cmd, general_log):
     """One request of `scenario` (the last page of a walk), then ANALYZE of
-    every SELECT on messages that MariaDB's general log shows for it. The
-    node must have prepared its statements with the general log on: only
-    then does MariaDB log their executions with the parameters inlined."""
+    every SELECT on messages that MariaDB's general log (a file: a table
+    would convert the raw bytes of hashes and ids to text) shows for it.
+    The node must have prepared its statements with the general log on:
+    only then does MariaDB log their executions with the parameters."""
     if scenario.kind == "walk":
         for _ in range(int(scenario.args[1]) - 1):
             _, _, body, _ = portal.request("GET", scenario.next_request())
             scenario.answered(body)
-    sql_run(mysql_cmd, b"TRUNCATE mysql.general_log")
+    with open(general_log, "rb") as f:
+        f.seek(0, 2)
+        start_at = f.tell()
     path = scenario.next_request()
     status, _, body, elapsed = portal.request("GET", path)
     scenario.answered(body)
-    # The logged statements are SQL as executed, parameters inlined and
-    # escaped; HEX() carries them through the client unharmed.
-    logged = sql_run(mysql_cmd, b"SELECT HEX(argument) FROM mysql.general_log "
-                     b"WHERE command_type = 'Execute' AND "
-                     b"argument LIKE '%FROM messages%'")
+    time.sleep(0.2)
+    with open(general_log, "rb") as f:
+        f.seek(start_at)
+        logged = f.read()
     print("-- %s: GET %s -> %d, %.1f ms" % (scenario.name, path[:110], status,
                                            elapsed * 1000))
-    for line in logged.split():
-        stmt = bytes.fromhex(line)
+    # Each entry is one line (MariaDB escapes line breaks inside literals):
+    # [time]<TAB><TAB>thread Execute<TAB>statement.
+    for line in logged.split(b"\n"):
+        command, _, stmt = line.partition(b" Execute\t")
+        if not stmt or b"FROM messages" not in stmt:
+            continue
         if not stmt.lstrip().upper().startswith((b"SELECT", b"(SELECT")):
             continue
         start = time.perf_counter()
@@ -232,7 +238,7 @@ def cmd_explain(args):
                  "--default-character-set=binary", "-uroot", "-N", "-B",
                  args.database]
     for s in scenarios:
-        explain(portal, s, mysql_cmd)
+        explain(portal, s, mysql_cmd, args.general_log)
     return 0
 
 
@@ -364,6 +370,7 @@ def main():
     e = sub.add_parser("explain", parents=[common])
     e.add_argument("--socket", required=True, help="MariaDB's, as root")
     e.add_argument("--database", default="herald")
+    e.add_argument("--general-log", required=True, help="MariaDB's, a file")
     args = p.parse_args()
     if args.command == "senders":
         cmd_senders(args)

@@ -412,11 +412,13 @@ if ((explain)); then
   # MariaDB logs a prepared statement's executions with their parameters
   # only if the general log was on when it was prepared: a new node.
   stop_node
-  sql "SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1"
+  sql "SET GLOBAL general_log_file = '$tmp/mariadb/general.log';
+       SET GLOBAL log_output = 'FILE'; SET GLOBAL general_log = 1"
   start_node --node.roles='["portal"]'
   echo
   echo "== ANALYZE of the queries behind each scenario (one request each, general log on)"
   python3 bench/portal_bench.py explain "${common[@]}" \
-    --socket "$tmp/mariadb/mysql.sock" || code=$?
+    --socket "$tmp/mariadb/mysql.sock" --general-log "$tmp/mariadb/general.log" ||
+    code=$?
 fi
 exit "$code"
