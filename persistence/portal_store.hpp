@@ -42,9 +42,9 @@ constexpr uint32_t max_page_rows = 10000;
 
 /// A page of the messages of `clients` (the user's own) matching `filter`,
 /// newest first (created_at, then id), starting after the filter's cursor.
-/// One index range scan per client (messages_client_created and the
-/// indexes of migration 0008), merged: the cost follows the page size, not
-/// the table size. Messages never accepted (accepting, rejected) are left
+/// One index range scan per client (messages_client_created or an index of
+/// migration 0008, named in the query), merged: the cost follows the page
+/// size, not the table size or the depth of the cursor. Messages never accepted (accepting, rejected) are left
 /// out, as the API leaves them out.
 caf::expected<message_page>
 find_user_messages(mysql_connection& db,

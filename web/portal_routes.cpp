@@ -541,11 +541,15 @@ std::string csv_line(const std::vector<std::string>& fields) {
         && std::string_view{"=+-@\t\r"}.find(field.front())
              != std::string_view::npos)
       line += '\'';
-    for (auto c : field)
-      line += c == '"' ? std::string{"\"\""} : std::string{c};
+    for (auto c : field) {
+      if (c == '"')
+        line += '"';
+      line += c;
+    }
     line += '"';
   }
-  return line + "\r\n";
+  line += "\r\n";
+  return line;
 }
 
 caf::expected<std::string> load_bootstrap_css(const std::string& dir) {
