@@ -152,7 +152,9 @@ fi
 check "the browser spec ran to its end (exit code $spec_code)" \
   test -n "$summary" -a "$spec_code" = 0
 
-if [[ "${HERALD_UPDATE_SCREENSHOTS:-0}" == 1 ]]; then
+# Only the screenshots of a run without failures go into the manual.
+if [[ "${HERALD_UPDATE_SCREENSHOTS:-0}" == 1 ]] && ((failed == 0)); then
+  mkdir -p "$root/docs/screenshots"
   for shot in login messages message messages-phone; do
     check "docs/screenshots/$shot.png is updated" \
       cp "$artefacts/$shot.png" "$root/docs/screenshots/$shot.png"
