@@ -44,6 +44,8 @@ pid_gone() {
 browser_cleanup() {
   local pids
   if [[ -n "$spec_pid" ]]; then
+    echo "--- browser interrupted; its output so far:"
+    cat "$tmp/spec.out" 2>/dev/null
     pids=$(process_tree "$spec_pid")
     kill -TERM "$spec_pid" 2>/dev/null
     herald_wait_until 5 pid_gone "$spec_pid"
