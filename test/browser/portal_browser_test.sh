@@ -66,16 +66,8 @@ must "Node.js 20 or newer is installed (ops/setup)" \
 must "playwright-core 1.64.1 is in test/browser/node_modules (ops/setup)" \
   grep -q '"version": "1.64.1"' "$here/node_modules/playwright-core/package.json"
 
-export HERALD_PORTAL_PORT=$(herald_free_port)
-export HERALD_ROLES='["ingress", "delivery", "receiver", "portal"]'
-must "the configuration gets the portal role" herald_write_config "$ini"
-must "... names the test's database user again" \
-  sed -i "s/^user=\"herald\"/user=\"e2e_$$\"/" "$ini"
-must "... and a [portal] section" herald_write_portal_config "$ini"
-must "the portal's session key is written" \
-  herald_write_secrets "$HERALD_SECRETS" "$HERALDCTL" "$ini"
-must "heraldctl db migrate applies the schema" quietly ctl db migrate
-register_node
+source "$root/test/e2e/portal_lib.sh"
+prepare_portal_node '["ingress", "delivery", "receiver", "portal"]'
 printf '%s\n' 'Quiet-Harbor-Lantern-2026' >"$tmp/alice.pw"
 printf '%s\n' 'Copper-Meadow-Violin-2026' >"$tmp/bob.pw"
 chmod 600 "$tmp"/*.pw

@@ -18,16 +18,8 @@ source "$(dirname "$0")/lib.sh"
 
 ctl() { "$HERALDCTL" "$@" --config-file "$ini"; }
 
-export HERALD_PORTAL_PORT=$(herald_free_port)
-export HERALD_ROLES='["ingress", "delivery", "receiver", "portal"]'
-must "the configuration gets the portal role" herald_write_config "$ini"
-must "... names the test's database user again" \
-  sed -i "s/^user=\"herald\"/user=\"e2e_$$\"/" "$ini"
-must "... and a [portal] section" herald_write_portal_config "$ini"
-must "the portal's session key is written" \
-  herald_write_secrets "$HERALD_SECRETS" "$HERALDCTL" "$ini"
-must "heraldctl db migrate applies the schema" quietly ctl db migrate
-register_node
+source "$root/test/e2e/portal_lib.sh"
+prepare_portal_node '["ingress", "delivery", "receiver", "portal"]'
 printf '%s\n' 'Amber-Harbor-Quartz-2026' >"$tmp/root.pw"
 chmod 600 "$tmp/root.pw"
 must "admin root is added" quietly ctl user add root --role admin --password-file "$tmp/root.pw"
@@ -35,7 +27,6 @@ must "the health check's client is registered" \
   quietly ctl client add probe --certificate "$pki/client.crt"
 must "the node starts" start_node
 
-portal="https://localhost:$HERALD_PORTAL_PORT"
 web() {
   local jar=$1
   shift

@@ -33,16 +33,8 @@ trap '[[ -n "$downstream_pid" ]] && kill "$downstream_pid" 2>/dev/null; e2e_clea
 
 ctl() { "$HERALDCTL" "$@" --config-file "$ini"; }
 
-export HERALD_PORTAL_PORT=$(herald_free_port)
-export HERALD_ROLES='["ingress", "delivery", "portal"]'
-must "the configuration gets the portal role" herald_write_config "$ini"
-must "... names the test's database user again" \
-  sed -i "s/^user=\"herald\"/user=\"e2e_$$\"/" "$ini"
-must "... and a [portal] section" herald_write_portal_config "$ini"
-must "the portal's session key is written" \
-  herald_write_secrets "$HERALD_SECRETS" "$HERALDCTL" "$ini"
-must "heraldctl db migrate applies the schema" quietly ctl db migrate
-register_node
+source "$root/test/e2e/portal_lib.sh"
+prepare_portal_node '["ingress", "delivery", "portal"]'
 printf '%s\n' 'Amber-Falcon-Ledger-2026' >"$tmp/root.pw"
 printf '%s\n' 'Quiet-Harbor-Lantern-2026' >"$tmp/alice.pw"
 printf '%s\n' 'Copper-Meadow-Violin-2026' >"$tmp/bob.pw"
@@ -80,7 +72,6 @@ all_failed() { [[ "$(failed_count)" == 5 ]]; }
 must "all five fail (the downstream refuses connections)" \
   herald_wait_until 20 all_failed
 
-source "$root/test/e2e/portal_lib.sh"
 audit_rows() {
   sql "SELECT COUNT(*) FROM audit_log WHERE action = '$1' AND target = '$2'
        AND actor = 'root' AND outcome = 'ok'"

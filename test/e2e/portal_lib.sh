@@ -1,8 +1,24 @@
-# Shared helpers of the portal's end-to-end tests: curl as a browser with a
-# cookie jar, the login form, the JSON admin API's bearer tokens. Source it
-# after lib.sh with HERALD_PORTAL_PORT set.
+# Shared set-up and helpers of the portal's end-to-end tests: a node with
+# the portal role, curl as a browser with a cookie jar, the login form, the
+# JSON admin API's bearer tokens. Source it after lib.sh with ctl defined.
 
+export HERALD_PORTAL_PORT=$(herald_free_port)
 portal="https://localhost:$HERALD_PORTAL_PORT"
+
+# prepare_portal_node ROLES_JSON: the configuration (roles, the test's
+# database user, a [portal] section), the secrets, the schema and the
+# registered node certificate; the node is not started yet.
+prepare_portal_node() {
+  export HERALD_ROLES=$1
+  must "the configuration gets the portal role" herald_write_config "$ini"
+  must "... names the test's database user again" \
+    sed -i "s/^user=\"herald\"/user=\"e2e_$$\"/" "$ini"
+  must "... and a [portal] section" herald_write_portal_config "$ini"
+  must "the portal's session key is written" \
+    herald_write_secrets "$HERALD_SECRETS" "$HERALDCTL" "$ini"
+  must "heraldctl db migrate applies the schema" quietly ctl db migrate
+  register_node
+}
 # web JAR ARGS...: curl as a browser (no client certificate) with a cookie
 # jar; headers to $tmp/headers, body to stdout.
 web() {
