@@ -258,6 +258,62 @@ using portal_actor = caf::typed_actor<
   caf::replies_to<caf::get_atom, uint64_t, std::string>::with<
     message_detail>>;
 
+/// Does the blocking work of the admin pages on messages, failed messages,
+/// the audit log and the overview: MySQL, Redis, decrypting a body. Owns
+/// one MySQL and one Redis connection and runs detached; the portal's
+/// routes ask a small pool of them. Sees every client's messages: only
+/// admin routes may ask it.
+using message_admin_actor = caf::typed_actor<
+  // A page of every client's messages matching the filter, newest first,
+  // with the clients (and owners) for the filter form.
+  caf::replies_to<page_atom, user_message_filter>::with<message_page>,
+  // One message (raw id) with every attempt, never its body: the detail
+  // page and the read-only peek at a failed message; errc::not_found.
+  caf::replies_to<caf::get_atom, std::string>::with<message_detail>,
+  // Appends message.reveal by the named admin to the audit chain, then
+  // returns the message (raw id) with its body; no audit row, no body.
+  caf::replies_to<reveal_atom, std::string, std::string>::with<
+    message_detail>,
+  // Failed messages matching the filter, newest failure first.
+  caf::replies_to<failed_atom, failed_filter>::with<failed_page>,
+  // Queues failed messages again (MySQL, Redis, message.requeue audited),
+  // as heraldctl message requeue does.
+  caf::replies_to<requeue_atom, requeue_request>::with<requeue_result>,
+  // A page of the audit log matching the filter, newest first.
+  caf::replies_to<audit_atom, audit_filter>::with<audit_page>,
+  // The audit chain's verification, at most a few seconds old.
+  caf::replies_to<verify_atom>::with<audit_status>,
+  // The admin overview of the last hour and of now.
+  caf::replies_to<overview_atom>::with<overview>>;
+
+/// Does the blocking work of the portal's admin pages and admin API: user
+/// accounts (yescrypt hashes), clients and their certificates (the CA of
+/// pki.ca-dir, when this node holds its key), revocations and the CRL;
+/// audits every change with the admin as actor and announces what nodes
+/// reload. Owns one MySQL and one Redis connection and runs detached; the
+/// routes ask a small pool of them and check the admin role first.
+using account_admin_actor = caf::typed_actor<
+  // Every user, by name.
+  caf::replies_to<users_atom>::with<std::vector<user_entry>>,
+  // Applies an admin's change to a user; returns the generated password
+  // (empty when the admin typed one). A password, role or status change
+  // ends the user's sessions.
+  caf::replies_to<user_change>::with<std::string>,
+  // A user changes their own password (the current one checked); returns
+  // the user with the new session generation: every older session ends.
+  caf::replies_to<passwd_atom, own_password_change>::with<portal_user>,
+  // The clients matching the filter, with their certificates.
+  caf::replies_to<clients_atom, client_filter>::with<client_listing>,
+  // The certificates matching the filter (status, expiring_days).
+  caf::replies_to<certs_atom, client_filter>::with<
+    std::vector<certificate_entry>>,
+  // Applies an admin's change to a client; a new certificate comes back
+  // with its key, once.
+  caf::replies_to<client_change>::with<issued_bundle>,
+  // Revokes a certificate, and publishes the CRL when this node holds the
+  // CA key.
+  caf::replies_to<revocation>::with<revocation_result>>;
+
 /// Answers heraldctl's console about this node: its actors and their
 /// counters (from the actor catalog; no actor is asked), the cluster's
 /// members, the queue and a message's path (Redis and MySQL). Reached only

@@ -73,6 +73,21 @@ using login_atom = caf::atom_constant<caf::atom("login")>;
 using session_atom = caf::atom_constant<caf::atom("session")>;
 using logout_atom = caf::atom_constant<caf::atom("logout")>;
 
+/// Admin pages: opens a message's body (audited), lists failed messages,
+/// queues them again, reads the audit log, verifies its chain, gathers the
+/// overview.
+using reveal_atom = caf::atom_constant<caf::atom("reveal")>;
+using failed_atom = caf::atom_constant<caf::atom("failed")>;
+using requeue_atom = caf::atom_constant<caf::atom("requeue")>;
+using audit_atom = caf::atom_constant<caf::atom("audit")>;
+using verify_atom = caf::atom_constant<caf::atom("verify")>;
+using overview_atom = caf::atom_constant<caf::atom("overview")>;
+/// Portal administration: the user list, the client list, the certificate
+/// list, a user's own password.
+using users_atom = caf::atom_constant<caf::atom("users")>;
+using clients_atom = caf::atom_constant<caf::atom("clients")>;
+using certs_atom = caf::atom_constant<caf::atom("certs")>;
+using passwd_atom = caf::atom_constant<caf::atom("passwd")>;
 /// Inspector: the cluster's nodes, this node's actors, the delivery queue,
 /// a message's path.
 using nodes_atom = caf::atom_constant<caf::atom("nodes")>;

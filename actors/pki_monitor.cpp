@@ -7,6 +7,7 @@
 #include "core/time.hpp"
 #include "net/crl.hpp"
 #include "persistence/certificates.hpp"
+#include "pki/ca.hpp"
 
 #include <caf/actor_system.hpp>
 #include <caf/send.hpp>
@@ -158,6 +159,32 @@ bool check_files(pki_monitor_state& st, int64_t now) {
   return current;
 }
 
+/// Sets herald_tls_certificate_expiry_seconds for each of the node's own
+/// certificates; a file that cannot be read is logged once and its value
+/// dropped, so that no stale number hides the problem.
+void report_expiry(pki_monitor_state& st, int64_t now) {
+  if (st.stats == nullptr)
+    return;
+  for (const auto& [purpose, path] : st.cfg.certificates) {
+    auto& gauge = st.stats->tls_certificate_expiry;
+    auto& last = st.problems["expiry:" + path];
+    auto pem = pki::read_file(path);
+    auto info = pem ? pki::inspect(*pem)
+                    : caf::expected<pki::cert_info>{pem.error()};
+    if (!info) {
+      gauge.Remove(&gauge.Add({{"certificate", purpose}}));
+      if (last.empty())
+        spdlog::warn("pki-monitor: cannot read the {} certificate: {}",
+                     purpose, render(info.error()));
+      last = render(info.error());
+      continue;
+    }
+    last.clear();
+    gauge.Add({{"certificate", purpose}})
+      .Set(static_cast<double>(info->not_after - now));
+  }
+}
+
 caf::error count_certificates(pki_monitor_state& st, int64_t now) {
   if (!st.db) {
     auto db = persistence::mysql_connection::connect(st.cfg.mysql);
@@ -204,6 +231,7 @@ pki_monitor(pki_monitor_actor::stateful_pointer<pki_monitor_state> self,
       auto& st = self->state;
       auto now = static_cast<int64_t>(std::time(nullptr));
       check_files(st, now);
+      report_expiry(st, now);
       if (auto err = count_certificates(st, now)) {
         st.db.reset();
         spdlog::warn("pki-monitor: cannot count certificates: {}", render(err));

@@ -27,6 +27,9 @@ struct pki_monitor_config {
   config::mysql_config mysql;
   /// pki.crl-refresh.
   caf::timespan interval;
+  /// The node's own certificates (PEM files) whose expiry it reports, by
+  /// what each is for ("ingress", "ingress-ca", "portal", ...).
+  std::map<std::string, std::string> certificates;
 };
 
 /// The files a node reloads while it runs.
@@ -63,8 +66,8 @@ struct pki_monitor_state {
 };
 
 /// Every `cfg.interval`: reloads the CRLs and the key ring when their files
-/// changed (logging an error while no current CRL is in force) and counts
-/// certificates; spawn detached only (file and MySQL I/O). Tells `audit`
+/// changed (logging an error while no current CRL is in force), counts
+/// certificates and reports when the node's own ones expire; spawn detached only (file and MySQL I/O). Tells `audit`
 /// of every reload, of a file it rejected, and of each serial that a new
 /// CRL revokes (revocation.enforce: from then on this node refuses it).
 pki_monitor_actor::behavior_type

@@ -76,6 +76,7 @@ herald_config::herald_config() {
   portal_max_failures_per_ip_ = static_cast<int64_t>(portal.max_failures_per_ip);
   portal_lockout_ = portal.lockout;
   portal_bootstrap_dir_ = portal.bootstrap_dir;
+  portal_chartjs_file_ = portal.chartjs_file;
   portal_workers_ = static_cast<int64_t>(portal.workers);
   store_batch_size_ = static_cast<int64_t>(defaults.store.batch_size);
   store_batch_delay_ = defaults.store.batch_delay;
@@ -182,6 +183,8 @@ herald_config::herald_config() {
          "window of counted failures and length of a lock")
     .add(portal_bootstrap_dir_, "bootstrap-dir",
          "folder of Debian's libjs-bootstrap5")
+    .add(portal_chartjs_file_, "chartjs-file",
+         "Debian's Chart.js (libjs-chart.js) for the admin overview")
     .add(portal_workers_, "workers",
          "portal workers (MySQL, Redis and password checks)");
   opt_group{custom_options_, "store"}
@@ -278,7 +281,10 @@ herald_config::herald_config() {
          "CRL that heraldctl publishes and nodes check (required)")
     .add(pki_crl_days_, "crl-days", "days a published CRL stays valid")
     .add(pki_crl_refresh_, "crl-refresh",
-         "how often nodes look for a changed CRL");
+         "how often nodes look for a changed CRL")
+    .add(pki_ca_passphrase_file_, "ca-passphrase-file",
+         "file with ca.key's passphrase for the portal's certificate pages "
+         "(mode 0600; or HERALD_CA_PASSPHRASE)");
   opt_group{custom_options_, "cluster"}
     .add(cluster_listen_, "listen",
          "host:port of this node's link listener (empty: no cluster)")
@@ -373,6 +379,13 @@ caf::error herald_config::make_portal_settings(settings& result) const {
     if (!key)
       return key.error();
     p.session_key = std::move(*key);
+    // The admin pages issue certificates with the CA of pki.ca-dir.
+    auto passphrase = read_secret("pki.ca-passphrase-file",
+                                  pki_ca_passphrase_file_,
+                                  "HERALD_CA_PASSPHRASE");
+    if (!passphrase)
+      return passphrase.error();
+    result.pki.ca_passphrase = std::move(*passphrase);
   }
   auto threads = to_count("portal.threads", portal_threads_);
   if (!threads)
@@ -396,6 +409,7 @@ caf::error herald_config::make_portal_settings(settings& result) const {
   p.session_max_age = portal_session_max_age_;
   p.lockout = portal_lockout_;
   p.bootstrap_dir = portal_bootstrap_dir_;
+  p.chartjs_file = portal_chartjs_file_;
   return caf::none;
 }
 

@@ -81,6 +81,7 @@ private:
   int64_t portal_max_failures_per_ip_;
   caf::timespan portal_lockout_;
   std::string portal_bootstrap_dir_;
+  std::string portal_chartjs_file_;
   int64_t portal_workers_;
   int64_t ingress_max_connections_;
   int64_t ingress_max_header_bytes_;
@@ -148,6 +149,7 @@ private:
   caf::timespan health_probe_timeout_;
   std::string pki_ca_dir_;
   std::string pki_crl_file_;
+  std::string pki_ca_passphrase_file_;
   int64_t pki_crl_days_;
   caf::timespan pki_crl_refresh_;
   std::string cluster_listen_;

@@ -96,6 +96,8 @@ struct portal_config {
   caf::timespan lockout = 15min;
   /// Where Debian's libjs-bootstrap5 keeps its files.
   std::string bootstrap_dir = "/usr/share/javascript/bootstrap5";
+  /// Debian's libjs-chart.js (its UMD build), for the admin overview.
+  std::string chartjs_file = "/usr/share/javascript/chart.js/chart.min.js";
   /// Portal workers: each runs its MySQL and Redis calls and the password
   /// checks on a thread of its own.
   size_t workers = 2;
@@ -224,7 +226,10 @@ struct pki_config {
   int64_t crl_days = 7;
   /// How often nodes look for a changed CRL file.
   caf::timespan crl_refresh = 2s;
-
+  /// Decrypts ca.key for the portal's admin pages (resolved secret from
+  /// ca-passphrase-file or HERALD_CA_PASSPHRASE; read for the portal role
+  /// only). Empty: the key is not encrypted, or the node has no CA.
+  std::string ca_passphrase;
 };
 
 /// The receiver role (POST /internal/v1/deliver).

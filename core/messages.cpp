@@ -58,6 +58,31 @@ void register_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<message_page>("herald.message_page");
   cfg.add_message_type<attempt_row>("herald.attempt_row");
   cfg.add_message_type<message_detail>("herald.message_detail");
+  // The message admin's (vectors of rows, nodes and certificates come along).
+  cfg.add_message_type<failed_filter>("herald.failed_filter");
+  cfg.add_message_type<failed_message>("herald.failed_message");
+  cfg.add_message_type<failed_page>("herald.failed_page");
+  cfg.add_message_type<requeue_request>("herald.requeue_request");
+  cfg.add_message_type<requeue_result>("herald.requeue_result");
+  cfg.add_message_type<audit_filter>("herald.audit_filter");
+  cfg.add_message_type<audit_row>("herald.audit_row");
+  cfg.add_message_type<audit_page>("herald.audit_page");
+  cfg.add_message_type<audit_status>("herald.audit_status");
+  cfg.add_message_type<node_health>("herald.node_health");
+  cfg.add_message_type<expiring_certificate>("herald.expiring_certificate");
+  cfg.add_message_type<overview>("herald.overview");
+  // The account admin's (vectors come along: user and client lists).
+  cfg.add_message_type<user_entry>("herald.user_entry");
+  cfg.add_message_type<user_change>("herald.user_change");
+  cfg.add_message_type<own_password_change>("herald.own_password_change");
+  cfg.add_message_type<certificate_entry>("herald.certificate_entry");
+  cfg.add_message_type<client_entry>("herald.client_entry");
+  cfg.add_message_type<client_filter>("herald.client_filter");
+  cfg.add_message_type<client_listing>("herald.client_listing");
+  cfg.add_message_type<client_change>("herald.client_change");
+  cfg.add_message_type<issued_bundle>("herald.issued_bundle");
+  cfg.add_message_type<revocation>("herald.revocation");
+  cfg.add_message_type<revocation_result>("herald.revocation_result");
   // The inspector's answers; the vectors come along.
   cfg.add_message_type<actor_report>("herald.actor_report");
   cfg.add_message_type<node_report>("herald.node_report");

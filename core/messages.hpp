@@ -421,23 +421,30 @@ struct message_row {
   /// "YYYY-MM-DD HH:MM:SS.ffffff" (UTC), as stored: also the cursor.
   std::string created_at;
   std::string updated_at;
+  /// The name of the client's owner; the admin pages show it (empty when
+  /// the client has none).
+  std::string owner{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_row& x) {
   return f(caf::meta::type_name("herald.message_row"), x.id, x.client,
-           x.sender_masked, x.status, x.attempts, x.created_at, x.updated_at);
+           x.sender_masked, x.status, x.attempts, x.created_at, x.updated_at,
+           x.owner);
 }
 
 /// A client application a user owns.
 struct owned_client {
   uint64_t id = 0;
   std::string name;
+  /// Its owner's name; set for the admin pages, which list every client.
+  std::string owner{};
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, owned_client& x) {
-  return f(caf::meta::type_name("herald.owned_client"), x.id, x.name);
+  return f(caf::meta::type_name("herald.owned_client"), x.id, x.name,
+           x.owner);
 }
 
 /// One page of a user's messages, newest first.
@@ -487,6 +494,408 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, message_detail& x) {
   return f(caf::meta::type_name("herald.message_detail"), x.message, x.body,
            x.delivered_at, x.next_attempt_at, x.last_error, x.attempts);
+}
+
+// -- admin pages ----------------------------------------------------------------
+
+/// Which failed messages the admin pages list or requeue: every field
+/// optional (empty / 0).
+struct failed_filter {
+  /// A client's name.
+  std::string client;
+  /// Failed at or after this time (updated_at, Unix ms).
+  int64_t since_ms = 0;
+  /// Rows wanted.
+  uint32_t limit = 100;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failed_filter& x) {
+  return f(caf::meta::type_name("herald.failed_filter"), x.client, x.since_ms,
+           x.limit);
+}
+
+/// One failed message; never its body or full sender number.
+struct failed_message {
+  message_row message;
+  std::string last_error;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failed_message& x) {
+  return f(caf::meta::type_name("herald.failed_message"), x.message,
+           x.last_error);
+}
+
+/// Failed messages, newest failure first.
+struct failed_page {
+  std::vector<failed_message> rows;
+  /// Whether more match than the limit.
+  bool more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, failed_page& x) {
+  return f(caf::meta::type_name("herald.failed_page"), x.rows, x.more);
+}
+
+/// An admin's requeue: the failed ones among `ids` (raw), or, when
+/// `all_matching`, the first persistence::max_requeue_batch failed
+/// messages matching `filter`.
+struct requeue_request {
+  /// The admin's user name, for the audit log.
+  std::string admin;
+  std::vector<std::string> ids;
+  bool all_matching = false;
+  failed_filter filter;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, requeue_request& x) {
+  return f(caf::meta::type_name("herald.requeue_request"), x.admin, x.ids,
+           x.all_matching, x.filter);
+}
+
+/// What a requeue did.
+struct requeue_result {
+  /// The messages queued again (text ids).
+  std::vector<std::string> requeued;
+  /// Ids that were not failed (any more) and were left alone.
+  uint64_t skipped = 0;
+  /// A problem after the requeue committed (Redis or the audit log), for
+  /// the admin to see; empty when none.
+  std::string warning;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, requeue_result& x) {
+  return f(caf::meta::type_name("herald.requeue_result"), x.requeued,
+           x.skipped, x.warning);
+}
+
+/// A search of the audit log: every field optional (empty / 0).
+struct audit_filter {
+  std::string actor;
+  /// Actions starting with this ("message." finds every message action).
+  std::string action_prefix;
+  std::string target;
+  /// "ok" or "failed".
+  std::string outcome;
+  /// Row times, "YYYY-MM-DD HH:MM:SS" (UTC): from inclusive, to exclusive.
+  std::string from;
+  std::string to;
+  /// Keyset cursor: rows below this id (0: from the newest).
+  uint64_t before_id = 0;
+  uint32_t limit = 50;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_filter& x) {
+  return f(caf::meta::type_name("herald.audit_filter"), x.actor,
+           x.action_prefix, x.target, x.outcome, x.from, x.to, x.before_id,
+           x.limit);
+}
+
+/// One row of the audit log as the admin pages show it.
+struct audit_row {
+  uint64_t id = 0;
+  /// "YYYY-MM-DD HH:MM:SS.ffffff" (UTC).
+  std::string at;
+  audit_event event;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_row& x) {
+  return f(caf::meta::type_name("herald.audit_row"), x.id, x.at, x.event);
+}
+
+/// A page of the audit log, newest first.
+struct audit_page {
+  std::vector<audit_row> rows;
+  bool more = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_page& x) {
+  return f(caf::meta::type_name("herald.audit_page"), x.rows, x.more);
+}
+
+/// The audit chain's verification, as of `checked_at_ms`.
+struct audit_status {
+  uint64_t rows = 0;
+  /// The first row whose chain breaks; 0: every row verified.
+  uint64_t first_broken = 0;
+  std::string why;
+  int64_t checked_at_ms = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_status& x) {
+  return f(caf::meta::type_name("herald.audit_status"), x.rows,
+           x.first_broken, x.why, x.checked_at_ms);
+}
+
+/// A cluster member as the overview shows it.
+struct node_health {
+  std::string name;
+  std::vector<std::string> roles;
+  bool healthy = false;
+  /// Seconds since its last heartbeat; -1 when its record is unreadable.
+  int64_t heartbeat_age_s = -1;
+  int64_t in_flight = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_health& x) {
+  return f(caf::meta::type_name("herald.node_health"), x.name, x.roles,
+           x.healthy, x.heartbeat_age_s, x.in_flight);
+}
+
+/// An active certificate that expires soon.
+struct expiring_certificate {
+  std::string serial;
+  std::string subject;
+  /// Its client's name; empty for server and node certificates.
+  std::string client;
+  /// Unix seconds.
+  int64_t not_after = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type
+inspect(Inspector& f, expiring_certificate& x) {
+  return f(caf::meta::type_name("herald.expiring_certificate"), x.serial,
+           x.subject, x.client, x.not_after);
+}
+
+/// The admin overview: per-minute counts of the last hour (oldest minute
+/// first), the queues, the cluster and the certificates about to expire.
+struct overview {
+  /// Unix seconds of the first minute of the series.
+  int64_t first_minute = 0;
+  std::vector<int64_t> accepted;
+  std::vector<int64_t> delivered;
+  std::vector<int64_t> failed;
+  /// Ids waiting in Redis' pending list.
+  int64_t queue_depth = 0;
+  /// Ids scheduled for a retry.
+  int64_t retry_backlog = 0;
+  std::vector<node_health> nodes;
+  std::vector<expiring_certificate> expiring;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, overview& x) {
+  return f(caf::meta::type_name("herald.overview"), x.first_minute,
+           x.accepted, x.delivered, x.failed, x.queue_depth, x.retry_backlog,
+           x.nodes, x.expiring);
+}
+
+// -- portal administration --------------------------------------------------------
+
+/// A portal user as the admin pages list them.
+struct user_entry {
+  uint64_t id = 0;
+  std::string name;
+  /// "admin" or "user".
+  std::string role;
+  /// "active" or "disabled".
+  std::string status;
+  /// Client applications the user owns.
+  uint64_t clients = 0;
+  /// RFC 3339 (UTC); password_changed_at is empty when none was ever set.
+  std::string created_at;
+  std::string password_changed_at;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_entry& x) {
+  return f(caf::meta::type_name("herald.user_entry"), x.id, x.name, x.role,
+           x.status, x.clients, x.created_at, x.password_changed_at);
+}
+
+/// An admin's change to a user account.
+struct user_change {
+  /// The signed-in admin: the audit log's actor.
+  std::string admin;
+  /// "add", "password", "disable", "enable" or "role".
+  std::string action;
+  /// The user changed.
+  std::string name;
+  /// The role of "add" and "role".
+  std::string role;
+  /// The password of "add" and "password" as the admin typed it; empty:
+  /// generate one (the answer carries it, once). Never logged or stored.
+  std::string password;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, user_change& x) {
+  return f(caf::meta::type_name("herald.user_change"), x.admin, x.action,
+           x.name, x.role, x.password);
+}
+
+/// A user's change of their own password.
+struct own_password_change {
+  uint64_t user_id = 0;
+  std::string name;
+  /// Both never logged or stored; dropped once used.
+  std::string current;
+  std::string next;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, own_password_change& x) {
+  return f(caf::meta::type_name("herald.own_password_change"), x.user_id,
+           x.name, x.current, x.next);
+}
+
+/// A registered certificate as the admin pages list it.
+struct certificate_entry {
+  std::string serial;
+  /// Lower-case hex SHA-256.
+  std::string fingerprint;
+  /// The client's name; empty for a node certificate.
+  std::string client;
+  /// "active", "revoked" or "expired".
+  std::string status;
+  /// Unix seconds; revoked_at is 0 unless revoked.
+  int64_t not_after = 0;
+  int64_t revoked_at = 0;
+  std::string revocation_reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, certificate_entry& x) {
+  return f(caf::meta::type_name("herald.certificate_entry"), x.serial,
+           x.fingerprint, x.client, x.status, x.not_after, x.revoked_at,
+           x.revocation_reason);
+}
+
+/// A client application with its certificates.
+struct client_entry {
+  uint64_t id = 0;
+  std::string name;
+  /// The owning portal user; empty when none.
+  std::string owner;
+  /// "active" or "disabled".
+  std::string status;
+  std::string created_at;
+  /// Soonest expiry first.
+  std::vector<certificate_entry> certificates;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_entry& x) {
+  return f(caf::meta::type_name("herald.client_entry"), x.id, x.name, x.owner,
+           x.status, x.created_at, x.certificates);
+}
+
+/// A filter of the client and certificate lists; empty fields match all.
+struct client_filter {
+  /// Clients: "active" or "disabled"; certificates: "active", "revoked"
+  /// or "expired".
+  std::string status;
+  /// The owning user's name (clients only).
+  std::string owner;
+  /// Only what has an active certificate expiring within that many days;
+  /// negative: no such filter.
+  int64_t expiring_days = -1;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_filter& x) {
+  return f(caf::meta::type_name("herald.client_filter"), x.status, x.owner,
+           x.expiring_days);
+}
+
+/// The clients page: the clients and whether this node can issue.
+struct client_listing {
+  std::vector<client_entry> clients;
+  /// Whether this node holds the CA key (pki.ca-dir) and can issue.
+  bool can_issue = false;
+  /// Why it cannot, when it cannot.
+  std::string ca_problem;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_listing& x) {
+  return f(caf::meta::type_name("herald.client_listing"), x.clients,
+           x.can_issue, x.ca_problem);
+}
+
+/// An admin's change to a client application.
+struct client_change {
+  /// The signed-in admin: the audit log's actor.
+  std::string admin;
+  /// "add" (a new client with its first certificate), "renew" (one more
+  /// certificate), "disable" or "enable".
+  std::string action;
+  std::string name;
+  /// The owning user of a new client; empty: none.
+  std::string owner;
+  /// Validity of the certificate.
+  int64_t days = 365;
+  /// Bundle of a new certificate: "p12" (PKCS#12 with a generated
+  /// password) or "pem" (key and certificate).
+  std::string format = "pem";
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, client_change& x) {
+  return f(caf::meta::type_name("herald.client_change"), x.admin, x.action,
+           x.name, x.owner, x.days, x.format);
+}
+
+/// The answer to a client_change: a new certificate with its key, handed
+/// over once and never stored (empty for disable and enable).
+struct issued_bundle {
+  std::string client;
+  certificate_entry certificate;
+  std::string certificate_pem;
+  /// PKCS#8, unencrypted: only for the one download.
+  std::string key_pem;
+  std::string ca_pem;
+  /// The PKCS#12 bundle (format "p12") and its generated password.
+  std::string pkcs12;
+  std::string pkcs12_password;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, issued_bundle& x) {
+  return f(caf::meta::type_name("herald.issued_bundle"), x.client,
+           x.certificate, x.certificate_pem, x.key_pem, x.ca_pem, x.pkcs12,
+           x.pkcs12_password);
+}
+
+/// An admin's revocation of a certificate.
+struct revocation {
+  std::string admin;
+  /// Serial or fingerprint.
+  std::string id;
+  /// One of pki::revocation_reasons().
+  std::string reason;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, revocation& x) {
+  return f(caf::meta::type_name("herald.revocation"), x.admin, x.id,
+           x.reason);
+}
+
+/// What a revocation did.
+struct revocation_result {
+  certificate_entry certificate;
+  /// Whether a fresh CRL was published (the node has the CA key); else
+  /// nodes refuse the certificate from the registry and `heraldctl crl`
+  /// publishes the CRL.
+  bool crl_published = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, revocation_result& x) {
+  return f(caf::meta::type_name("herald.revocation_result"), x.certificate,
+           x.crl_published);
 }
 
 // -- cluster --------------------------------------------------------------------

@@ -233,6 +233,12 @@ metrics::metrics(const std::string& node)
               "expires.")
         .Register(*registry_)
         .Add({})),
+    tls_certificate_expiry(
+      prometheus::BuildGauge()
+        .Name("herald_tls_certificate_expiry_seconds")
+        .Help("Seconds until each of the node's own TLS certificates "
+              "expires, by what it is for.")
+        .Register(*registry_)),
     crl_age(prometheus::BuildGauge()
               .Name("herald_crl_age_seconds")
               .Help("Seconds since the thisUpdate of the CRL in force.")

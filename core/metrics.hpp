@@ -133,6 +133,10 @@ public:
   /// Seconds until the earliest active client certificate expires.
   prometheus::Gauge& client_certificate_expiry;
 
+  /// Seconds until each of the node's own TLS certificates expires, by
+  /// what it is for (listener, portal, delivery, cluster and their CAs).
+  prometheus::Family<prometheus::Gauge>& tls_certificate_expiry;
+
   /// Seconds since the thisUpdate of the CRL in force.
   prometheus::Gauge& crl_age;
 

@@ -10,6 +10,7 @@
 #include "persistence/clients.hpp"
 #include "persistence/passwords.hpp"
 #include "pki/ca.hpp"
+#include "pki/client_certificates.hpp"
 
 #include <CLI/CLI.hpp>
 #include <rapidjson/stringbuffer.h>
@@ -67,23 +68,6 @@ caf::expected<pki::authority> load_ca(const config::settings& cfg,
   if (!pass)
     return pass.error();
   return pki::authority::load(cfg.pki.ca_dir, *pass);
-}
-
-/// Client names become file names and certificate subjects.
-bool is_client_name(const std::string& name) {
-  if (name.empty() || name.size() > 64 || name.front() == '.'
-      || name.front() == '-')
-    return false;
-  for (char c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_'
-        && c != '-')
-      return false;
-  return true;
-}
-
-persistence::certificate_record to_record(const pki::cert_info& info) {
-  return {info.fingerprint, info.serial, info.subject, info.not_before,
-          info.not_after};
 }
 
 /// "30d", "12h", "90m", "45s" or a number of days, in seconds.
@@ -185,23 +169,14 @@ void print_written(const std::vector<std::string>& paths,
                  "bundle; it is not stored anywhere)\n";
 }
 
-/// Signs a fresh CRL of every revoked certificate and publishes it.
+/// Signs a fresh CRL of every revoked certificate and publishes it to
+/// pki.crl-file; returns that path.
 caf::expected<std::string> publish_crl(const config::settings& cfg,
                                        const pki::authority& ca,
                                        persistence::mysql_connection& db) {
-  auto revoked = persistence::revoked_certificates(db);
-  if (!revoked)
-    return revoked.error();
-  std::vector<pki::revoked_entry> entries;
-  for (const auto& row : *revoked)
-    entries.push_back({row.serial, row.revoked_at, row.revocation_reason});
-  auto crl = ca.make_crl(entries, cfg.pki.crl_days);
-  if (!crl)
-    return crl.error();
-  auto path = cfg.pki.crl_file;
-  if (auto err = pki::replace_file(path, *crl, 0644))
+  if (auto err = pki::publish_crl(db, ca, cfg.pki.crl_file, cfg.pki.crl_days))
     return err;
-  return path;
+  return cfg.pki.crl_file;
 }
 
 // -- commands
@@ -247,9 +222,8 @@ int ca_init(const std::string& file, const pki_options& opt) {
 /// existing ones get one more certificate (`renew` requires it to exist).
 int issue_client(const std::string& file, const pki_options& opt, bool renew) {
   const char* action = renew ? "cert.renew" : "cert.issue";
-  if (!is_client_name(opt.client))
-    return fail("client name '" + opt.client
-                + "': use 1 to 64 letters, digits, '.', '_' or '-'");
+  if (auto err = pki::check_client_name(opt.client))
+    return fail(render(err));
   auto opened = open_session(file);
   if (!opened)
     return fail(render(opened.error()));
@@ -257,39 +231,23 @@ int issue_client(const std::string& file, const pki_options& opt, bool renew) {
   auto ca = load_ca(cfg, opt);
   if (!ca)
     return fail_audited(db, action, opt.client, ca.error());
-  auto exists
-    = db.query("SELECT id FROM clients WHERE name = ?", {opt.client});
-  if (!exists)
-    return fail(render(exists.error()));
-  if (renew && exists->empty())
-    return fail("no client '" + opt.client
-                + "' to renew; issue its first certificate with heraldctl "
-                  "cert issue --client "
-                + opt.client);
-  pki::issue_request req;
-  req.common_name = opt.client;
-  req.days = opt.days;
-  auto cert = ca->issue(req);
-  if (!cert)
-    return fail(render(cert.error()));
+  auto issued = pki::issue_client_certificate(db, *ca, opt.client, opt.days,
+                                              renew);
+  if (!issued)
+    return fail(render(issued.error())
+                + (renew ? "; use heraldctl cert issue --client NAME" : ""));
+  const auto* cert = &issued->cert;
   std::string p12_password;
   auto written = write_bundle(opt.out, opt.client, *cert, ca->certificate_pem(),
                               opt, p12_password);
   if (!written)
     return fail(render(written.error()));
-  auto record = to_record(cert->info);
-  auto registered
-    = exists->empty()
-        ? persistence::add_client(db, opt.client, opt.user, record)
-        : persistence::add_certificate(db, opt.client, record);
-  if (!registered) {
+  if (auto err = pki::register_client_certificate(db, *issued, opt.user)) {
     remove_files(*written);
-    return fail_audited(db, action, opt.client, registered.error(),
-                        "; no files were kept");
+    return fail_audited(db, action, opt.client, err, "; no files were kept");
   }
   if (auto code = audit(db, action, opt.client, true,
-                        "serial " + cert->info.serial + " fingerprint "
-                          + cert->info.fingerprint))
+                        pki::issue_detail(cert->info)))
     return code;
   announce_change(file);
   std::cout << (renew ? "renewed" : "issued") << " a certificate for client '"
@@ -330,7 +288,7 @@ int cert_unowned(const std::string& file, const pki_options& opt,
   if (name.empty())
     name = !opt.dns.empty() ? opt.dns.front()
                             : (!opt.ips.empty() ? opt.ips.front() : "");
-  if (!is_client_name(name))
+  if (pki::check_client_name(name))
     return fail("name '" + name
                 + "': pass --name with 1 to 64 letters, digits, '.', '_' or "
                   "'-' (it names the files)");
@@ -355,15 +313,14 @@ int cert_unowned(const std::string& file, const pki_options& opt,
   if (!written)
     return fail(render(written.error()));
   if (auto err
-      = persistence::add_server_certificate(*db, to_record(cert->info),
+      = persistence::add_server_certificate(*db, pki::to_record(cert->info),
                                               kind.name)) {
     remove_files(*written);
     return fail_audited(*db, action, name, err,
                         "; no files were kept");
   }
   if (auto code = audit(*db, action, name, true,
-                        "serial " + cert->info.serial + " fingerprint "
-                          + cert->info.fingerprint))
+                        pki::issue_detail(cert->info)))
     return code;
   announce_change(file);
   std::cout << "issued " << kind.description << " '" << name << "' (serial "
@@ -462,10 +419,8 @@ int cert_show(const std::string& file, const pki_options& opt) {
 }
 
 int cert_revoke(const std::string& file, const pki_options& opt) {
-  if (!pki::is_revocation_reason(opt.reason))
-    return fail("--reason '" + opt.reason
-                + "': use keyCompromise, superseded, cessationOfOperation, "
-                  "affiliationChanged, cACompromise or unspecified");
+  if (auto err = pki::check_revocation_reason(opt.reason))
+    return fail(render(err));
   auto opened = open_session(file);
   if (!opened)
     return fail(render(opened.error()));
@@ -477,14 +432,11 @@ int cert_revoke(const std::string& file, const pki_options& opt) {
   auto ca = load_ca(cfg, opt);
   if (!ca)
     return fail_audited(db, "cert.revoke", c->serial, ca.error());
-  if (auto err
-      = persistence::revoke_certificate(db, c->fingerprint, opt.reason)) {
-    return fail_audited(db, "cert.revoke", c->serial, err);
-  }
+  if (auto revoked = pki::revoke_certificate(db, c->fingerprint, opt.reason);
+      !revoked)
+    return fail_audited(db, "cert.revoke", c->serial, revoked.error());
   if (auto code = audit(db, "cert.revoke", c->serial, true,
-                        "reason " + opt.reason + " client "
-                          + (c->client.empty() ? "-" : c->client)
-                          + " fingerprint " + c->fingerprint))
+                        pki::revoke_detail(*c, opt.reason)))
     return code;
   announce_change(file);
   std::cout << "revoked certificate " << c->serial << " ("

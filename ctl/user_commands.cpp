@@ -31,10 +31,6 @@ struct user_options {
   bool json = false;
 };
 
-/// Draws for --generate: a random password contains a short user name by
-/// chance about once in a thousand draws.
-constexpr int max_draws = 10;
-
 void wipe(std::string& secret) {
   OPENSSL_cleanse(secret.data(), secret.size());
 }
@@ -63,15 +59,8 @@ caf::expected<std::string> read_hidden(const std::string& prompt) {
 /// generated one (--generate), else $HERALD_USER_PASSWORD, else the
 /// --password-file, else typed twice on the terminal.
 caf::expected<std::string> choose_password(const user_options& opt) {
-  if (opt.generate) {
-    for (int i = 0; i < max_draws; ++i) {
-      auto drawn = persistence::generate_password();
-      if (!drawn || !persistence::check_password(*drawn, opt.name))
-        return drawn;
-    }
-    return make_error(errc::invalid_input,
-                      "no generated password passed the policy");
-  }
+  if (opt.generate)
+    return persistence::generate_password_for(opt.name);
   auto given = config::read_secret("--password-file", opt.password_file,
                                    "HERALD_USER_PASSWORD");
   if (!given)

@@ -372,6 +372,12 @@ void https_server::impl::accept() {
           beast::error_code ignored;
           socket.close(ignored);
         } else {
+          // An answer larger than a TLS record (16 KB; a portal page of
+          // 50 rows is ~20 KB) leaves in several writes; with Nagle's
+          // algorithm the last waited for the ACK of the first, which the
+          // peer delays by 40 ms.
+          beast::error_code ignored;
+          socket.set_option(tcp::no_delay{true}, ignored);
           std::make_shared<session>(std::move(socket), self,
                                     std::move(address), peer.port())
             ->run();

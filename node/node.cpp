@@ -1,10 +1,12 @@
 #include "node/node.hpp"
 
+#include "actors/account_admin.hpp"
 #include "actors/audit.hpp"
 #include "actors/delivery.hpp"
 #include "actors/dependency_probe.hpp"
 #include "actors/health.hpp"
 #include "actors/ingress.hpp"
+#include "actors/message_admin.hpp"
 #include "actors/pki_monitor.hpp"
 #include "actors/portal.hpp"
 #include "actors/queue.hpp"
@@ -35,6 +37,7 @@
 #include "net/client_registry.hpp"
 #include "web/health_route.hpp"
 #include "web/messages_route.hpp"
+#include "web/admin_message_routes.hpp"
 #include "web/portal_routes.hpp"
 #include "web/rate_limiter.hpp"
 #include "web/receiver_route.hpp"
@@ -50,6 +53,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -236,18 +240,42 @@ spawn_portal_listener(caf::actor_system& sys, const config::settings& cfg,
   wcfg.audit = audit;
   if (auto err = validate(wcfg))
     return err;
+  message_admin_config messages_cfg;
+  messages_cfg.mysql = cfg.mysql;
+  messages_cfg.redis = cfg.redis;
+  messages_cfg.keys = wcfg.keys;
+  messages_cfg.audit_key = cfg.crypto.audit_key;
+  messages_cfg.source = "portal@" + cfg.node.name;
+  if (auto err = validate(messages_cfg))
+    return err;
+  account_admin_config accounts_cfg{cfg.mysql, cfg.redis, cfg.pki, audit};
+  if (auto err = validate(accounts_cfg))
+    return err;
   auto css = web::load_bootstrap_css(p.bootstrap_dir);
   if (!css)
     return css.error();
+  auto chartjs = web::read_asset(p.chartjs_file, "portal.chartjs-file",
+                                 "libjs-chart.js");
+  if (!chartjs)
+    return chartjs.error();
   auto calls = std::make_shared<ingress_calls>();
   auto ctx = std::make_shared<web::portal_context>();
   ctx->calls = calls;
   for (size_t i = 0; i < p.workers; ++i)
     ctx->workers.push_back(keep(spawn_portal(sys, wcfg)));
+  for (size_t i = 0; i < p.workers; ++i)
+    ctx->message_admins.push_back(
+      keep(spawn_message_admin(sys, messages_cfg)));
+  // Admin changes are rare: two workers, so a slow CA or hash does not
+  // hold up the next admin.
+  for (size_t i = 0; i < 2; ++i)
+    ctx->account_admins.push_back(
+      keep(spawn_account_admin(sys, accounts_cfg)));
   ctx->tokens = std::make_shared<web::session_tokens>(
     p.session_key, p.session_ttl, p.session_max_age);
   ctx->pepper = cfg.crypto.pepper;
   ctx->bootstrap_css = std::move(*css);
+  ctx->chartjs = std::move(*chartjs);
   auto routes = std::make_shared<net::router>(&m);
   web::add_portal_routes(*routes, std::move(ctx));
   return keep(spawn_ingress(sys,
@@ -526,6 +554,28 @@ struct node_files {
   std::shared_ptr<net::crl_store> cluster_crl;
 };
 
+/// The node's own certificates and the CAs they trust, by purpose, for
+/// herald_tls_certificate_expiry_seconds: those of the roles it plays.
+std::map<std::string, std::string>
+own_certificates(const config::settings& cfg) {
+  std::map<std::string, std::string> result;
+  auto add = [&result](const char* purpose, const config::tls_files& tls) {
+    if (!tls.certificate.empty())
+      result.emplace(purpose, tls.certificate);
+    if (!tls.ca.empty())
+      result.emplace(purpose + std::string{"-ca"}, tls.ca);
+  };
+  if (cfg.has_role("ingress") || cfg.has_role("receiver"))
+    add("ingress", cfg.ingress.tls);
+  if (cfg.has_role("portal"))
+    result.emplace("portal", cfg.portal.listener.tls.certificate);
+  if (cfg.has_role("delivery"))
+    add("delivery", cfg.delivery.tls);
+  if (cfg.cluster.enabled())
+    add("cluster", cfg.cluster.tls);
+  return result;
+}
+
 caf::expected<node_files> load_node_files(const config::settings& cfg,
                                           net::client_registry& registry) {
   node_files result;
@@ -638,8 +688,9 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
       if (crl && std::find(watched.crls.begin(), watched.crls.end(), crl)
                    == watched.crls.end())
         watched.crls.push_back(crl);
-    auto pki = keep(spawn_pki_monitor(sys, {cfg.mysql, cfg.pki.crl_refresh},
-                                      std::move(watched), audit, &m));
+    auto pki = keep(spawn_pki_monitor(
+      sys, {cfg.mysql, cfg.pki.crl_refresh, own_certificates(cfg)},
+      std::move(watched), audit, &m));
     auto routes = std::make_shared<net::router>(&m);
     auto calls = std::make_shared<ingress_calls>();
     web::add_health_route(*routes, calls, health, cfg.node.name);

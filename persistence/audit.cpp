@@ -3,6 +3,7 @@
 #include "core/errc.hpp"
 #include "persistence/crypto.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -232,6 +233,66 @@ caf::expected<audit_check> verify_audit(mysql_connection& db,
       return fail("its content does not match its hash (the row was "
                   "edited, or written under another audit key)");
     prev = *r[9];
+  }
+  return result;
+}
+
+caf::expected<audit_page> find_audit_rows(mysql_connection& db,
+                                          const audit_filter& filter) {
+  std::string sql = "SELECT id, DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f'), "
+                    "actor, action, target, outcome, source, detail FROM "
+                    "audit_log WHERE 1 = 1";
+  std::vector<sql_param> params;
+  auto equal = [&](const char* column, const std::string& value) {
+    if (value.empty())
+      return;
+    sql += std::string{" AND "} + column + " = ?";
+    params.emplace_back(value);
+  };
+  equal("actor", filter.actor);
+  equal("target", filter.target);
+  equal("outcome", filter.outcome);
+  if (!filter.action_prefix.empty()) {
+    // A prefix, never a pattern: LIKE's wildcards in it match themselves.
+    std::string pattern;
+    for (auto c : filter.action_prefix) {
+      if (c == '%' || c == '_' || c == '\\')
+        pattern += '\\';
+      pattern += c;
+    }
+    sql += " AND action LIKE ?";
+    params.emplace_back(pattern + "%");
+  }
+  if (!filter.from.empty()) {
+    sql += " AND at >= ?";
+    params.emplace_back(filter.from);
+  }
+  if (!filter.to.empty()) {
+    sql += " AND at < ?";
+    params.emplace_back(filter.to);
+  }
+  if (filter.before_id != 0) {
+    sql += " AND id < ?";
+    params.emplace_back(static_cast<int64_t>(filter.before_id));
+  }
+  auto limit = std::min(filter.limit, max_audit_rows);
+  sql += " ORDER BY id DESC LIMIT ?";
+  params.emplace_back(static_cast<int64_t>(limit) + 1);
+  auto rows = db.query(sql, params);
+  if (!rows)
+    return rows.error();
+  audit_page result;
+  for (auto& r : *rows) {
+    if (result.rows.size() == limit) {
+      result.more = true;
+      break;
+    }
+    audit_row row;
+    row.id = std::stoull(*r[0]);
+    row.at = r[1].value_or("");
+    row.event = {r[2].value_or(""), r[3].value_or(""), r[4].value_or(""),
+                 r[5].value_or(""), r[6].value_or(""), r[7].value_or("")};
+    result.rows.push_back(std::move(row));
   }
   return result;
 }

@@ -49,6 +49,14 @@ struct audit_check {
 caf::expected<audit_check> verify_audit(mysql_connection& db,
                                         const std::string& key);
 
+/// Rows `find_audit_rows` returns at most.
+inline constexpr uint32_t max_audit_rows = 500;
+
+/// A page of audit_log matching `filter`, newest first (by id, the chain's
+/// order), below the filter's cursor: a range scan of the primary key.
+caf::expected<audit_page> find_audit_rows(mysql_connection& db,
+                                          const audit_filter& filter);
+
 /// The hash of a row: HMAC-SHA-256 under `key` over `prev_hash` and the
 /// row's fields, each length-prefixed so that no two different rows encode
 /// alike.

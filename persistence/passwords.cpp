@@ -206,4 +206,15 @@ caf::expected<std::string> generate_password() {
   return result;
 }
 
+caf::expected<std::string> generate_password_for(std::string_view username) {
+  constexpr int max_draws = 10;
+  for (int i = 0; i < max_draws; ++i) {
+    auto drawn = generate_password();
+    if (!drawn || !check_password(*drawn, username))
+      return drawn;
+  }
+  return make_error(errc::invalid_input,
+                    "no generated password passed the policy");
+}
+
 } // namespace herald::persistence

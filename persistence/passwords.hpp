@@ -45,4 +45,8 @@ bool verify_password(std::string_view password, const std::string& hash);
 /// look-alikes l, I, O (~140 bits).
 caf::expected<std::string> generate_password();
 
+/// A generate_password() that passes check_password() for `username`
+/// (a draw contains a short name about once in a thousand: a few draws).
+caf::expected<std::string> generate_password_for(std::string_view username);
+
 } // namespace herald::persistence

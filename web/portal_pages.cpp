@@ -4,6 +4,9 @@
 #include "net/problem.hpp"
 #include "web/form.hpp"
 
+#include <fstream>
+#include <iterator>
+
 namespace herald::web {
 
 namespace detail {
@@ -103,6 +106,17 @@ net::http_response forbidden() {
                     "it.");
 }
 
+caf::expected<std::string> read_asset(const std::string& path,
+                                      const char* setting,
+                                      const char* package) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return make_error(errc::invalid_config,
+                      std::string{setting} + ": cannot read '" + path
+                        + "'; install " + package + " (ops/setup)");
+  return std::string{std::istreambuf_iterator<char>{in}, {}};
+}
+
 const portal_actor& next_worker(portal_context& ctx) {
   return ctx.workers[ctx.next_worker++ % ctx.workers.size()];
 }
@@ -125,12 +139,12 @@ std::string query_of(const net::http_request& req) {
 }
 
 caf::expected<std::map<std::string, std::string>>
-read_form(const net::http_request& req) {
+read_form(const net::http_request& req, size_t max_fields) {
   auto type = req.header("content-type");
   if (type == nullptr
       || type->rfind("application/x-www-form-urlencoded", 0) != 0)
     return make_error(errc::invalid_input, "not a form");
-  return parse_form(req.body);
+  return parse_form(req.body, max_fields);
 }
 
 std::string form_field(const std::map<std::string, std::string>& form,

@@ -4,6 +4,7 @@
 #include "actors/ingress.hpp"
 #include "core/errc.hpp"
 #include "net/router.hpp"
+#include "web/download_vault.hpp"
 #include "web/portal_session.hpp"
 
 #include <caf/expected.hpp>
@@ -33,13 +34,24 @@ struct portal_context {
   /// Taken in turn.
   std::vector<portal_actor> workers;
   size_t next_worker = 0;
+  /// The admin pages' workers on messages, failed messages, the audit log
+  /// and the overview; taken in turn.
+  std::vector<message_admin_actor> message_admins;
+  size_t next_message_admin = 0;
   std::shared_ptr<const session_tokens> tokens;
   /// Keys the sender search (the same HMAC the validator stores).
   std::string pepper;
   /// Debian's bootstrap.min.css, read at start.
   std::string bootstrap_css;
+  /// Debian's Chart.js (portal.chartjs-file), read at start.
+  std::string chartjs;
   /// How long a route waits for a worker (a login waits for a hash).
   caf::timespan timeout = std::chrono::seconds{10};
+  /// The admin pages' workers (users, clients, certificates), in turn.
+  std::vector<account_admin_actor> account_admins;
+  size_t next_account_admin = 0;
+  /// Issued keys waiting for their one download.
+  download_vault downloads;
 };
 
 using headers = std::vector<std::pair<std::string, std::string>>;
@@ -83,6 +95,12 @@ net::http_response not_found(const std::string& what = "page");
 /// 403 for a signed-in user without the role a page needs.
 net::http_response forbidden();
 
+/// A static file the portal serves (read at start), or an error naming
+/// the setting and the Debian package that ships it.
+caf::expected<std::string> read_asset(const std::string& path,
+                                      const char* setting,
+                                      const char* package);
+
 /// The next worker, in turn.
 const portal_actor& next_worker(portal_context& ctx);
 
@@ -95,10 +113,10 @@ std::string ip_of(const std::string& remote);
 /// The query string of `req`'s target, without the '?'.
 std::string query_of(const net::http_request& req);
 
-/// The fields of a POSTed form; an error when the body is not
-/// application/x-www-form-urlencoded or does not decode.
+/// The fields of a POSTed form, at most `max_fields`; an error when the
+/// body is not application/x-www-form-urlencoded or does not decode.
 caf::expected<std::map<std::string, std::string>>
-read_form(const net::http_request& req);
+read_form(const net::http_request& req, size_t max_fields = 32);
 
 /// Field `name` of `form`, empty when missing.
 std::string form_field(const std::map<std::string, std::string>& form,

@@ -9,14 +9,14 @@
 #include "persistence/crypto.hpp"
 #include "persistence/passwords.hpp"
 #include "persistence/portal_store.hpp"
+#include "web/account_routes.hpp"
+#include "web/admin_message_routes.hpp"
 #include "web/form.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
 #include <ctime>
-#include <fstream>
-#include <iterator>
 
 namespace herald::web {
 
@@ -255,47 +255,10 @@ void list_messages(const std::shared_ptr<portal_context>& ctx,
       ctx->calls->ask(
         next_worker(*ctx), ctx->timeout,
         [user, csrf, search, respond](message_page& result) {
-          mustache::data data;
+          auto data = message_list_data(search, result, "/messages");
           data.set("user", user_data(user, csrf));
-          mustache::data filter;
-          filter.set("sender", search.sender);
-          filter.set("from", search.from);
-          filter.set("to", search.to);
-          data.set("filter", filter);
-          mustache::list status_list;
-          for (const auto& s : statuses) {
-            mustache::data item;
-            item.set("value", s);
-            item.set("selected", s == search.status);
-            status_list.push_back(item);
-          }
-          data.set("statuses", status_list);
-          mustache::list clients;
-          for (const auto& c : result.clients) {
-            mustache::data item;
-            item.set("id", std::to_string(c.id));
-            item.set("name", c.name);
-            item.set("selected", std::to_string(c.id) == search.client);
-            clients.push_back(item);
-          }
-          data.set("clients", clients);
-          mustache::list rows;
-          for (const auto& r : result.rows) {
-            mustache::data row;
-            row.set("id", r.id);
-            row.set("client", r.client);
-            row.set("sender_masked", r.sender_masked);
-            row.set("status", r.status);
-            row.set("attempts", std::to_string(r.attempts));
-            row.set("created_at", r.created_at);
-            row.set("updated_at", r.updated_at);
-            rows.push_back(row);
-          }
-          data.set("rows", rows);
-          data.set("query", search.query);
-          if (result.more && !result.rows.empty())
-            data.set("next", search.query + (search.query.empty() ? "" : "&")
-                               + "after=" + cursor_of(result.rows.back()));
+          data.set("heading", "My messages");
+          data.set("export", true);
           respond(page(200, "My messages", detail::template_messages,
                        std::move(data)));
         },
@@ -353,38 +316,11 @@ void show_message(const std::shared_ptr<portal_context>& ctx,
       ctx->calls->ask(
         next_worker(*ctx), ctx->timeout,
         [user, csrf, respond](message_detail& detail) {
-          mustache::data data;
+          auto data = message_detail_data(detail);
           data.set("user", user_data(user, csrf));
-          mustache::data message;
-          message.set("id", detail.message.id);
-          message.set("client", detail.message.client);
-          message.set("sender_masked", detail.message.sender_masked);
-          message.set("status", detail.message.status);
-          message.set("attempts", std::to_string(detail.message.attempts));
-          message.set("created_at", detail.message.created_at);
-          message.set("updated_at", detail.message.updated_at);
-          data.set("message", message);
-          data.set("body", detail.body);
-          for (auto [key, value] :
-               {std::pair{"delivered_at", &detail.delivered_at},
-                std::pair{"next_attempt_at", &detail.next_attempt_at},
-                std::pair{"last_error", &detail.last_error}})
-            if (!value->empty())
-              data.set(key, *value);
-          mustache::list attempts;
-          for (const auto& a : detail.attempts) {
-            mustache::data row;
-            row.set("attempt", std::to_string(a.attempt));
-            row.set("attempted_at", a.attempted_at);
-            row.set("outcome", a.outcome);
-            row.set("http_status",
-                    a.http_status == 0 ? std::string{"-"}
-                                       : std::to_string(a.http_status));
-            row.set("error", a.error);
-            row.set("latency_ms", std::to_string(a.latency_ms));
-            attempts.push_back(row);
-          }
-          data.set("attempts", attempts);
+          data.set("back", "/messages");
+          data.set("back_label", "My messages");
+          data.set("has_body", true);
           respond(page(200, "Message", detail::template_message,
                        std::move(data)));
         },
@@ -401,8 +337,8 @@ net::http_response stylesheet(std::string css) {
            {"Cross-Origin-Resource-Policy", "same-origin"}}};
 }
 
-/// "YYYY-MM-DD" as Unix seconds at its midnight (UTC), checked to be a
-/// real day.
+} // namespace
+
 caf::expected<int64_t> parse_day(const std::string& text, const char* field) {
   auto bad = [field] {
     return make_error(errc::invalid_input,
@@ -435,7 +371,82 @@ std::string sql_day(int64_t unix_s) {
   return buf;
 }
 
-} // namespace
+mustache::data message_list_data(const message_search& search,
+                                 const message_page& result,
+                                 const std::string& base) {
+  mustache::data data;
+  data.set("base", base);
+  mustache::data filter;
+  filter.set("sender", search.sender);
+  filter.set("from", search.from);
+  filter.set("to", search.to);
+  data.set("filter", filter);
+  mustache::list status_list;
+  for (const auto& s : statuses) {
+    mustache::data item;
+    item.set("value", s);
+    item.set("selected", s == search.status);
+    status_list.push_back(item);
+  }
+  data.set("statuses", status_list);
+  mustache::list clients;
+  for (const auto& c : result.clients) {
+    mustache::data item;
+    item.set("id", std::to_string(c.id));
+    item.set("name", c.name);
+    item.set("selected", std::to_string(c.id) == search.client);
+    clients.push_back(item);
+  }
+  data.set("clients", clients);
+  mustache::list rows;
+  for (const auto& r : result.rows)
+    rows.push_back(message_row_data(r));
+  data.set("rows", rows);
+  data.set("query", search.query);
+  if (result.more && !result.rows.empty())
+    data.set("next", search.query + (search.query.empty() ? "" : "&")
+                       + "after=" + cursor_of(result.rows.back()));
+  return data;
+}
+
+mustache::data message_row_data(const message_row& r) {
+  mustache::data row;
+  row.set("id", r.id);
+  row.set("client", r.client);
+  row.set("owner", r.owner);
+  row.set("sender_masked", r.sender_masked);
+  row.set("status", r.status);
+  row.set("attempts", std::to_string(r.attempts));
+  row.set("created_at", r.created_at);
+  row.set("updated_at", r.updated_at);
+  return row;
+}
+
+mustache::data message_detail_data(const message_detail& detail) {
+  mustache::data data;
+  data.set("message", message_row_data(detail.message));
+  data.set("body", detail.body);
+  for (auto [key, value] :
+       {std::pair{"delivered_at", &detail.delivered_at},
+        std::pair{"next_attempt_at", &detail.next_attempt_at},
+        std::pair{"last_error", &detail.last_error}})
+    if (!value->empty())
+      data.set(key, *value);
+  mustache::list attempts;
+  for (const auto& a : detail.attempts) {
+    mustache::data row;
+    row.set("attempt", std::to_string(a.attempt));
+    row.set("attempted_at", a.attempted_at);
+    row.set("outcome", a.outcome);
+    row.set("http_status", a.http_status == 0 ? std::string{"-"}
+                                              : std::to_string(a.http_status));
+    row.set("error", a.error);
+    row.set("latency_ms", std::to_string(a.latency_ms));
+    attempts.push_back(row);
+  }
+  data.set("attempts", attempts);
+  return data;
+}
 
 caf::expected<message_search> parse_search(std::string_view query,
                                            const std::string& pepper) {
@@ -530,21 +541,20 @@ std::string csv_line(const std::vector<std::string>& fields) {
         && std::string_view{"=+-@\t\r"}.find(field.front())
              != std::string_view::npos)
       line += '\'';
-    for (auto c : field)
-      line += c == '"' ? std::string{"\"\""} : std::string{c};
+    for (auto c : field) {
+      if (c == '"')
+        line += '"';
+      line += c;
+    }
     line += '"';
   }
-  return line + "\r\n";
+  line += "\r\n";
+  return line;
 }
 
 caf::expected<std::string> load_bootstrap_css(const std::string& dir) {
-  auto path = dir + "/css/bootstrap.min.css";
-  std::ifstream in{path, std::ios::binary};
-  if (!in)
-    return make_error(errc::invalid_config,
-                      "portal.bootstrap-dir: cannot read '" + path
-                        + "'; install libjs-bootstrap5 (ops/setup)");
-  return std::string{std::istreambuf_iterator<char>{in}, {}};
+  return read_asset(dir + "/css/bootstrap.min.css", "portal.bootstrap-dir",
+                    "libjs-bootstrap5");
 }
 
 void add_portal_routes(net::router& r, std::shared_ptr<portal_context> ctx) {
@@ -593,6 +603,9 @@ void add_portal_routes(net::router& r, std::shared_ptr<portal_context> ctx) {
               net::responder respond) {
           api_logout(ctx, req, std::move(respond));
         });
+  add_account_routes(r, ctx);
+  add_admin_message_routes(r, ctx);
+  add_admin_message_api(r, ctx);
   r.set_not_found([](const net::http_request& req) {
     if (req.path().rfind("/admin/api/", 0) == 0)
       return net::problem(404, "not-found", "Not found",

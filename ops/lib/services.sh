@@ -80,6 +80,7 @@ herald_free_port() {
 # in over DIR/mysql.sock: "socket" (the OS user root, default) or "normal"
 # (no password: throwaway test instances only). With TLS_DIR, TCP clients
 # may use TLS with TLS_DIR/server.crt, server.key and ca.crt.
+# HERALD_MARIADB_BUFFER_POOL sets innodb_buffer_pool_size (256M).
 herald_start_mariadb() {
   local dir=$1 port=$2 auth=${3:-socket} tls_dir=${4:-} tls=()
   [[ -n "$tls_dir" ]] && tls=(--ssl-ca="$tls_dir/ca.crt"
@@ -99,7 +100,7 @@ herald_start_mariadb() {
   mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/data" \
     --socket="$dir/mysql.sock" --port="$port" --bind-address=127.0.0.1 \
     --pid-file="$dir/mariadb.pid" --skip-name-resolve --skip-log-bin \
-    --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=256M \
+    --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=${HERALD_MARIADB_BUFFER_POOL:-256M} \
     --log-error="$dir/mariadb.log" "${tls[@]}" >/dev/null 2>&1 &
   herald_wait_until 30 mariadb-admin --no-defaults --socket="$dir/mysql.sock" \
     -uroot ping || {

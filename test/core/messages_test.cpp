@@ -238,6 +238,72 @@ BOOST_AUTO_TEST_CASE(a_message_search_and_its_page_round_trip) {
   BOOST_TEST(n.attempts[0].http_status == 503u);
   BOOST_TEST(n.attempts[0].error == "busy");
   BOOST_TEST(n.attempts[0].latency_ms == 12u);
+  row.owner = "alice";
+  auto owned = round_trip(sys, row);
+  BOOST_TEST(owned.owner == "alice");
+  BOOST_TEST(round_trip(sys, owned_client{7, "app", "bob"}).owner == "bob");
+}
+
+BOOST_AUTO_TEST_CASE(admin_page_types_round_trip) {
+  failed_filter filter{"app", 1700000000000, 20};
+  auto f = round_trip(sys, filter);
+  BOOST_TEST(f.client == "app");
+  BOOST_TEST(f.since_ms == 1700000000000);
+  BOOST_TEST(f.limit == 20u);
+  message_row row{"id", "app", "+49****78", "failed", 3, "c", "u", "alice"};
+  failed_page page{{{row, "HTTP 400"}}, true};
+  auto p = round_trip(sys, page);
+  BOOST_REQUIRE(p.rows.size() == 1u);
+  BOOST_TEST(p.rows[0].message.owner == "alice");
+  BOOST_TEST(p.rows[0].last_error == "HTTP 400");
+  BOOST_TEST(p.more);
+  BOOST_TEST(round_trip(sys, failed_message{row, "e"}).last_error == "e");
+  requeue_request req{"root", {std::string(16, 'i')}, true, filter};
+  auto r = round_trip(sys, req);
+  BOOST_TEST(r.admin == "root");
+  BOOST_TEST(r.ids == req.ids);
+  BOOST_TEST(r.all_matching);
+  BOOST_TEST(r.filter.client == "app");
+  auto done = round_trip(sys, requeue_result{{"a", "b"}, 2, "redis down"});
+  BOOST_TEST(done.requeued.size() == 2u);
+  BOOST_TEST(done.skipped == 2u);
+  BOOST_TEST(done.warning == "redis down");
+  audit_filter af{"root", "message.", "t", "ok", "f", "to", 99, 10};
+  auto a = round_trip(sys, af);
+  BOOST_TEST(a.action_prefix == "message.");
+  BOOST_TEST(a.before_id == 99u);
+  BOOST_TEST(a.to == "to");
+  audit_row ar{5, "2026-01-01 00:00:00.000000", {}};
+  ar.event.actor = "root";
+  audit_page ap{{ar}, true};
+  auto b = round_trip(sys, ap);
+  BOOST_REQUIRE(b.rows.size() == 1u);
+  BOOST_TEST(b.rows[0].id == 5u);
+  BOOST_TEST(b.rows[0].event.actor == "root");
+  BOOST_TEST(round_trip(sys, ar).at == ar.at);
+  auto st = round_trip(sys, audit_status{10, 4, "edited", 123});
+  BOOST_TEST(st.first_broken == 4u);
+  BOOST_TEST(st.why == "edited");
+  BOOST_TEST(st.checked_at_ms == 123);
+  overview o;
+  o.first_minute = 60;
+  o.accepted = {1, 2};
+  o.delivered = {0, 2};
+  o.failed = {1, 0};
+  o.queue_depth = 3;
+  o.retry_backlog = 4;
+  o.nodes = {{"n1", {"ingress"}, true, 2, 1}};
+  o.expiring = {{"0a", "CN=x", "app", 1800000000}};
+  auto v = round_trip(sys, o);
+  BOOST_TEST(v.accepted == o.accepted);
+  BOOST_TEST(v.failed == o.failed);
+  BOOST_TEST(v.retry_backlog == 4);
+  BOOST_REQUIRE(v.nodes.size() == 1u);
+  BOOST_TEST(v.nodes[0].heartbeat_age_s == 2);
+  BOOST_REQUIRE(v.expiring.size() == 1u);
+  BOOST_TEST(v.expiring[0].client == "app");
+  BOOST_TEST(round_trip(sys, o.nodes[0]).name == "n1");
+  BOOST_TEST(round_trip(sys, o.expiring[0]).not_after == 1800000000);
 }
 
 BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
@@ -256,6 +322,20 @@ BOOST_AUTO_TEST_CASE(every_registered_type_has_a_round_trip_test) {
     "herald.user_message_filter", "herald.message_row",
     "herald.owned_client",      "herald.message_page",
     "herald.attempt_row",       "herald.message_detail",
+    "herald.failed_filter",     "herald.failed_message",
+    "herald.failed_page",       "herald.requeue_request",
+    "herald.requeue_result",    "herald.audit_filter",
+    "herald.audit_row",         "herald.audit_page",
+    "herald.audit_status",      "herald.node_health",
+    "herald.expiring_certificate", "herald.overview",
+    // account_admin_types_round_trip
+    "herald.user_entry",        "herald.user_change",
+    "herald.own_password_change", "herald.certificate_entry",
+    "herald.client_entry",      "herald.client_filter",
+    "herald.client_listing",    "herald.client_change",
+    "herald.issued_bundle",     "herald.revocation",
+    "herald.revocation_result",
+    // inspector_answers_round_trip
     "herald.actor_report",      "herald.node_report",
     "herald.queue_report",      "herald.trace_hop",
     "herald.trace_report",
@@ -323,6 +403,42 @@ BOOST_AUTO_TEST_CASE(delivery_message_types_are_registered_by_name) {
              == "herald.schedule_retry");
   BOOST_TEST(sys.types().portable_name(caf::make_rtti_pair<retry_page>())
              == "herald.retry_page");
+}
+
+BOOST_AUTO_TEST_CASE(account_admin_types_round_trip) {
+  client_entry client{7, "app-a", "alice", "active", "2026-01-01T00:00:00Z",
+                      {{"0A", "ff00", "app-a", "revoked", 1800000000,
+                        1790000000, "keyCompromise"}}};
+  auto c = round_trip(sys, client);
+  BOOST_TEST(c.owner == "alice");
+  BOOST_REQUIRE(c.certificates.size() == 1u);
+  BOOST_TEST(c.certificates[0].revocation_reason == "keyCompromise");
+  BOOST_TEST(c.certificates[0].revoked_at == 1790000000);
+  user_change change{"root", "role", "carol", "admin", ""};
+  auto u = round_trip(sys, change);
+  BOOST_TEST(u.admin == "root");
+  BOOST_TEST(u.role == "admin");
+  client_change cc{"root", "add", "app-b", "bob", 30, "p12"};
+  auto d = round_trip(sys, cc);
+  BOOST_TEST(d.days == 30);
+  BOOST_TEST(d.format == "p12");
+  issued_bundle bundle;
+  bundle.client = "app-b";
+  bundle.pkcs12 = std::string{"\0\x30\x82", 3};
+  BOOST_TEST(round_trip(sys, bundle).pkcs12 == bundle.pkcs12);
+  BOOST_TEST(round_trip(sys, revocation_result{{}, true}).crl_published);
+  BOOST_TEST(round_trip(sys, client_filter{"active", "bob", 30}).expiring_days
+             == 30);
+  BOOST_TEST(round_trip(sys, own_password_change{1, "a", "b", "c"}).next
+             == "c");
+  BOOST_TEST(round_trip(sys, revocation{"root", "0A", "superseded"}).reason
+             == "superseded");
+  user_entry entry{3, "carol", "user", "active", 2, "2026-01-01T00:00:00Z", ""};
+  BOOST_TEST(round_trip(sys, entry).clients == 2u);
+  client_listing listing{{client}, false, "no CA key"};
+  auto l = round_trip(sys, listing);
+  BOOST_REQUIRE(l.clients.size() == 1u);
+  BOOST_TEST(l.ca_problem == "no CA key");
 }
 
 BOOST_AUTO_TEST_CASE(inspector_answers_round_trip) {

@@ -275,6 +275,15 @@ check "metrics count certificates by status" \
 check "metrics report the earliest client certificate expiry" \
   grep -Eq '^herald_client_certificate_expiry_seconds [0-9.e+]+$' <<<"$m"
 check "metrics report the CRL age" grep -q '^herald_crl_age_seconds ' <<<"$m"
+# expiry_of PURPOSE: seconds until the node's certificate for PURPOSE expires.
+expiry_of() {
+  sed -n "s/^herald_tls_certificate_expiry_seconds{certificate=\"$1\"} //p" <<<"$m"
+}
+check "metrics report when the listener's certificate expires (days ahead)" \
+  awk -v s="$(expiry_of ingress)" 'BEGIN { exit !(s > 86400 && s <= 3660 * 86400) }'
+check "... and its CA's, later" \
+  awk -v s="$(expiry_of ingress-ca)" -v l="$(expiry_of ingress)" \
+  'BEGIN { exit !(s + 0 >= l + 0 && l > 0) }'
 
 # -- a passphrase-protected CA ----------------------------------------------------------------
 

@@ -18,16 +18,8 @@ source "$(dirname "$0")/lib.sh"
 
 ctl() { "$HERALDCTL" "$@" --config-file "$ini"; }
 
-export HERALD_PORTAL_PORT=$(herald_free_port)
-export HERALD_ROLES='["ingress", "delivery", "receiver", "portal"]'
-must "the configuration gets the portal role" herald_write_config "$ini"
-must "... names the test's database user again" \
-  sed -i "s/^user=\"herald\"/user=\"e2e_$$\"/" "$ini"
-must "... and a [portal] section" herald_write_portal_config "$ini"
-must "the portal's session key is written" \
-  herald_write_secrets "$HERALD_SECRETS" "$HERALDCTL" "$ini"
-must "heraldctl db migrate applies the schema" quietly ctl db migrate
-register_node
+source "$root/test/e2e/portal_lib.sh"
+prepare_portal_node '["ingress", "delivery", "receiver", "portal"]'
 printf '%s\n' 'Quiet-Harbor-Lantern-2026' >"$tmp/alice.pw"
 printf '%s\n' 'Copper-Meadow-Violin-2026' >"$tmp/bob.pw"
 printf '%s\n' 'Silver-Canyon-Teapot-2027' >"$tmp/bob2.pw"
@@ -53,28 +45,6 @@ img_id=$(submit client +4917012345699 '\"><img src=x onerror=alert(1)>')
 bob_id=$(submit other-client +4915199999999 'bob only')
 must "three messages are accepted" test -n "$script_id" -a -n "$img_id" -a -n "$bob_id"
 
-portal="https://localhost:$HERALD_PORTAL_PORT"
-# web JAR ARGS...: curl as a browser (no client certificate) with a cookie
-# jar; headers to $tmp/headers, body to stdout.
-web() {
-  local jar=$1
-  shift
-  curl -s --max-time 10 --cacert "$pki/ca.crt" -b "$tmp/$jar" -c "$tmp/$jar" \
-    -D "$tmp/headers" "$@"
-}
-code_of() { local jar=$1; shift; web "$jar" -o /dev/null -w '%{http_code}' "$@"; }
-csrf_in() { sed -n 's/.*name="csrf" value="\([0-9a-f]*\)".*/\1/p' | head -1; }
-# login JAR USER PASSWORD: the HTTP status of a login through the form.
-login() {
-  local csrf
-  csrf=$(web "$1" "$portal/login" | csrf_in)
-  code_of "$1" --data-urlencode "csrf=$csrf" --data-urlencode "username=$2" \
-    --data-urlencode "password=$3" "$portal/login"
-}
-redirects_to_login() {
-  [[ "$(code_of "$1" "${@:2}")" == 303 ]] &&
-    grep -qi '^location: /login' "$tmp/headers"
-}
 audit_rows() {
   sql "SELECT COUNT(*) FROM audit_log WHERE action = '$1' AND target = '$2'
        AND outcome = '$3'"

@@ -52,6 +52,10 @@ const std::map<std::string, unsigned> problem_slugs{
   {"forbidden", 403},               {"login-locked", 429},
   {"rate-limited", 429},            {"headers-too-large", 431},
   {"unavailable", 503},             {"health-unavailable", 503},
+  {"invalid-query", 400},           {"invalid-requeue", 422},
+  {"user-not-found", 404},          {"client-not-found", 404},
+  {"certificate-not-found", 404},   {"invalid-change", 422},
+  {"ca-unavailable", 409},          {"invalid-filter", 400},
 };
 
 const std::string problem_prefix = "urn:herald:problem:";
