@@ -1,4 +1,5 @@
 #include "actors/account_admin.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/logging.hpp"
@@ -434,7 +435,7 @@ account_admin_actor::behavior_type
 account_admin(account_admin_pointer self, account_admin_config cfg) {
   self->state.cfg = std::move(cfg);
   auto& st = self->state;
-  return {
+  return instrumented(self,
     [&st](users_atom) -> caf::result<std::vector<user_entry>> {
       return answer(users(st), "list users");
     },
@@ -462,8 +463,7 @@ account_admin(account_admin_pointer self, account_admin_config cfg) {
     },
     [&st](const revocation& x) -> caf::result<revocation_result> {
       return answer(revoke(st, x), "revoke a certificate");
-    },
-  };
+    });
 }
 
 account_admin_actor spawn_account_admin(caf::actor_system& sys,

@@ -1,4 +1,5 @@
 #include "actors/message_admin.hpp"
+#include "actors/detail/instrument.hpp"
 
 #include "core/errc.hpp"
 #include "core/message_id.hpp"
@@ -274,7 +275,7 @@ message_admin_actor::behavior_type
 message_admin(message_admin_pointer self, message_admin_config cfg) {
   self->state.cfg = std::move(cfg);
   auto& st = self->state;
-  return {
+  return instrumented(self,
     [&st](page_atom,
           const user_message_filter& filter) -> caf::result<message_page> {
       return answer(with_db(st,
@@ -318,8 +319,7 @@ message_admin(message_admin_pointer self, message_admin_config cfg) {
     },
     [&st](overview_atom) -> caf::result<overview> {
       return answer(gather_overview(st), "gather the overview");
-    },
-  };
+    });
 }
 
 message_admin_actor spawn_message_admin(caf::actor_system& sys,
