@@ -324,7 +324,7 @@ using inspector_actor = caf::typed_actor<
   caf::replies_to<nodes_atom>::with<std::vector<node_report>>,
   // This node's actors, running ones first, then recently exited ones.
   caf::replies_to<actors_atom>::with<std::vector<actor_report>>,
-  // One actor by CAF id; errc::not_found when the node has none.
+  // One actor by catalog id; errc::not_found when the node has none.
   caf::replies_to<caf::get_atom, uint64_t>::with<actor_report>,
   // The delivery queue across the cluster.
   caf::replies_to<queue_atom>::with<queue_report>,

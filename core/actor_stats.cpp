@@ -67,39 +67,54 @@ actor_catalog& actor_catalog::process() {
 }
 
 std::shared_ptr<actor_stats>
-actor_catalog::enroll(uint64_t id, const std::string& type, int64_t now_ms) {
+actor_catalog::enroll(const void* key, const std::string& type,
+                      int64_t now_ms) {
   std::lock_guard<std::mutex> guard{mtx_};
   actor_entry x;
-  x.id = id;
+  x.id = ++last_id_;
   x.type = type;
   x.name = type + "-" + std::to_string(++started_per_type_[type]);
   x.started_ms = now_ms;
   x.restarts = exited_per_type_[type];
   x.stats = std::make_shared<actor_stats>();
   auto stats = x.stats;
-  running_[id] = std::move(x);
+  // An actor that makes its behaviour again starts over.
+  if (auto i = ids_.find(key); i != ids_.end())
+    running_.erase(i->second);
+  ids_[key] = x.id;
+  running_.emplace(x.id, std::move(x));
   return stats;
 }
 
-void actor_catalog::failed(uint64_t id, std::string what, int64_t now_ms) {
+uint64_t actor_catalog::id_of(const void* key) const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto i = ids_.find(key);
+  return i != ids_.end() ? i->second : 0;
+}
+
+void actor_catalog::failed(const void* key, std::string what,
+                           int64_t now_ms) {
   std::shared_ptr<actor_stats> stats;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    auto i = running_.find(id);
-    if (i == running_.end())
+    auto i = ids_.find(key);
+    if (i == ids_.end())
       return;
-    stats = i->second.stats;
+    stats = running_.at(i->second).stats;
   }
   stats->failed(std::move(what), now_ms);
 }
 
-void actor_catalog::exited(uint64_t id, std::string reason, int64_t now_ms) {
+void actor_catalog::exited(const void* key, std::string reason,
+                           int64_t now_ms) {
   std::lock_guard<std::mutex> guard{mtx_};
-  auto i = running_.find(id);
-  if (i == running_.end())
+  auto i = ids_.find(key);
+  if (i == ids_.end())
     return;
-  auto x = std::move(i->second);
-  running_.erase(i);
+  auto j = running_.find(i->second);
+  ids_.erase(i);
+  auto x = std::move(j->second);
+  running_.erase(j);
   x.exited_ms = now_ms;
   x.exit_reason = std::move(reason);
   ++exited_per_type_[x.type];
@@ -121,6 +136,7 @@ std::vector<actor_entry> actor_catalog::entries() const {
 void actor_catalog::clear() {
   std::lock_guard<std::mutex> guard{mtx_};
   running_.clear();
+  ids_.clear();
   exited_.clear();
   started_per_type_.clear();
   exited_per_type_.clear();

@@ -67,7 +67,9 @@ private:
 
 /// One actor as the catalog knows it.
 struct actor_entry {
-  /// CAF's actor id, unique in the process.
+  /// Its number in this process's catalog, in the order actors enrolled
+  /// (from 1, never reused). Not CAF's actor id: every actor system counts
+  /// those from 1, and a clustered node runs two (node/console_system.hpp).
   uint64_t id = 0;
   /// Its kind: the state's name ("delivery", "store", ...).
   std::string type;
@@ -93,15 +95,20 @@ public:
 
   static actor_catalog& process();
 
-  /// Adds a running actor; returns the stats block it writes to.
-  std::shared_ptr<actor_stats> enroll(uint64_t id, const std::string& type,
+  /// Adds a running actor under the next catalog id; returns the stats
+  /// block it writes to. `key` names the actor until it exits: its CAF
+  /// control block, which is unique in the process while the actor lives.
+  std::shared_ptr<actor_stats> enroll(const void* key, const std::string& type,
                                       int64_t now_ms);
 
-  /// Records `what` as the last error of running actor `id`.
-  void failed(uint64_t id, std::string what, int64_t now_ms);
+  /// The catalog id of the running actor `key`; 0 for none.
+  uint64_t id_of(const void* key) const;
 
-  /// Moves actor `id` to the exited ones with its exit reason.
-  void exited(uint64_t id, std::string reason, int64_t now_ms);
+  /// Records `what` as the last error of running actor `key`.
+  void failed(const void* key, std::string what, int64_t now_ms);
+
+  /// Moves actor `key` to the exited ones with its exit reason.
+  void exited(const void* key, std::string reason, int64_t now_ms);
 
   /// Running actors first (by id), then the exited ones kept.
   std::vector<actor_entry> entries() const;
@@ -111,7 +118,10 @@ public:
 
 private:
   mutable std::mutex mtx_;
+  uint64_t last_id_ = 0;
   std::map<uint64_t, actor_entry> running_;
+  /// Catalog ids of the running actors by key.
+  std::map<const void*, uint64_t> ids_;
   std::deque<actor_entry> exited_;
   /// Actors started and exited per type, for names and restarts.
   std::map<std::string, uint64_t> started_per_type_;

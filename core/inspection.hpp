@@ -15,6 +15,7 @@ namespace herald {
 
 /// One actor of a node and its counters (core/actor_stats.hpp).
 struct actor_report {
+  /// Its number in the node's actor catalog (not CAF's actor id).
   uint64_t id = 0;
   std::string type;
   std::string name;

@@ -9,6 +9,8 @@
 #include "core/actor_stats.hpp"
 #include "core/time.hpp"
 
+#include <caf/actor_cast.hpp>
+#include <caf/actor_control_block.hpp>
 #include <caf/detail/type_traits.hpp>
 #include <caf/error.hpp>
 #include <caf/result.hpp>
@@ -82,14 +84,15 @@ auto measured(Self* self, std::shared_ptr<actor_stats> stats, F f) {
 }
 
 /// Enrolls `self` under its state's name and returns its stats block; it
-/// leaves the catalog with its exit reason.
+/// leaves the catalog with its exit reason (the functor runs while its
+/// control block, the catalog's key, still exists).
 template <class Self>
 std::shared_ptr<actor_stats> enroll(Self* self) {
-  auto id = self->id();
-  auto stats = actor_catalog::process().enroll(id, self->name(),
+  const void* key = self->ctrl();
+  auto stats = actor_catalog::process().enroll(key, self->name(),
                                                unix_now_ms());
-  self->attach_functor([id](const caf::error& reason) {
-    actor_catalog::process().exited(id, caf::to_string(reason),
+  self->attach_functor([key](const caf::error& reason) {
+    actor_catalog::process().exited(key, caf::to_string(reason),
                                     unix_now_ms());
   });
   return stats;
@@ -111,7 +114,15 @@ typename Self::behavior_type instrumented(Self* self, Fs... handlers) {
 /// handler logs rather than answers (a failed request it made).
 template <class Self>
 void record_failure(Self* self, std::string what) {
-  actor_catalog::process().failed(self->id(), std::move(what), unix_now_ms());
+  const void* key = self->ctrl();
+  actor_catalog::process().failed(key, std::move(what), unix_now_ms());
+}
+
+/// The catalog id of the running actor `x` (0: not enrolled).
+template <class Handle>
+uint64_t catalog_id(const Handle& x) {
+  const void* key = caf::actor_cast<caf::actor_control_block*>(x);
+  return actor_catalog::process().id_of(key);
 }
 
 } // namespace herald
