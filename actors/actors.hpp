@@ -318,7 +318,8 @@ using account_admin_actor = caf::typed_actor<
 /// counters (from the actor catalog; no actor is asked), the cluster's
 /// members, the queue and a message's path (Redis and MySQL). Reached only
 /// by admin certificates, through the cluster links (docs/CONSOLE.md).
-/// Runs detached: the queue and trace answers block on the databases.
+/// Runs in the console's own actor system, whose one scheduler thread is
+/// its: the queue and trace answers block on the databases.
 using inspector_actor = caf::typed_actor<
   // The cluster's members as this node sees them, itself first.
   caf::replies_to<nodes_atom>::with<std::vector<node_report>>,

@@ -288,7 +288,10 @@ inspector(inspector_actor::stateful_pointer<inspector_state> self,
 }
 
 inspector_actor spawn_inspector(caf::actor_system& sys, inspector_config cfg) {
-  return sys.spawn<caf::detached>(inspector, std::move(cfg));
+  // Not detached: CAF 0.17's private threads can keep a stopped detached
+  // actor alive and hang ~actor_system (actor-framework#1196, fixed in
+  // 0.18); seen here about once in ten console shutdowns.
+  return sys.spawn(inspector, std::move(cfg));
 }
 
 } // namespace herald

@@ -50,12 +50,16 @@ struct inspector_state {
   std::chrono::steady_clock::time_point sampled_at;
 };
 
-/// Answers the console (see inspector_actor); spawn detached only
-/// (spawn_inspector does): queue and trace block on Redis and MySQL.
+/// Answers the console (see inspector_actor). Its queue and trace answers
+/// block on Redis and MySQL: spawn it only through spawn_inspector.
 inspector_actor::behavior_type
 inspector(inspector_actor::stateful_pointer<inspector_state> self,
           inspector_config cfg);
 
+/// Spawns the inspector on `sys`'s scheduler, not detached: `sys` must be
+/// an actor system of its own whose scheduler thread is the inspector's
+/// (node/console_system.hpp), so that a blocking answer stalls the console
+/// alone.
 inspector_actor spawn_inspector(caf::actor_system& sys, inspector_config cfg);
 
 } // namespace herald

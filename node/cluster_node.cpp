@@ -1,6 +1,5 @@
 #include "node/cluster_node.hpp"
 
-#include "actors/inspector.hpp"
 #include "core/errc.hpp"
 #include "core/metrics.hpp"
 #include "net/client_registry.hpp"
@@ -41,22 +40,14 @@ join_cluster(caf::actor_system& sys, const config::settings& cfg,
     return make_error(errc::network_failure,
                       "cluster: cannot publish on loopback: "
                         + sys.render(port.error()));
-  inspector_config icfg{cfg.node.name, cfg.mysql, cfg.redis, result.transport};
-  if (auto err = validate(icfg))
-    return err;
-  result.inspector = spawn_inspector(sys, std::move(icfg));
-  // It samples on a timer: stop it, or ~actor_system waits for it.
-  auto give_up = [&result](caf::error err) -> caf::expected<cluster_membership> {
-    caf::anon_send_exit(result.inspector, caf::exit_reason::user_shutdown);
-    return err;
-  };
-  auto console = sys.middleman().publish(result.inspector, 0, "127.0.0.1");
+  // The inspector lives in the console's own actor system: console peers
+  // speak BASP to its middleman, which knows no actor of this one.
+  auto console = console_system::start(
+    inspector_config{cfg.node.name, cfg.mysql, cfg.redis, result.transport},
+    cfg.cluster);
   if (!console)
-    return give_up(make_error(errc::network_failure,
-                              "cluster: cannot publish the inspector on "
-                              "loopback: "
-                                + sys.render(console.error())));
-  result.console_port = *console;
+    return console.error();
+  result.console = std::move(*console);
   net::cluster_link_config lcfg;
   lcfg.files = cfg.cluster.tls;
   lcfg.crl = crl;
@@ -71,16 +62,16 @@ join_cluster(caf::actor_system& sys, const config::settings& cfg,
   lcfg.console_allowed = [active_of_kind](const std::string& fingerprint) {
     return active_of_kind(fingerprint, "admin");
   };
-  lcfg.console_port = *console;
+  lcfg.console_port = result.console->port();
   if (auto err = config::split_host_port("cluster.listen", cfg.cluster.listen,
                                          lcfg.listen_host, lcfg.listen_port))
-    return give_up(std::move(err));
+    return err;
   result.middleman_port = *port;
   lcfg.middleman_port = *port;
   lcfg.handshake_timeout = cfg.cluster.connection_timeout;
   auto links = net::cluster_links::start(std::move(lcfg));
   if (!links)
-    return give_up(links.error());
+    return links.error();
   result.transport->links = std::move(*links);
   spdlog::info("cluster: listening on {} (links verified against {}), "
                "joining through {} seeds",
@@ -94,11 +85,8 @@ void leave_cluster(caf::actor_system& sys, cluster_membership& x) {
   if (auto res = sys.middleman().unpublish(x.actor, x.middleman_port); !res)
     spdlog::warn("cluster: cannot unpublish: {}", sys.render(res.error()));
   x.actor = cluster_actor{};
-  caf::anon_send_exit(x.inspector, caf::exit_reason::user_shutdown);
-  if (auto res = sys.middleman().unpublish(x.inspector, x.console_port); !res)
-    spdlog::warn("cluster: cannot unpublish the inspector: {}",
-                 sys.render(res.error()));
-  x.inspector = inspector_actor{};
+  // Stops the inspector, waits for it, then for its actor system.
+  x.console.reset();
 }
 
 } // namespace herald::node

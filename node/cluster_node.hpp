@@ -3,6 +3,7 @@
 #include "actors/cluster.hpp"
 #include "config/herald_config.hpp"
 #include "config/settings.hpp"
+#include "node/console_system.hpp"
 
 #include <caf/expected.hpp>
 #include <caf/fwd.hpp>
@@ -32,22 +33,24 @@ struct cluster_membership {
   std::shared_ptr<cluster_transport> transport;
   /// Where the middleman publishes the actor (loopback).
   uint16_t middleman_port = 0;
-  /// Answers heraldctl's console; published on a loopback port of its own,
-  /// where the links lead admin certificates.
-  inspector_actor inspector;
-  uint16_t console_port = 0;
+  /// Answers heraldctl's console: the inspector in an actor system of its
+  /// own, published on a loopback port of its own, where the links lead
+  /// admin certificates.
+  std::unique_ptr<console_system> console;
 };
 
 /// Leaves the cluster in order: stops the cluster actor, takes it off the
 /// middleman and drops the handle, since ~actor_system waits until no
-/// handle keeps a detached actor alive. The links stay up until `x` goes.
+/// handle keeps a detached actor alive; stops the console and its actor
+/// system. The links stay up until `x` goes.
 void leave_cluster(caf::actor_system& sys, cluster_membership& x);
 
-/// Spawns the cluster actor and the inspector, publishes each on a loopback
-/// port of the middleman, starts the verifying TLS links in front of them
-/// (peers must hold an active node certificate of `registry` that `crl`
-/// does not revoke; an active admin certificate reaches the inspector
-/// only) and starts joining. `ccfg` describes this node.
+/// Spawns the cluster actor and publishes it on a loopback port of the
+/// middleman, starts the console (node/console_system.hpp), starts the
+/// verifying TLS links in front of both (peers must hold an active node
+/// certificate of `registry` that `crl` does not revoke; an active admin
+/// certificate reaches the console's port only) and starts joining. `ccfg`
+/// describes this node.
 caf::expected<cluster_membership>
 join_cluster(caf::actor_system& sys, const config::settings& cfg,
              cluster_node_config ccfg, const net::client_registry& registry,

@@ -768,7 +768,11 @@ int run(config::herald_config& sys_cfg, const config::settings& cfg) {
         exit_code = 1;
       } else {
         keep(joined->actor);
-        keep(joined->inspector);
+        // Counted, not kept: it runs in the console's own actor system,
+        // which leave_cluster stops.
+        count_running(caf::actor_cast<caf::actor>(
+                        joined->console->inspector()),
+                      m);
         membership = std::move(*joined);
       }
     }
