@@ -26,8 +26,8 @@ using health_actor = caf::typed_actor<
   // Timer: starts the next probe.
   caf::reacts_to<tick_atom>>;
 
-/// Gathers submissions into group commits: a batch is written to MySQL by
-/// one of the store writers, queued in Redis, then marked queued, and only
+/// Gathers submissions into group commits: one of the store writers stores
+/// a batch in MySQL and queues it in Redis in one transaction, and only
 /// then is each submission answered. At most `batch-delay` passes between a
 /// submission and the start of its batch.
 using store_actor = caf::typed_actor<
@@ -36,15 +36,14 @@ using store_actor = caf::typed_actor<
   // Timer: writes what has gathered.
   caf::reacts_to<flush_atom>>;
 
-/// Owns one MySQL connection and runs the blocking statements of the store;
-/// runs detached.
+/// Owns one MySQL and one Redis connection and runs the blocking work of
+/// the store; runs detached.
 using store_writer_actor = caf::typed_actor<
-  // Inserts a batch as "accepting" in one transaction, resolving
-  // idempotency keys; one result per message, in order.
+  // Stores a batch as "queued" and queues it in Redis, in one transaction
+  // (persistence::insert_batch), resolving idempotency keys; one result per
+  // message, in order.
   caf::replies_to<write_atom, std::vector<stored_message>>::with<
     std::vector<submit_result>>,
-  // Marks the ids (16 raw bytes each) queued: Redis has them.
-  caf::replies_to<commit_atom, std::vector<std::string>>::with<bool>,
   // Marks the ids rejected and frees their idempotency keys.
   caf::replies_to<reject_atom, std::vector<std::string>>::with<bool>,
   // Returns the status of a message of a client.
@@ -66,17 +65,13 @@ using delivery_actor = caf::typed_actor<
   // after a pause; only the latest one armed (by number) runs a step.
   caf::reacts_to<poll_atom, uint64_t>>;
 
-/// Owns one Redis connection and appends message ids to the pending queue
-/// in one pipelined transaction per batch; runs detached.
+/// Where the store reports the batches it stored and queued.
 using queue_actor = caf::typed_actor<
-  // Queues the ids (16 raw bytes each); returns the new queue length.
-  caf::replies_to<enqueue_atom, std::vector<std::string>>::with<int64_t>,
-  // The submissions of these queued ids committed: they are deliverable.
+  // These ids (UUID text) are committed and in Redis: deliverable now.
   caf::reacts_to<commit_atom, std::vector<std::string>>>;
 
-/// The queue of a node that knows its delivery actors: appends ids as the
-/// queue does, and once their submissions committed sends them as `work`
-/// to the delivery actors that joined; runs detached.
+/// The queue of a node that knows its delivery actors: sends the ids of
+/// committed batches as `work` to the delivery actors that joined.
 using work_queue_actor = queue_actor::extend<
   // Sends queued ids to this delivery actor from now on.
   caf::reacts_to<caf::join_atom, delivery_actor>>;

@@ -19,12 +19,9 @@ using submit_atom = caf::atom_constant<caf::atom("submit")>;
 using write_atom = caf::atom_constant<caf::atom("write")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
-/// Marks stored messages queued (after Redis took them) or rejected.
+/// A batch is committed (and queued), or its rows are to be rejected.
 using commit_atom = caf::atom_constant<caf::atom("commit")>;
 using reject_atom = caf::atom_constant<caf::atom("reject")>;
-
-/// Appends message ids to the Redis queue.
-using enqueue_atom = caf::atom_constant<caf::atom("enqueue")>;
 
 /// Records a message the receiver role got.
 using receive_atom = caf::atom_constant<caf::atom("receive")>;

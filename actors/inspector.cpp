@@ -156,7 +156,8 @@ std::vector<trace_hop> hops_of(const persistence::message_record& m,
                       + m.client});
   if (m.status != "rejected" && m.status != "accepting")
     result.push_back({m.created_ms, "queued", "",
-                      "store -> queue: in Redis before the batch committed"});
+                      "store-writer: into Redis in the batch's MySQL "
+                      "transaction"});
   for (const auto& a : attempts) {
     auto detail = "attempt " + std::to_string(a.attempt) + ": " + a.outcome;
     if (a.http_status != 0)

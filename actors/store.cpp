@@ -36,17 +36,11 @@ void finish(self_ptr self, const batch_ptr& batch, size_t writer,
   drain(self);
 }
 
-std::vector<std::string> text_ids(const std::vector<std::string>& raw_ids) {
-  std::vector<std::string> result;
-  result.reserve(raw_ids.size());
-  for (const auto& raw : raw_ids)
-    result.push_back(message_id::text_of(raw));
-  return result;
-}
-
 /// Marks the batch's rows rejected on the writer that wrote them (after
-/// any statement it may still be running for them), then refuses the
-/// batch: nothing a client was refused is ever delivered.
+/// the write it may still be running), then refuses the batch. A failed
+/// write rolled back and left nothing to reject; the reject is for a write
+/// that committed after its deadline (or whose answer was lost), so that
+/// what a client was refused is not delivered.
 void reject_and_fail(self_ptr self, const batch_ptr& batch, size_t w,
                      std::vector<std::string> ids, const caf::error& err) {
   spdlog::warn("store: refusing a batch of {}: {}", batch->size(),
@@ -58,15 +52,17 @@ void reject_and_fail(self_ptr self, const batch_ptr& batch, size_t w,
               reject_atom::value, std::move(ids))
     .then([fail](bool) { fail(); },
           [fail](caf::error& reject_err) {
-            // The rows stay "accepting" (never delivered) until the
-            // recovery sweep rejects them.
+            // Only if the write did commit does a refused message stay
+            // queued (delivered, at least once, as a retry by the client
+            // would be; with an idempotency key, that retry finds it).
             spdlog::error("store: cannot reject rows now: {}",
                           render(reject_err));
             fail();
           });
 }
 
-/// Runs one batch on writer `w`: insert -> enqueue -> commit -> answer.
+/// Runs one batch on writer `w`, which stores and queues it in one
+/// transaction, then answers.
 void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
   auto& st = self->state;
   if (st.stats != nullptr)
@@ -78,51 +74,28 @@ void write_batch(self_ptr self, size_t w, const batch_ptr& batch) {
     msgs.push_back(x.item);
     all_ids.push_back(x.item.id);
   }
-  auto writer = st.writers[w];
-  auto timeout = st.step_timeout;
-  self->request(writer, timeout, write_atom::value, std::move(msgs))
+  self->request(st.writers[w], st.step_timeout, write_atom::value,
+                std::move(msgs))
     .then(
-      [self, batch, w, writer, timeout](std::vector<submit_result>& results) {
-        // Only messages that won their row go to Redis; replays point at
+      [self, batch, w](std::vector<submit_result>& results) {
+        // Only messages that won their row went to Redis; replays point at
         // messages that are queued already (or in this batch).
         std::vector<std::string> ids;
         for (const auto& r : results)
           if (r.outcome == submit_outcome::accepted)
-            ids.push_back(r.message_id);
-        if (ids.empty())
-          return finish(self, batch, w, &results, {});
-        if (self->state.stats != nullptr)
-          self->state.stats->stages.store.Increment(
-            static_cast<double>(ids.size()));
-        self
-          ->request(self->state.queue, timeout, enqueue_atom::value,
-                    text_ids(ids))
-          .then(
-            [self, batch, w, writer, timeout, ids,
-             results](int64_t queue_length) mutable {
-              if (self->state.stats != nullptr)
-                self->state.stats->queue_length.Set(
-                  static_cast<double>(queue_length));
-              if (self->state.stats != nullptr)
-                self->state.stats->stages.queue.Increment(
-                  static_cast<double>(ids.size()));
-              self->request(writer, timeout, commit_atom::value, ids)
-                .then(
-                  [self, batch, w, ids, results](bool) mutable {
-                    self->send(self->state.queue, commit_atom::value,
-                               text_ids(ids));
-                    finish(self, batch, w, &results, {});
-                  },
-                  [self, batch, w, ids](caf::error& err) {
-                    reject_and_fail(self, batch, w, ids, err);
-                  });
-            },
-            [self, batch, w, ids](caf::error& err) {
-              reject_and_fail(self, batch, w, ids, err);
-            });
+            ids.push_back(message_id::text_of(r.message_id));
+        if (!ids.empty()) {
+          if (auto* stats = self->state.stats) {
+            stats->stages.store.Increment(static_cast<double>(ids.size()));
+            stats->stages.queue.Increment(static_cast<double>(ids.size()));
+          }
+          self->send(self->state.queue, commit_atom::value, std::move(ids));
+        }
+        finish(self, batch, w, &results, {});
       },
       [self, batch, w, all_ids](caf::error& err) {
-        // The insert may still land (a timeout): reject whatever it wrote.
+        // A timeout or a lost answer: the commit may still land. Reject
+        // whatever the batch wrote.
         reject_and_fail(self, batch, w, all_ids, err);
       });
 }

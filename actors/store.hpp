@@ -17,8 +17,9 @@ namespace herald {
 class metrics;
 
 /// Submissions waiting for or in a batch. One whose batch has not started
-/// by its start_by (step_timeout after arrival) is refused: with the three
-/// steps of its batch, every submission is answered within 4 x step_timeout.
+/// by its start_by (step_timeout after arrival) is refused: with the write
+/// and, when it fails, the reject, every submission is answered within
+/// 3 x step_timeout.
 using store_queue = group_commit<stored_message, submit_result>;
 
 struct store_state {

@@ -1,7 +1,7 @@
 #include "actors/store_writer.hpp"
 #include "actors/detail/instrument.hpp"
 
-#include "persistence/message_queue.hpp"
+#include "core/metrics.hpp"
 #include "persistence/message_store.hpp"
 #include "persistence/receiver_store.hpp"
 #include "persistence/reconnect.hpp"
@@ -14,31 +14,33 @@ namespace herald {
 
 store_writer_actor::behavior_type
 store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
-             config::mysql_config cfg) {
-  self->state.cfg = std::move(cfg);
+             config::mysql_config mysql, config::redis_config redis,
+             metrics* stats) {
   auto& st = self->state;
+  st.mysql = std::move(mysql);
+  st.redis = std::move(redis);
+  st.stats = stats;
   return instrumented(self,
     [&st](write_atom, const std::vector<stored_message>& batch)
       -> caf::result<std::vector<submit_result>> {
-      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
-        return persistence::insert_batch(db, batch);
+      if (auto err = persistence::ensure_connected(st.queue, st.redis))
+        return err;
+      persistence::queue_target queue{*st.queue};
+      auto result = persistence::with_connection(st.db, st.mysql, [&](auto& db) {
+        return persistence::insert_batch(db, batch, &queue);
       });
-      if (!result)
+      if (!result) {
+        // Redis or MySQL: either may have failed; start both afresh.
+        st.queue.reset();
         return result.error();
+      }
+      if (st.stats != nullptr)
+        st.stats->queue_length.Set(static_cast<double>(queue.length));
       return std::move(*result);
-    },
-    [&st](commit_atom, const std::vector<std::string>& ids)
-      -> caf::result<bool> {
-      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
-        return persistence::done(persistence::mark_queued(db, ids));
-      });
-      if (!result)
-        return result.error();
-      return true;
     },
     [&st](reject_atom, const std::vector<std::string>& ids)
       -> caf::result<bool> {
-      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
+      auto result = persistence::with_connection(st.db, st.mysql, [&](auto& db) {
         return persistence::done(persistence::mark_rejected(db, ids));
       });
       if (!result)
@@ -47,7 +49,7 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
     },
     [&st](caf::get_atom, uint64_t client_id, const std::string& id)
       -> caf::result<message_status> {
-      auto result = persistence::with_connection(st.db, st.cfg, [&](auto& db) {
+      auto result = persistence::with_connection(st.db, st.mysql, [&](auto& db) {
         return persistence::find_message(db, client_id, id);
       });
       if (!result)
@@ -58,8 +60,11 @@ store_writer(store_writer_actor::stateful_pointer<store_writer_state> self,
 }
 
 store_writer_actor spawn_store_writer(caf::actor_system& sys,
-                                      config::mysql_config cfg) {
-  return sys.spawn<caf::detached>(store_writer, std::move(cfg));
+                                      config::mysql_config mysql,
+                                      config::redis_config redis,
+                                      metrics* stats) {
+  return sys.spawn<caf::detached>(store_writer, std::move(mysql),
+                                  std::move(redis), stats);
 }
 
 receiver_store_actor::behavior_type receiver_store(

@@ -12,8 +12,12 @@
 # delivery and receiver roles alone starts and the script reports how fast
 # it empties the backlog (delivery capacity without ingress competing).
 #
+# --heraldd FILE runs that node binary instead of build/heraldd (a build of
+# another commit, for before/after pairs).
+#
 # Usage: bench/submission_bench.sh [--duration S] [--rate R] [--connections N]
 #        [--new-connection] [--deliver | --drain] [--node-arg ARG]...
+#        [--heraldd FILE]
 # Build first: cmake --build build -j2
 set -euo pipefail
 
@@ -24,6 +28,7 @@ loadgen_extra=()
 node_extra=()
 deliver=0
 drain=0
+heraldd=build/heraldd
 while (($#)); do
   case $1 in
     --duration) duration=$2; shift 2 ;;
@@ -33,7 +38,8 @@ while (($#)); do
     --node-arg) node_extra+=("$2"); shift 2 ;;
     --deliver) deliver=1; shift ;;
     --drain) drain=1; shift ;;
-    --help|-h) sed -n '2,19p' "$0"; exit 0 ;;
+    --heraldd) heraldd=$2; shift 2 ;;
+    --help|-h) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "unknown argument $1; see --help" >&2; exit 2 ;;
   esac
 done
@@ -84,7 +90,7 @@ build/heraldctl cert register --config-file "$tmp/herald.ini" \
   "$tmp/pki/server.crt" >/dev/null
 
 start_node() {
-  build/heraldd --config-file="$tmp/herald.ini" --ingress.rate-limit=0 \
+  "$heraldd" --config-file="$tmp/herald.ini" --ingress.rate-limit=0 \
     --log.level='"warn"' "$@" "${node_extra[@]}" >>"$tmp/heraldd.out" 2>&1 &
   node_pid=$!
   herald_wait_until 20 healthy || { cat "$tmp/heraldd.out"; exit 1; }

@@ -147,13 +147,14 @@ store_pipeline spawn_store_pipeline(caf::actor_system& sys,
                                     Keep& keep) {
   std::vector<store_writer_actor> writers;
   for (size_t i = 0; i < cfg.store.writers; ++i)
-    writers.push_back(keep(spawn_store_writer(sys, cfg.mysql)));
-  auto queue = keep(spawn_work_queue(sys, cfg.redis));
-  // The wait for a writer and the four steps of a batch (insert, enqueue,
-  // commit or reject) share the deadline.
-  auto store = keep(spawn_store(sys, cfg.store, cfg.ingress.accept_timeout / 5,
+    writers.push_back(keep(spawn_store_writer(sys, cfg.mysql, cfg.redis, &m)));
+  auto queue = keep(spawn_work_queue(sys));
+  // The wait for a writer, the write and the reject of a failed write share
+  // the deadline.
+  auto store = keep(spawn_store(sys, cfg.store, cfg.ingress.accept_timeout / 3,
                                 std::move(writers), queue, &m));
-  return {store, queue, keep(spawn_store_writer(sys, cfg.mysql))};
+  return {store, queue,
+          keep(spawn_store_writer(sys, cfg.mysql, cfg.redis, &m))};
 }
 
 /// Spawns the group commit of the receiver role (receiver, its stores).

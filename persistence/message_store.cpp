@@ -4,6 +4,7 @@
 #include "core/message_id.hpp"
 #include "core/time.hpp"
 #include "persistence/crypto.hpp"
+#include "persistence/message_queue.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -30,16 +31,19 @@ constexpr const char* fresh_key = "created_at >= NOW(6) - INTERVAL 24 HOUR";
 caf::error insert_messages(mysql_connection& db,
                            const std::vector<stored_message>& batch) {
   std::vector<sql_param> params;
-  params.reserve(batch.size() * 8);
-  for (const auto& m : batch)
+  params.reserve(batch.size() * 9);
+  for (const auto& m : batch) {
+    auto created = sql_datetime(unix_ms_of(m.id));
     params.insert(params.end(),
                   {m.id, static_cast<int64_t>(m.client_id), m.sender_hash,
                    m.sender_masked, static_cast<int64_t>(m.key_id), m.nonce,
-                   m.ciphertext, sql_datetime(unix_ms_of(m.id))});
+                   m.ciphertext, created, created});
+  }
   auto done = db.execute(
     "INSERT INTO messages (id, client_id, sender_hash, sender_masked, "
-    "body_key_id, body_nonce, body_ciphertext, created_at, status) VALUES "
-      + sql_repeat("(?, ?, ?, ?, ?, ?, ?, ?, 'accepting')", batch.size()),
+    "body_key_id, body_nonce, body_ciphertext, created_at, next_attempt_at, "
+    "status) VALUES "
+      + sql_repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')", batch.size()),
     params);
   return done ? caf::none : done.error();
 }
@@ -129,7 +133,8 @@ caf::error delete_messages(mysql_connection& db,
 } // namespace
 
 caf::expected<std::vector<submit_result>>
-insert_batch(mysql_connection& db, const std::vector<stored_message>& batch) {
+insert_batch(mysql_connection& db, const std::vector<stored_message>& batch,
+             queue_target* queue) {
   std::vector<submit_result> results(batch.size());
   std::vector<size_t> keyed;
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -142,30 +147,29 @@ insert_batch(mysql_connection& db, const std::vector<stored_message>& batch) {
   auto err = db.transaction([&]() -> caf::error {
     if (auto err = insert_messages(db, batch))
       return err;
-    if (keyed.empty())
+    if (!keyed.empty()) {
+      auto losers = resolve_keys(db, batch, keyed, results);
+      if (!losers)
+        return losers.error();
+      if (auto err = delete_messages(db, *losers))
+        return err;
+    }
+    if (queue == nullptr)
       return caf::none;
-    auto losers = resolve_keys(db, batch, keyed, results);
-    if (!losers)
-      return losers.error();
-    return delete_messages(db, *losers);
+    // Last, so that no statement of this try can fail after it.
+    std::vector<std::string> ids;
+    for (const auto& r : results)
+      if (r.outcome == submit_outcome::accepted)
+        ids.push_back(message_id::text_of(r.message_id));
+    auto length = enqueue(queue->redis, ids);
+    if (!length)
+      return length.error();
+    queue->length = *length;
+    return caf::none;
   });
   if (err)
     return err;
   return results;
-}
-
-caf::error mark_queued(mysql_connection& db,
-                       const std::vector<std::string>& ids) {
-  if (ids.empty())
-    return caf::none;
-  return db.transaction([&]() -> caf::error {
-    auto done = db.execute(
-      "UPDATE messages SET status = 'queued', next_attempt_at = created_at "
-      "WHERE status = 'accepting' AND id IN ("
-        + sql_repeat("?", ids.size()) + ")",
-      {ids.begin(), ids.end()});
-    return done ? caf::none : done.error();
-  });
 }
 
 caf::error mark_rejected(mysql_connection& db,

@@ -2,6 +2,7 @@
 
 #include "core/messages.hpp"
 #include "persistence/mysql.hpp"
+#include "persistence/redis.hpp"
 
 #include <caf/expected.hpp>
 
@@ -10,22 +11,33 @@
 
 namespace herald::persistence {
 
-/// Inserts `batch` in one transaction with status "accepting" and resolves
-/// idempotency keys: of several messages with the same client and key (in
-/// this batch, in another node's concurrent batch, or within the last 24 h)
-/// the first one wins and the others are removed again. Returns one result
-/// per message, in order.
-caf::expected<std::vector<submit_result>>
-insert_batch(mysql_connection& db, const std::vector<stored_message>& batch);
+/// Where insert_batch queues the messages it accepts, and what it saw there.
+struct queue_target {
+  redis_connection& redis;
+  /// The length of the pending list after the enqueue.
+  int64_t length = 0;
+};
 
-/// Marks "accepting" messages queued (Redis has their ids); `ids` are 16 raw
-/// bytes each.
-caf::error mark_queued(mysql_connection& db,
-                       const std::vector<std::string>& ids);
+/// Stores `batch` in one transaction and resolves idempotency keys: of
+/// several messages with the same client and key (in this batch, in another
+/// node's concurrent batch, or within the last 24 h) the first one wins and
+/// the others are removed again. Returns one result per message, in order.
+///
+/// The accepted messages go in as "queued" and, when `queue` is given, into
+/// Redis (enqueue) before the commit, so one commit makes the batch durable
+/// and deliverable: Redis failing rolls the batch back; a commit failing
+/// after the enqueue leaves ids without rows, which delivery drops (its claim
+/// waits for the writer's row locks, so it never sees a row too early); a
+/// crash between the enqueue and the commit also. Without `queue` the rows
+/// are queued for the recovery sweep to enqueue (tests, tools).
+caf::expected<std::vector<submit_result>>
+insert_batch(mysql_connection& db, const std::vector<stored_message>& batch,
+             queue_target* queue = nullptr);
 
 /// Marks messages of a failed batch rejected (they were never promised to a
 /// client) and frees their idempotency keys. Runs on the same writer after
-/// the batch's commit, so it also overrides a commit that timed out.
+/// the batch's commit, so it also overrides a commit that timed out or
+/// whose answer was lost.
 caf::error mark_rejected(mysql_connection& db,
                          const std::vector<std::string>& ids);
 
@@ -48,8 +60,10 @@ caf::expected<double> oldest_pending_age(mysql_connection& db);
 caf::expected<std::vector<std::string>>
 still_deliverable(mysql_connection& db, const std::vector<std::string>& ids);
 
-/// Rejects messages stuck in "accepting" for longer than `grace` (their node
-/// died between commit and enqueue, before answering). Returns the count.
+/// Rejects messages stuck in "accepting" for longer than `grace`. Earlier
+/// builds wrote a batch as "accepting", enqueued it, then marked it queued;
+/// such a node that died in between left them so (a rolling upgrade still
+/// meets them). Returns the count.
 caf::expected<uint64_t> reject_stale_accepting(mysql_connection& db,
                                                caf::timespan grace);
 

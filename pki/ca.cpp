@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -570,7 +571,7 @@ caf::expected<issued> authority::issue(const issue_request& req) const {
 
 caf::expected<std::string>
 authority::make_crl(const std::vector<revoked_entry>& revoked, int64_t days,
-                    int64_t this_update) const {
+                    int64_t this_update, int64_t min_number) const {
   if (days < 1 || days > 366)
     return make_error(errc::invalid_input,
                       "CRL validity must be between 1 and 366 days");
@@ -615,7 +616,8 @@ authority::make_crl(const std::vector<revoked_entry>& revoked, int64_t days,
   }
   auto* number = ASN1_INTEGER_new();
   bool ok
-    = number != nullptr && ASN1_INTEGER_set_int64(number, now) == 1
+    = number != nullptr
+      && ASN1_INTEGER_set_int64(number, std::max(now, min_number)) == 1
       && X509_CRL_add1_ext_i2d(crl.get(), NID_crl_number, number, 0, 0) == 1;
   ASN1_INTEGER_free(number);
   if (!ok)
@@ -668,6 +670,21 @@ caf::expected<std::string> make_pkcs12(const issued& cert,
   if (i2d_PKCS12_bio(out.get(), p12.get()) != 1)
     return ssl_failure("cannot encode the PKCS#12 bundle");
   return to_string(out.get());
+}
+
+caf::expected<int64_t> crl_number(const std::string& crl_pem) {
+  auto crl = parse_crl(crl_pem);
+  if (!crl)
+    return crl.error();
+  auto* number = static_cast<ASN1_INTEGER*>(
+    X509_CRL_get_ext_d2i(crl->get(), NID_crl_number, nullptr, nullptr));
+  int64_t result = 0;
+  bool ok = number == nullptr || ASN1_INTEGER_get_int64(&result, number) == 1;
+  ASN1_INTEGER_free(number);
+  if (!ok)
+    return make_error(errc::invalid_input,
+                      "the CRL number does not fit in 64 bits");
+  return result;
 }
 
 caf::expected<cert_info> inspect(const std::string& pem) {

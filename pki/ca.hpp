@@ -109,10 +109,12 @@ public:
 
   /// A signed CRL (v2) listing `revoked`, valid from `this_update` (Unix
   /// seconds, 0: now) for `days`. Its CRL number is the issue time, so that
-  /// later CRLs have higher numbers without a counter to keep.
+  /// later CRLs have higher numbers without a counter to keep, or
+  /// `min_number` when that is higher: RFC 5280 wants every new CRL to have
+  /// a higher number, also two issued within one second.
   caf::expected<std::string> make_crl(const std::vector<revoked_entry>& revoked,
-                                      int64_t days,
-                                      int64_t this_update = 0) const;
+                                      int64_t days, int64_t this_update = 0,
+                                      int64_t min_number = 0) const;
 
   /// The CA certificate, PEM.
   std::string certificate_pem() const;
@@ -142,6 +144,9 @@ caf::expected<cert_info> inspect(const std::string& pem);
 /// TLS extended key usage (clientAuth or serverAuth).
 verdict verify(const std::string& cert_pem, const std::string& ca_pem,
                const std::string& crl_pem, int64_t now = 0);
+
+/// The CRL number of a PEM CRL (0 when it has none).
+caf::expected<int64_t> crl_number(const std::string& crl_pem);
 
 /// Reads a whole (small) file.
 caf::expected<std::string> read_file(const std::string& path);

@@ -94,7 +94,13 @@ caf::error publish_crl(persistence::mysql_connection& db, const authority& ca,
   std::vector<revoked_entry> entries;
   for (const auto& row : *revoked)
     entries.push_back({row.serial, row.revoked_at, row.revocation_reason});
-  auto crl = ca.make_crl(entries, days);
+  // Two CRLs may be published within one second; the new one must still
+  // have the higher number (nodes tell CRLs apart by it).
+  int64_t min_number = 0;
+  if (auto old = read_file(crl_file))
+    if (auto number = crl_number(*old))
+      min_number = *number + 1;
+  auto crl = ca.make_crl(entries, days, 0, min_number);
   if (!crl)
     return crl.error();
   return replace_file(crl_file, *crl, 0644);

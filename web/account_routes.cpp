@@ -345,7 +345,10 @@ mustache::data certificate_data(const certificate_entry& c) {
   row.set("not_after", day_of(c.not_after));
   row.set("status", c.status);
   row.set("active", c.status == "active");
-  row.set("revocation_reason", c.revocation_reason);
+  // Mustache shows a section for any string, the empty one too: an
+  // active certificate would read "active ()".
+  if (!c.revocation_reason.empty())
+    row.set("revocation_reason", c.revocation_reason);
   return row;
 }
 

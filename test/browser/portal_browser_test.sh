@@ -4,11 +4,16 @@
 # with the portal role. Alice logs in through the form, sees her own
 # messages and not bob's, searches by sender, opens a message whose body
 # is HTML and script and finds it inert, logs out; a wrong password shows
-# the error; a phone-sized screen does not scroll sideways; every page has
-# a CSP that forbids scripts and no console errors or CSP violations.
+# the error; a phone-sized screen does not scroll sideways. The admin
+# root sees the overview's chart drawn, requeues a failed message (it is
+# delivered), reveals a body and finds the reveal in the audit log,
+# issues a client certificate, downloads its key once (a second download
+# is gone), submits a message over mutual TLS with it, revokes it (the
+# ingress refuses it then), and sees the users. Every page has a CSP that
+# forbids scripts and no console errors or CSP violations.
 # Screenshots of every page go to $HERALD_ARTEFACTS (default
 # build/test-artefacts/browser); with HERALD_UPDATE_SCREENSHOTS=1 the ones
-# the user manual shows are copied to docs/screenshots as well.
+# the user and admin manuals show are copied to docs/screenshots as well.
 # Needs ops/setup (chromium, test/browser/node_modules). Nothing is
 # downloaded here.
 # Usage: portal_browser_test.sh HERALDD HERALDCTL
@@ -70,14 +75,16 @@ source "$root/test/e2e/portal_lib.sh"
 prepare_portal_node '["ingress", "delivery", "receiver", "portal"]'
 printf '%s\n' 'Quiet-Harbor-Lantern-2026' >"$tmp/alice.pw"
 printf '%s\n' 'Copper-Meadow-Violin-2026' >"$tmp/bob.pw"
+printf '%s\n' 'Amber-Falcon-Ledger-2026' >"$tmp/root.pw"
 chmod 600 "$tmp"/*.pw
 must "user alice is added" quietly ctl user add alice --password-file "$tmp/alice.pw"
 must "user bob is added" quietly ctl user add bob --password-file "$tmp/bob.pw"
+must "admin root is added" \
+  quietly ctl user add root --role admin --password-file "$tmp/root.pw"
 must "alice owns client app-a" \
   quietly ctl client add app-a --certificate "$pki/client.crt" --user alice
 must "bob owns client app-b" \
   quietly ctl client add app-b --certificate "$pki/other-client.crt" --user bob
-must "the node starts" start_node
 
 # submit CERT SENDER BODY_JSON: the new message's id (BODY_JSON is the
 # body as a JSON string literal, quotes included).
@@ -87,12 +94,36 @@ submit() {
     -d "{\"sender_number\":\"$2\",\"message_body\":$3}" \
     "$base/api/v1/messages" | sed -n 's/.*"message_id":"\([^"]*\)".*/\1/p'
 }
+status_of_message() { sql "SELECT status FROM messages WHERE id = UNHEX('${1//-/}')"; }
+is_status() { [[ "$(status_of_message "$1")" == "$2" ]]; }
+
+# A failed message for the admin to requeue: a first run of the node
+# delivers to a port where nothing listens and allows one attempt, so the
+# message fails for good at once. The second run delivers to the node's
+# own receiver, as the test's other messages are.
+dead_port=$(herald_free_port)
+must "the node starts (delivering nowhere, one attempt)" start_node \
+  "--delivery.url=https://localhost:$dead_port/internal/v1/deliver" \
+  --delivery.max-attempts=1
+failed_id=$(submit client +4915155500077 '"Parcel 7 waits at the depot."')
+must "a message is accepted" test -n "$failed_id"
+must "... and fails (nobody takes it)" herald_wait_until 10 is_status "$failed_id" failed
+must "the node stops" stop_node
+must "the node starts again (delivering to its own receiver)" start_node
+
 script_id=$(submit client +4915112345678 '"<script>alert(1)</script>"')
 img_id=$(submit client +4917012345699 '"\"><img src=x onerror=alert(2)>"')
 code_id=$(submit client +4930123456789 '"Your Herald sign-in code is 482913."')
 bob_id=$(submit other-client +4915199999999 '"bob only"')
 must "four messages are accepted (three of alice's clients, one of bob's)" \
   test -n "$script_id" -a -n "$img_id" -a -n "$code_id" -a -n "$bob_id"
+all_delivered() {
+  local id
+  for id in "$@"; do is_status "$id" delivered || return 1; done
+}
+# The pages then show the same statuses and counts on every run.
+must "... and delivered" \
+  herald_wait_until 10 all_delivered "$script_id" "$img_id" "$code_id" "$bob_id"
 
 # The browser trusts exactly the portal's certificate (its public key's
 # SHA-256), not every certificate.
@@ -105,20 +136,26 @@ must "the artefact folder exists" mkdir -p "$artefacts"
 (umask 077 && cat >"$tmp/fixture.json" <<JSON
 {
   "portal": "https://localhost:$HERALD_PORTAL_PORT",
+  "ingress": "$base",
+  "ca": "$pki/ca.crt",
+  "scratch": "$tmp",
   "chromium": "$chromium",
   "spki": "$spki",
   "artefacts": "$artefacts",
   "users": {
     "alice": {"password": "$(cat "$tmp/alice.pw")"},
-    "bob": {"password": "$(cat "$tmp/bob.pw")"}
+    "bob": {"password": "$(cat "$tmp/bob.pw")"},
+    "root": {"password": "$(cat "$tmp/root.pw")"}
   },
   "messages": {
     "script": {"id": "$script_id", "sender": "+4915112345678",
                "body": "<script>alert(1)</script>"},
     "img": {"id": "$img_id", "sender": "+4917012345699",
             "body": "\"><img src=x onerror=alert(2)>"},
-    "code": {"id": "$code_id", "sender": "+4930123456789"},
-    "bob": {"id": "$bob_id", "sender": "+4915199999999"}
+    "code": {"id": "$code_id", "sender": "+4930123456789",
+             "body": "Your Herald sign-in code is 482913."},
+    "bob": {"id": "$bob_id", "sender": "+4915199999999"},
+    "failed": {"id": "$failed_id", "sender": "+4915155500077"}
   }
 }
 JSON
@@ -149,7 +186,9 @@ check "the browser spec ran to its end (exit code $spec_code)" \
 # Only the screenshots of a run without failures go into the manual.
 if [[ "${HERALD_UPDATE_SCREENSHOTS:-0}" == 1 ]] && ((failed == 0)); then
   mkdir -p "$root/docs/screenshots"
-  for shot in login messages message messages-phone; do
+  for shot in login messages message messages-phone admin-overview \
+    admin-message-revealed admin-failed admin-audit admin-users \
+    admin-clients admin-issued; do
     check "docs/screenshots/$shot.png is updated" \
       cp "$artefacts/$shot.png" "$root/docs/screenshots/$shot.png"
   done

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <optional>
 
 #include <sys/stat.h>
@@ -69,9 +70,9 @@ struct delivery_fixture {
     return *id;
   }
 
-  /// Stores a message sealed under `key` with status "accepting"; returns
-  /// its id (raw).
-  std::string insert(const data_key& key) {
+  /// Stores a message sealed under `key`, queued as a submission stores it
+  /// (the recovery sweep would put it in Redis); returns its id (raw).
+  std::string queued(const data_key& key) {
     stored_message m;
     m.id = message_id::make_v7().raw();
     m.client_id = client;
@@ -87,13 +88,6 @@ struct delivery_fixture {
     BOOST_REQUIRE_MESSAGE(results, test::why(results));
     BOOST_REQUIRE(results->front().outcome == submit_outcome::accepted);
     return m.id;
-  }
-
-  /// Stores and queues a message, as a submission does; returns its id.
-  std::string queued(const data_key& key) {
-    auto id = insert(key);
-    BOOST_REQUIRE(!mark_queued(db, {id}));
-    return id;
   }
 
   std::string queued() {
@@ -231,8 +225,37 @@ BOOST_AUTO_TEST_CASE(a_claim_loads_queued_messages_and_marks_them_delivering) {
   BOOST_TEST(claim({}).empty());
 }
 
+// A batch's ids reach Redis before its commit (insert_batch): a delivery
+// that takes one at once must wait for the commit, not find no row and drop
+// the message; after a rollback it finds none.
+BOOST_AUTO_TEST_CASE(a_claim_waits_for_the_commit_of_a_row_being_written) {
+  for (bool commit : {true, false}) {
+    auto model = queued();
+    auto writer = connect();
+    auto id = message_id::make_v7().raw();
+    BOOST_REQUIRE(!writer.execute("START TRANSACTION"));
+    auto copied = writer.execute(
+      "INSERT INTO messages (id, client_id, sender_hash, sender_masked, "
+      "body_key_id, body_nonce, body_ciphertext, created_at, "
+      "next_attempt_at, status) SELECT ?, client_id, sender_hash, "
+      "sender_masked, body_key_id, body_nonce, body_ciphertext, created_at, "
+      "next_attempt_at, status FROM messages WHERE id = ?",
+      {id, model});
+    BOOST_REQUIRE_MESSAGE(copied, test::why(copied));
+    auto claimed = std::async(std::launch::async,
+                              [this, id] { return claim_jobs(db, {id}); });
+    BOOST_TEST((claimed.wait_for(300ms) == std::future_status::timeout));
+    BOOST_REQUIRE(!writer.execute(commit ? "COMMIT" : "ROLLBACK"));
+    auto jobs = claimed.get();
+    BOOST_REQUIRE_MESSAGE(jobs, test::why(jobs));
+    BOOST_TEST(jobs->size() == (commit ? 1u : 0u));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_claim_changes_no_message_that_is_not_queued) {
-  auto accepting = insert(keys.active());
+  // As a node of an earlier build left it between its commit and enqueue.
+  auto accepting = queued();
+  set_status(accepting, "accepting");
   auto done = queued();
   set_status(done, "delivered");
   auto gone = queued();

@@ -10,6 +10,7 @@
 #include "persistence/message_queue.hpp"
 #include "persistence/migrations.hpp"
 #include "test/fixtures.hpp"
+#include "test/persistence/redis_db.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -64,11 +65,6 @@ struct store_fixture {
   std::vector<submit_result> store(const std::vector<stored_message>& batch) {
     auto results = insert_batch(db, batch);
     BOOST_REQUIRE_MESSAGE(results, test::why(results));
-    std::vector<std::string> ids;
-    for (const auto& r : *results)
-      if (r.outcome == submit_outcome::accepted)
-        ids.push_back(r.message_id);
-    BOOST_REQUIRE(!mark_queued(db, ids));
     return *results;
   }
 
@@ -146,9 +142,51 @@ BOOST_AUTO_TEST_CASE(duplicates_within_one_batch_store_one_message) {
   BOOST_TEST(count->value_or(0) == 1);
 }
 
+// One transaction stores the batch and queues it: the rows are queued and
+// Redis has every accepted id (not the replays) when insert_batch returns.
+BOOST_AUTO_TEST_CASE(a_batch_is_queued_in_redis_within_its_commit) {
+  auto redis = test::connect_redis_db(test::message_store_redis_db);
+  BOOST_REQUIRE(redis.command({"FLUSHDB"}));
+  auto a = make(alice, "q1");
+  auto b = make(bob);
+  auto replay = make(alice, "q1");
+  queue_target queue{redis};
+  auto results = insert_batch(db, {a, b, replay}, &queue);
+  BOOST_REQUIRE_MESSAGE(results, test::why(results));
+  BOOST_TEST(status_of(a.id) == "queued");
+  BOOST_TEST(status_of(b.id) == "queued");
+  BOOST_TEST(status_of(replay.id) == "missing");
+  BOOST_TEST(queue.length == 2);
+  auto live = are_live(redis, {message_id::text_of(a.id),
+                               message_id::text_of(b.id),
+                               message_id::text_of(replay.id)});
+  BOOST_REQUIRE(live);
+  BOOST_TEST((*live == std::vector<bool>{true, true, false}));
+}
+
+// Redis failing rolls the batch back: no row, no key, nothing to deliver,
+// and the client may try again with the same key.
+BOOST_AUTO_TEST_CASE(a_redis_failure_rolls_the_batch_back) {
+  auto redis = test::connect_redis_db(test::message_store_redis_db);
+  auto killer = test::connect_redis_db(test::message_store_redis_db);
+  auto client_id = redis.command({"CLIENT", "ID"});
+  BOOST_REQUIRE(client_id);
+  BOOST_REQUIRE(killer.command(
+    {"CLIENT", "KILL", "ID", std::to_string(client_id->integer)}));
+  auto a = make(alice, "q2");
+  queue_target queue{redis};
+  BOOST_TEST(!insert_batch(db, {a}, &queue));
+  BOOST_TEST(status_of(a.id) == "missing");
+  auto keys = db.query_int("SELECT COUNT(*) FROM idempotency_keys");
+  BOOST_TEST(keys->value_or(-1) == 0);
+  BOOST_TEST(store({make(alice, "q2")})[0].outcome == submit_outcome::accepted);
+}
+
+// A node of an earlier build wrote "accepting" rows until Redis had them.
 BOOST_AUTO_TEST_CASE(a_key_in_progress_elsewhere_is_reported) {
   auto a = make(alice, "k3");
-  BOOST_REQUIRE(insert_batch(db, {a})); // written, not yet queued
+  BOOST_REQUIRE(insert_batch(db, {a}));
+  BOOST_REQUIRE(!db.execute("UPDATE messages SET status = 'accepting'"));
   auto results = store({make(alice, "k3")});
   BOOST_TEST(results[0].outcome == submit_outcome::in_progress);
 }
@@ -166,6 +204,8 @@ BOOST_AUTO_TEST_CASE(rejected_messages_free_their_keys_and_stay_hidden) {
 BOOST_AUTO_TEST_CASE(messages_stuck_before_their_enqueue_are_rejected) {
   auto a = make(alice);
   BOOST_REQUIRE(insert_batch(db, {a}));
+  // As a node of an earlier build left it between its commit and enqueue.
+  BOOST_REQUIRE(!db.execute("UPDATE messages SET status = 'accepting'"));
   auto none = reject_stale_accepting(db, 1h);
   BOOST_REQUIRE(none);
   BOOST_TEST(*none == 0u);

@@ -17,6 +17,7 @@ namespace herald::test {
 inline constexpr int message_queue_redis_db = 13;
 inline constexpr int delivery_store_redis_db = 14;
 inline constexpr int dead_letters_redis_db = 12;
+inline constexpr int message_store_redis_db = 11;
 
 /// Selects database `index` on `redis` (the connection keeps it).
 inline void select_redis_db(persistence::redis_connection& redis, int index) {

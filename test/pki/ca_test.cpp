@@ -255,6 +255,22 @@ BOOST_FIXTURE_TEST_CASE(a_crl_lists_serials_with_reasons, ca_fixture) {
   BOOST_TEST(!ca.make_crl({}, 0));
 }
 
+BOOST_FIXTURE_TEST_CASE(crl_numbers_increase_within_one_second, ca_fixture) {
+  auto at = now();
+  auto first = ca.make_crl({}, 7, at);
+  BOOST_REQUIRE(first);
+  auto number = crl_number(*first);
+  BOOST_REQUIRE(number);
+  BOOST_TEST(*number == at);
+  // The same second again, but after `first`: the number must still grow.
+  auto second = ca.make_crl({}, 7, at, *number + 1);
+  BOOST_REQUIRE(second);
+  auto next = crl_number(*second);
+  BOOST_REQUIRE(next);
+  BOOST_TEST(*next == at + 1);
+  BOOST_TEST(!crl_number("not a CRL"));
+}
+
 BOOST_AUTO_TEST_CASE(revocation_reasons_and_algorithms_are_checked) {
   BOOST_TEST(is_revocation_reason("keyCompromise"));
   BOOST_TEST(is_revocation_reason("cessationOfOperation"));
