@@ -18,13 +18,18 @@
 # delivery and receiver roles alone starts and the script reports how fast
 # it empties the backlog (delivery capacity without ingress competing).
 #
+# --ab N drives the node with ApacheBench instead of herald_loadgen:
+# `ab -k -c CONNECTIONS -n N` (HTTP/1.0 keep-alive, mTLS), the tool most
+# people check a server with; prints ab's summary and its p99.
+#
 # --heraldd FILE runs that node binary instead of build/heraldd (a build of
 # another commit, for before/after pairs).
 #
 # Usage: bench/submission_bench.sh [--duration S] [--rate R] [--connections N]
-#        [--new-connection] [--deliver | --sink | --drain]
+#        [--new-connection] [--deliver | --sink | --drain] [--ab N]
 #        [--node-arg ARG]... [--heraldd FILE]
-# Build first: cmake --build build -j2 (--sink needs Debian's nginx).
+# Build first: cmake --build build -j2 (--sink and --ab need the Debian
+# packages nginx and apache2-utils).
 set -euo pipefail
 
 duration=60
@@ -35,6 +40,7 @@ node_extra=()
 deliver=0
 sink=0
 drain=0
+ab_requests=0
 heraldd=build/heraldd
 while (($#)); do
   case $1 in
@@ -46,6 +52,7 @@ while (($#)); do
     --deliver) deliver=1; shift ;;
     --sink) sink=1; shift ;;
     --drain) drain=1; shift ;;
+    --ab) ab_requests=$2; shift 2 ;;
     --heraldd) heraldd=$2; shift 2 ;;
     --help|-h) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
     *) echo "unknown argument $1; see --help" >&2; exit 2 ;;
@@ -68,7 +75,11 @@ mysql_port=$(herald_free_port)
 redis_port=$(herald_free_port)
 node_pid=""
 sink_pid=""
+client_pid=""
 cleanup() {
+  # The load generator runs in the background so that an interrupted run
+  # stops it too, instead of leaving it to hammer a node that is gone.
+  [[ -n "$client_pid" ]] && kill -TERM "$client_pid" 2>/dev/null && { wait "$client_pid" || true; }
   [[ -n "$node_pid" ]] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid"
   # The sink goes after the node, so no delivery is cut off mid-request.
   [[ -n "$sink_pid" ]] && kill -TERM "$sink_pid" 2>/dev/null && { wait "$sink_pid" || true; }
@@ -174,12 +185,48 @@ healthy() {
 }
 start_node
 
-echo "== node $(git rev-parse --short HEAD), $(nproc) cores; loadgen: $connections connections, ${duration}s, rate ${rate}"
-build/bench/herald_loadgen --cacert "$tmp/pki/ca.crt" --cert "$tmp/pki/client.crt" \
-  --key "$tmp/pki/client.key" \
-  --url "https://127.0.0.1:$HERALD_HTTPS_PORT/api/v1/messages" \
-  --connections "$connections" --duration "$duration" --rate "$rate" \
-  "${loadgen_extra[@]}" 2>/dev/null
+# ApacheBench: one fixed body, HTTP/1.0 with keep-alive, the certificate
+# and its key in one file (ab -E). Bounded by `timeout`, so a server that
+# never ends a keep-alive answer shows up as a failed run, not a hang.
+run_ab() {
+  local bundle=$tmp/pki/client-bundle.pem
+  (umask 077 && cat "$tmp/pki/client.crt" "$tmp/pki/client.key" >"$bundle")
+  printf '%s' '{"sender_number":"+4915112345678","message_body":"load test message"}' \
+    >"$tmp/body.json"
+  echo "== node $(git rev-parse --short HEAD), $(nproc) cores; ab -k: $connections connections, $ab_requests requests"
+  local rc=0
+  timeout -k 5 $((60 + ab_requests / 500)) \
+    ab -q -k -E "$bundle" -p "$tmp/body.json" -T application/json \
+    -c "$connections" -n "$ab_requests" -e "$tmp/ab.csv" \
+    "https://127.0.0.1:$HERALD_HTTPS_PORT/api/v1/messages" >"$tmp/ab.txt" 2>&1 &
+  client_pid=$!
+  wait "$client_pid" || rc=$?
+  grep -E '^(Complete|Failed|Non-2xx|Keep-Alive|Requests per|Time taken|SSL/TLS)' "$tmp/ab.txt" || true
+  ((rc == 0)) || { echo "ab failed (exit $rc):"; tail -5 "$tmp/ab.txt"; }
+  # One line for scripts, like the loadgen's RESULT line.
+  awk -F': *' -v rc="$rc" '
+    /^Complete requests/ {c = $2} /^Failed requests/ {f = $2}
+    /^Non-2xx responses/ {x = $2} /^Keep-Alive requests/ {k = $2}
+    /^Requests per second/ {split($2, a, " "); r = a[1]}
+    END {printf "AB exit=%d complete=%d failed=%d non2xx=%d keepalive=%d rps=%s", rc, c, f, x, k, r}' \
+    "$tmp/ab.txt"
+  awk -F, '$1 == 50 {printf " p50=%s", $2} $1 == 99 {printf " p99=%s", $2}' "$tmp/ab.csv" 2>/dev/null || true
+  echo
+}
+
+if ((ab_requests > 0)); then
+  run_ab
+else
+  echo "== node $(git rev-parse --short HEAD), $(nproc) cores; loadgen: $connections connections, ${duration}s, rate ${rate}"
+  build/bench/herald_loadgen --cacert "$tmp/pki/ca.crt" --cert "$tmp/pki/client.crt" \
+    --key "$tmp/pki/client.key" \
+    --url "https://127.0.0.1:$HERALD_HTTPS_PORT/api/v1/messages" \
+    --connections "$connections" --duration "$duration" --rate "$rate" \
+    "${loadgen_extra[@]}" 2>/dev/null &
+  client_pid=$!
+  wait "$client_pid"
+fi
+client_pid=""
 echo "== server side"
 curl -s "http://127.0.0.1:$HERALD_METRICS_PORT/metrics" |
   grep -E '^herald_store_batch_size_(sum|count)|^herald_http_requests_total|^process_cpu_seconds_total|^herald_rejections_total'
