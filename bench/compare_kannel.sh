@@ -110,6 +110,59 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# ---- the machine is shared ------------------------------------------------
+
+# The load average counts our own runs too, so this looks at the others:
+# every 2 s, the CPU ticks that processes outside this comparison used
+# since the last look (other people's builds and tests), one line
+# "EPOCHREALTIME TICKS" each. Ours carry HERALD_COMPARE in their
+# environment, daemons included; kernel threads are left out (they serve
+# our sockets too). A descendant of ours counts as ours too: nginx
+# overwrites its environment with its process title, and its workers start
+# with an empty one. Processes that live less than 2 s go unseen; the
+# watch costs about 3% of one core.
+export HERALD_COMPARE=$tmp
+marked() { tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qx "HERALD_COMPARE=$tmp"; }
+# ours PID: whether PID is ours, remembered in watch_others' mine[].
+ours() {
+  local ppid
+  if [[ -z ${mine[$1]:-} ]]; then
+    mine[$1]=0
+    if marked "$1"; then
+      mine[$1]=1
+    else
+      ppid=$(awk '{sub(/^.*\) /, ""); print $2}' "/proc/$1/stat" 2>/dev/null)
+      ((${ppid:-0} > 1)) && ours "$ppid" && mine[$1]=1
+    fi
+  fi
+  ((mine[$1]))
+}
+watch_others() {
+  local -A seen mine
+  local pid ppid ticks others first=1
+  while :; do
+    others=0
+    while read -r pid ppid ticks; do
+      ((pid == 2 || ppid == 2)) && continue
+      ((first)) || ours "$pid" || others=$((others + ticks - ${seen[$pid]:-0}))
+      seen[$pid]=$ticks
+    done < <(awk '{f = FILENAME; gsub(/[^0-9]/, "", f); sub(/^.*\) /, "");
+                   print f, $2, $12 + $13}' /proc/[0-9]*/stat 2>/dev/null)
+    ((first)) || echo "$EPOCHREALTIME $others" >>"$tmp/others"
+    first=0
+    sleep 2
+  done
+}
+# others_cores FROM TO: cores the others used on average between two
+# EPOCHREALTIMEs.
+others_cores() {
+  awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" \
+    '$1 > a && $1 <= b {t += $2} END {printf "%.2f", t / hz / (b - a)}' \
+    "$tmp/others" 2>/dev/null || echo "?"
+}
+watch_others &
+track $!
+
 # ---- Herald: one run of bench/submission_bench.sh -------------------------
 
 # herald_run NAME ARGS...: runs the bench in the background (so that an
@@ -309,16 +362,23 @@ started=$(date -u +'%Y-%m-%d %H:%M UTC')
 log "rounds: $rounds; Herald ${duration}s per run, ab and Kannel $requests requests;" \
   "$connections connections; load $load_before"
 last() { echo "${1:-}" | awk '{print $NF}'; }
+t_start=$EPOCHREALTIME
+busiest=0
 for ((round = 1; round <= rounds; round++)); do
   for ((i = 0; i < ${#kinds[@]}; i++)); do
     kind=${kinds[(i + round - 1) % ${#kinds[@]}]}
     load=$(cut -d' ' -f1 /proc/loadavg)
+    t0=$EPOCHREALTIME
     "run_$kind"
-    log "round $round $kind (load $load): accepted/s $(last "${acc[$kind]}")," \
-      "p99 $(last "${p99[$kind]}") ms${del[$kind]:+, delivered/s $(last "${del[$kind]}")}"
+    others=$(others_cores "$t0" "$EPOCHREALTIME")
+    busiest=$(awk -v a="$others" -v b="$busiest" 'BEGIN {print (a > b ? a : b)}')
+    log "round $round $kind (load $load, others $others cores):" \
+      "accepted/s $(last "${acc[$kind]}"), p99 $(last "${p99[$kind]}")" \
+      "ms${del[$kind]:+, delivered/s $(last "${del[$kind]}")}"
   done
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+others_all=$(others_cores "$t_start" "$EPOCHREALTIME")
 
 # ---- the table ------------------------------------------------------------
 
@@ -355,7 +415,8 @@ plural=""
 echo
 echo "$(build/heraldd --version), scripts $(git rev-parse --short HEAD)," \
   "Kannel $(version kannel), nginx $(version nginx); $started"
-echo "$(nproc) cores; load average before $load_before, after $load_after;" \
+echo "$(nproc) cores; load average before $load_before, after $load_after (ours included);" \
+  "other processes used $others_all cores on average, $busiest in the busiest run;" \
   "$connections connections, closed loop; Herald $duration s per run (after 2 s" \
   "warm-up), ab $requests requests; Kannel log-level $log_level"
 echo
