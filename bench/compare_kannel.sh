@@ -122,7 +122,7 @@ trap 'exit 130' INT TERM
 # with an empty one. Processes that live less than 2 s go unseen; the
 # watch costs about 3% of one core.
 export HERALD_COMPARE=$tmp
-marked() { tr '\0' '\n' <"/proc/$1/environ" 2>/dev/null | grep -qx "HERALD_COMPARE=$tmp"; }
+marked() { tr '\0' '\n' 2>/dev/null <"/proc/$1/environ" | grep -qx "HERALD_COMPARE=$tmp"; }
 # ours PID: whether PID is ours, remembered in watch_others' mine[].
 ours() {
   local ppid
