@@ -28,8 +28,8 @@ struct queue_target {
 /// and deliverable: Redis failing rolls the batch back; a commit failing
 /// after the enqueue leaves ids without rows, which delivery drops (its claim
 /// waits for the writer's row locks, so it never sees a row too early); a
-/// crash between the enqueue and the commit also. Without `queue` the rows
-/// are queued for the recovery sweep to enqueue (tests, tools).
+/// crash between the enqueue and the commit also. Without `queue` (tests
+/// that need rows only) the recovery sweep would enqueue them.
 caf::expected<std::vector<submit_result>>
 insert_batch(mysql_connection& db, const std::vector<stored_message>& batch,
              queue_target* queue = nullptr);
